@@ -1,0 +1,340 @@
+// Microsoft.ContainerInstance/containerGroups: create (a long-running PUT), get, list, delete,
+// logs, stop, start, restart and usages, with the provisioning state machine
+//   PUT -> Pending --(provision delay, image pull)--> Succeeded (containers run) | Failed
+//   DELETE -> gone (or Deleting -> gone when deletes are slowed down)
+import { setTimeout as sleep } from "node:timers/promises";
+import { Router, type Request, type Response } from "express";
+import type { EmulatorContext } from "../context";
+import { jsonBody, param, queryString } from "../http";
+import { addEvent, containerSpecs, containerState } from "../runtime/containerRuntime";
+import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from "../state";
+import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent } from "./errors";
+import { finishOperation, operationUrl, startOperation } from "./operations";
+import { findResourceGroup } from "./resourceGroups";
+import { hasApiVersion, sendArmError } from "./respond";
+import { validateContainerGroupPut } from "./validation";
+
+const groupsPath = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerInstance/containerGroups";
+const groupPath = `${groupsPath}/:name`;
+
+export function containerGroupRoutes(ctx: EmulatorContext): Router {
+  const router = Router();
+  const { state } = ctx;
+
+  router.put(groupPath, (req, res) => {
+    const target = resolveTarget(ctx, req, res);
+    if (target === undefined) return;
+    const body = jsonBody(req);
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      sendArmError(res, unreadableRequestContent());
+      return;
+    }
+    const wire = body as Record<string, unknown>;
+    if (state.behaviour.strict) {
+      const invalid = validateContainerGroupPut(target.name, wire);
+      if (invalid !== undefined) {
+        sendArmError(res, invalid);
+        return;
+      }
+    }
+    if (typeof wire.location !== "string" || wire.location === "") {
+      sendArmError(res, locationRequired());
+      return;
+    }
+    const location = normaliseLocation(wire.location);
+    const existing = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
+    const inLocation = [...state.containerGroups.values()].filter((g) => g.location === location && g !== existing).length;
+    if (inLocation >= state.behaviour.groupQuota) {
+      // [guess] code; the message follows the published quota messages of ACI.
+      sendArmError(res, {
+        status: 409,
+        code: "ContainerGroupQuotaReached",
+        message: `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'ContainerGroups' exceeded in region '${location}'. Limit: '${state.behaviour.groupQuota}', Usage: '${inLocation}' Requested: '1'.`,
+      });
+      return;
+    }
+    const capacityFailure = state.behaviour.capacityFailures.get(location);
+    if (capacityFailure === "sync") {
+      sendArmError(res, capacityUnavailable(shortfallOf(wire, location)));
+      return;
+    }
+    if (existing !== undefined) void ctx.runtime.remove(existing);
+    const record: ContainerGroupRecord = {
+      name: target.name,
+      resourceGroup: target.resourceGroupName,
+      location,
+      body: { ...wire, location },
+      provisioningState: "Pending",
+      state: "Pending",
+      events: [],
+      containers: new Map(),
+      createdAt: Date.now(),
+      generation: (existing?.generation ?? 0) + 1,
+    };
+    state.containerGroups.set(state.groupKey(target.resourceGroup, target.name), record);
+    const operation = startOperation(ctx, location, groupId(record));
+    void provision(ctx, record, capacityFailure === "async").then((failure) => {
+      if (state.containerGroups.get(state.groupKey(record.resourceGroup, record.name)) !== record) return;
+      record.provisioningState = failure === undefined ? "Succeeded" : "Failed";
+      finishOperation(operation, failure);
+    });
+    res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+    res.status(existing === undefined ? 201 : 200).json(groupView(record, "created"));
+  });
+
+  router.get(groupPath, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record !== undefined) res.json(groupView(record, "full"));
+  });
+
+  router.get(groupsPath, (req, res) => {
+    const target = resolveTarget(ctx, req, res, false);
+    if (target === undefined) return;
+    const groups = [...state.containerGroups.values()].filter((g) => g.resourceGroup.toLowerCase() === target.resourceGroup);
+    sendPage(ctx, req, res, groups);
+  });
+
+  router.get("/subscriptions/:subscriptionId/providers/Microsoft.ContainerInstance/containerGroups", (req, res) => {
+    if (!hasApiVersion(req, res)) return;
+    if (param(req, "subscriptionId").toLowerCase() !== wellKnown.subscriptionId) {
+      sendArmError(res, { status: 404, code: "SubscriptionNotFound", message: `The subscription '${param(req, "subscriptionId")}' could not be found.` });
+      return;
+    }
+    sendPage(ctx, req, res, [...state.containerGroups.values()]);
+  });
+
+  router.delete(groupPath, (req, res) => {
+    const target = resolveTarget(ctx, req, res);
+    if (target === undefined) return;
+    const key = state.groupKey(target.resourceGroup, target.name);
+    const record = state.containerGroups.get(key);
+    if (record === undefined) {
+      res.status(204).end();
+      return;
+    }
+    record.generation++;
+    if (state.delays.deleteMs > 0) {
+      record.provisioningState = "Deleting";
+      const operation = startOperation(ctx, record.location, groupId(record));
+      void sleep(state.delays.deleteMs)
+        .then(() => ctx.runtime.remove(record))
+        .then(() => {
+          if (state.containerGroups.get(key) === record) state.containerGroups.delete(key);
+          finishOperation(operation);
+        });
+      res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+      res.setHeader("Location", operationUrl(ctx, operation));
+      res.status(202).end();
+      return;
+    }
+    state.containerGroups.delete(key);
+    void ctx.runtime.remove(record);
+    res.status(200).json(groupView(record, "full"));
+  });
+
+  router.get(`${groupPath}/containers/:container/logs`, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record === undefined) return;
+    const containerName = param(req, "container");
+    if (!containerSpecs(record).some((c) => c.name === containerName)) {
+      // [guess] code and message.
+      sendArmError(res, { status: 404, code: "ContainerNotFound", message: `The container '${containerName}' could not be found in container group '${record.name}'.` });
+      return;
+    }
+    const tail = Number(queryString(req, "tail") ?? "0");
+    const timestamps = queryString(req, "timestamps") === "true";
+    const lines = containerState(record, containerName).log;
+    const shown = tail > 0 ? lines.slice(-tail) : lines;
+    res.json({ content: shown.map((line) => (timestamps ? `${line.at} ${line.text}` : line.text)).join("\n") + (shown.length > 0 ? "\n" : "") });
+  });
+
+  router.post(`${groupPath}/stop`, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record === undefined) return;
+    addEvent(record.events, "Stopping", "Stopping container group", "Normal");
+    void ctx.runtime.stop(record);
+    record.state = "Stopped";
+    res.status(204).end();
+  });
+
+  router.post(`${groupPath}/start`, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record === undefined) return;
+    const operation = startOperation(ctx, record.location, groupId(record));
+    void restart(ctx, record).then((failure) => { finishOperation(operation, failure); });
+    res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+    res.status(202).end();
+  });
+
+  router.post(`${groupPath}/restart`, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record === undefined) return;
+    void restart(ctx, record);
+    res.status(204).end();
+  });
+
+  router.get("/subscriptions/:subscriptionId/providers/Microsoft.ContainerInstance/locations/:location/usages", (req, res) => {
+    if (!hasApiVersion(req, res)) return;
+    const location = normaliseLocation(param(req, "location"));
+    const groups = [...state.containerGroups.values()].filter((g) => g.location === location);
+    const cores = groups.reduce((sum, g) => sum + requestedCpu(g.body), 0);
+    res.json({
+      value: [
+        usage("ContainerGroups", "Container Groups", groups.length, state.behaviour.groupQuota),
+        usage("StandardCores", "Standard Cores", cores, state.behaviour.groupQuota * 4),
+      ],
+    });
+  });
+
+  return router;
+}
+
+interface Target {
+  name: string;
+  /** Lower case, for keys. */
+  resourceGroup: string;
+  /** As the resource group was created. */
+  resourceGroupName: string;
+}
+
+function resolveTarget(ctx: EmulatorContext, req: Request, res: Response, withName = true): Target | undefined {
+  if (!hasApiVersion(req, res)) return undefined;
+  const group = findResourceGroup(ctx, param(req, "subscriptionId"), param(req, "resourceGroup"), res);
+  if (group === undefined) return undefined;
+  return { name: withName ? param(req, "name") : "", resourceGroup: group.name.toLowerCase(), resourceGroupName: group.name };
+}
+
+function findGroup(ctx: EmulatorContext, req: Request, res: Response): ContainerGroupRecord | undefined {
+  const target = resolveTarget(ctx, req, res);
+  if (target === undefined) return undefined;
+  const record = ctx.state.containerGroups.get(ctx.state.groupKey(target.resourceGroup, target.name));
+  if (record === undefined) sendArmError(res, containerGroupNotFound(target.resourceGroupName, target.name));
+  return record;
+}
+
+async function provision(ctx: EmulatorContext, record: ContainerGroupRecord, noCapacity: boolean): Promise<{ code: string; message: string } | undefined> {
+  const generation = record.generation;
+  await sleep(ctx.state.delays.provisionMs);
+  if (record.generation !== generation) return undefined;
+  if (noCapacity) {
+    record.state = "Failed";
+    return capacityUnavailable(shortfallOf(record.body, record.location));
+  }
+  const failure = await ctx.runtime.start(record);
+  if (failure !== undefined && record.generation === generation) record.state = "Failed";
+  return failure;
+}
+
+async function restart(ctx: EmulatorContext, record: ContainerGroupRecord): Promise<{ code: string; message: string } | undefined> {
+  await ctx.runtime.stop(record);
+  record.generation++;
+  record.state = "Pending";
+  return ctx.runtime.start(record);
+}
+
+function sendPage(ctx: EmulatorContext, req: Request, res: Response, groups: ContainerGroupRecord[]): void {
+  const size = ctx.state.behaviour.listPageSize;
+  const skip = Number(queryString(req, "$skiptoken") ?? "0");
+  const page = groups.slice(skip, skip + size);
+  const next = skip + size < groups.length ? new URL(req.originalUrl, ctx.urls.arm) : undefined;
+  next?.searchParams.set("$skiptoken", String(skip + size));
+  res.json({ value: page.map((g) => groupView(g, "list")), ...(next === undefined ? {} : { nextLink: next.toString() }) });
+}
+
+function groupId(record: ContainerGroupRecord): string {
+  return `/subscriptions/${wellKnown.subscriptionId}/resourceGroups/${record.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups/${record.name}`;
+}
+
+/**
+ * The group as ARM returns it. Secrets never come back: secure environment values, secret
+ * volume contents and registry passwords are left out.
+ */
+export function groupView(record: ContainerGroupRecord, form: "created" | "full" | "list"): Record<string, unknown> {
+  const properties = structuredClone(record.body.properties ?? {}) as Record<string, unknown>;
+  const containers = (properties.containers ?? []) as { name: string; properties: Record<string, unknown> }[];
+  for (const container of containers) {
+    const env = (container.properties.environmentVariables ?? []) as Record<string, unknown>[];
+    for (const variable of env) delete variable.secureValue;
+    if (form === "full" && record.containers.has(container.name)) {
+      container.properties.instanceView = containerInstanceView(containerState(record, container.name));
+    }
+  }
+  for (const volume of (properties.volumes ?? []) as Record<string, unknown>[]) {
+    if (volume.secret !== undefined) volume.secret = {};
+  }
+  for (const credential of (properties.imageRegistryCredentials ?? []) as Record<string, unknown>[]) delete credential.password;
+  properties.provisioningState = record.provisioningState;
+  properties.sku ??= "Standard";
+  if (form !== "list") {
+    properties.instanceView = { events: form === "created" ? [] : record.events, state: record.state };
+  }
+  const identity = record.body.identity as { type?: string } | undefined;
+  return {
+    id: groupId(record),
+    name: record.name,
+    type: "Microsoft.ContainerInstance/containerGroups",
+    location: record.location,
+    tags: record.body.tags ?? {},
+    ...(identity === undefined ? {} : { identity: identityView(identity, record) }),
+    properties,
+  };
+}
+
+function containerInstanceView(container: ContainerRuntimeState): Record<string, unknown> {
+  const stateOf = (s: ContainerRuntimeState) => ({
+    state: s.state,
+    ...(s.startTime === undefined ? {} : { startTime: s.startTime }),
+    ...(s.exitCode === undefined ? {} : { exitCode: s.exitCode }),
+    ...(s.finishTime === undefined ? {} : { finishTime: s.finishTime }),
+    detailStatus: s.detailStatus,
+  });
+  return {
+    restartCount: container.restartCount,
+    currentState: stateOf(container),
+    ...(container.previousState === undefined ? {} : { previousState: stateOf(container.previousState) }),
+    events: container.events,
+  };
+}
+
+function identityView(identity: { type?: string }, record: ContainerGroupRecord): Record<string, unknown> {
+  const view: Record<string, unknown> = structuredClone(identity);
+  if (identity.type?.includes("SystemAssigned") === true) {
+    view.principalId = principalIdOf(record);
+    view.tenantId = wellKnown.tenantId;
+  }
+  return view;
+}
+
+function principalIdOf(record: ContainerGroupRecord): string {
+  const hex = Buffer.from(`${record.resourceGroup}/${record.name}`).toString("hex").padEnd(32, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function normaliseLocation(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
+}
+
+function requestedCpu(body: Record<string, unknown>): number {
+  const properties = body.properties as { containers?: { properties?: { resources?: { requests?: { cpu?: number } } } }[] } | undefined;
+  return (properties?.containers ?? []).reduce((sum, c) => sum + (c.properties?.resources?.requests?.cpu ?? 0), 0);
+}
+
+function requestedMemory(body: Record<string, unknown>): number {
+  const properties = body.properties as { containers?: { properties?: { resources?: { requests?: { memoryInGB?: number } } } }[] } | undefined;
+  return (properties?.containers ?? []).reduce((sum, c) => sum + (c.properties?.resources?.requests?.memoryInGB ?? 0), 0);
+}
+
+function shortfallOf(body: Record<string, unknown>, location: string) {
+  const properties = body.properties as { osType?: string; subnetIds?: unknown[] } | undefined;
+  return {
+    location,
+    cpu: requestedCpu(body),
+    memoryInGB: requestedMemory(body),
+    osType: properties?.osType ?? "Linux",
+    virtualNetwork: (properties?.subnetIds?.length ?? 0) > 0,
+  };
+}
+
+function usage(name: string, localizedName: string, currentValue: number, limit: number): Record<string, unknown> {
+  return { unit: "Count", currentValue, limit, name: { value: name, localizedValue: localizedName } };
+}

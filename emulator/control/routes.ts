@@ -1,0 +1,234 @@
+// The control API (/_emulator): reset, inspect, slow down and break the emulated services.
+// Like Azurite's and moto's, it is for tests and demos; it has no authentication and listens
+// on loopback only.
+import { randomBytes } from "node:crypto";
+import { Router, type Response } from "express";
+import type { EmulatorContext } from "../context";
+import { groupView } from "../arm/containerGroups";
+import { isOnline } from "../devops/routes";
+import { jsonBody, param } from "../http";
+import { type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
+import { certificateThumbprints } from "../tokens";
+
+export function controlRoutes(ctx: EmulatorContext): Router {
+  const router = Router();
+  const { state } = ctx;
+
+  router.post("/reset", async (_req, res) => {
+    await ctx.runtime.stopAll();
+    state.reset();
+    res.status(204).end();
+  });
+
+  router.get("/state", (_req, res) => {
+    res.json({
+      containerGroups: [...state.containerGroups.values()].map((g) => ({ ...groupView(g, "full"), resourceGroup: g.resourceGroup })),
+      operations: [...state.operations.values()],
+      pools: [...state.pools.values()],
+      agents: [...state.agents.values()].map((a) => ({
+        id: a.id,
+        poolId: a.poolId,
+        name: a.name,
+        status: isOnline(ctx, a) ? "online" : "offline",
+        assignedRequestId: a.assignedRequestId,
+        systemCapabilities: a.systemCapabilities,
+      })),
+      jobRequests: [...state.jobRequests.values()],
+      faults: state.faults,
+      delays: state.delays,
+    });
+  });
+
+  router.get("/requests", (_req, res) => {
+    res.json(state.requestLog);
+  });
+
+  router.put("/delays", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    for (const key of Object.keys(state.delays) as (keyof Delays)[]) {
+      const value = body[key];
+      if (typeof value === "number" && value >= 0) state.delays[key] = value;
+    }
+    res.json(state.delays);
+  });
+
+  router.post("/faults", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    if (typeof body.path !== "string" || typeof body.status !== "number") {
+      res.status(400).json({ message: "a fault needs path (a regular expression) and status" });
+      return;
+    }
+    const rule: FaultRule = {
+      id: state.newGuid(),
+      service: (["entra", "arm", "devops"].includes(String(body.service)) ? body.service : "any") as FaultRule["service"],
+      method: typeof body.method === "string" ? body.method : undefined,
+      path: body.path,
+      status: body.status,
+      body: body.body,
+      headers: (body.headers ?? {}) as Record<string, string>,
+      remaining: typeof body.count === "number" ? body.count : 1,
+    };
+    state.faults.push(rule);
+    res.status(201).json(rule);
+  });
+
+  router.delete("/faults", (_req, res) => {
+    state.faults = [];
+    res.status(204).end();
+  });
+
+  router.put("/behaviour", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    applyBehaviour(state.behaviour, body);
+    res.json(behaviourJson(state.behaviour));
+  });
+
+  router.post("/resourceGroups", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    const name = String(body.name ?? "");
+    state.resourceGroups.set(name.toLowerCase(), { name, location: String(body.location ?? "westeurope") });
+    res.status(201).json({ name });
+  });
+
+  router.post("/pools", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    const id = state.newId();
+    state.pools.set(id, { id, name: String(body.name ?? "") });
+    res.status(201).json({ id, name: body.name });
+  });
+
+  router.post("/clients", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    const clientId = String(body.clientId ?? state.newGuid()).toLowerCase();
+    const client = {
+      clientId,
+      tenantId: String(body.tenantId ?? ctx.state.clients.values().next().value?.tenantId ?? ""),
+      secrets: new Set(typeof body.secret === "string" ? [body.secret] : []),
+      certificates: new Map<string, string>(),
+      federated: body.federated === true,
+    };
+    if (typeof body.certificatePem === "string") {
+      for (const thumbprint of certificateThumbprints(body.certificatePem)) client.certificates.set(thumbprint, body.certificatePem);
+    }
+    state.clients.set(clientId, client);
+    res.status(201).json({ clientId, tenantId: client.tenantId });
+  });
+
+  router.post("/clients/:clientId/certificates", (req, res) => {
+    const client = state.clients.get(param(req, "clientId").toLowerCase());
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    if (client === undefined || typeof body.certificatePem !== "string") {
+      res.status(404).json({ message: "no such client, or no certificatePem" });
+      return;
+    }
+    for (const thumbprint of certificateThumbprints(body.certificatePem)) client.certificates.set(thumbprint, body.certificatePem);
+    res.status(204).end();
+  });
+
+  router.post("/pats", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    const pat = typeof body.pat === "string" ? body.pat : randomBytes(26).toString("base64url").toLowerCase();
+    state.pats.add(pat);
+    res.status(201).json({ pat });
+  });
+
+  router.delete("/pats/:pat", (req, res) => {
+    state.pats.delete(param(req, "pat"));
+    res.status(204).end();
+  });
+
+  router.post("/accessTokens", (_req, res) => {
+    const token = newSystemAccessToken(ctx);
+    res.status(201).json({ token });
+  });
+
+  router.post("/jobs", (req, res) => {
+    const body = objectBody(jsonBody(req), res);
+    if (body === undefined) return;
+    const pool = state.poolByName(String(body.pool ?? ""));
+    if (pool === undefined) {
+      res.status(404).json({ message: `no pool ${String(body.pool)}` });
+      return;
+    }
+    const requestId = state.newId();
+    state.jobRequests.set(requestId, {
+      requestId,
+      poolId: pool.id,
+      demands: (body.demands ?? {}) as Record<string, string>,
+      jobName: typeof body.jobName === "string" ? body.jobName : `Job ${requestId}`,
+      script: typeof body.script === "string" ? body.script : "echo hello from the emulated job",
+      queueTime: new Date().toISOString(),
+    });
+    res.status(201).json({ requestId });
+  });
+
+  router.get("/jobs/:requestId", (req, res) => {
+    const job = state.jobRequests.get(Number(param(req, "requestId")));
+    if (job === undefined) {
+      res.status(404).json({ message: "no such job" });
+      return;
+    }
+    res.json({ ...job, assignedAgent: job.assignedAgentId === undefined ? undefined : state.agents.get(job.assignedAgentId)?.name });
+  });
+
+  return router;
+}
+
+export function newSystemAccessToken(ctx: EmulatorContext): string {
+  const token = randomBytes(32).toString("base64url");
+  ctx.state.systemAccessTokens.add(token);
+  return token;
+}
+
+function objectBody(body: unknown, res: Response): Record<string, unknown> | undefined {
+  if (body !== null && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>;
+  res.status(400).json({ message: "expected a JSON object" });
+  return undefined;
+}
+
+function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): void {
+  if (isRecord(body.capacityFailures)) {
+    behaviour.capacityFailures = new Map(
+      Object.entries(body.capacityFailures).map(([location, mode]) => [location.toLowerCase(), mode === "async" ? "async" : "sync"]),
+    );
+  }
+  if (Array.isArray(body.inaccessibleImages)) behaviour.inaccessibleImages = new Set(body.inaccessibleImages.map(String));
+  if (Array.isArray(body.agentsNeverOnline)) behaviour.agentsNeverOnline = body.agentsNeverOnline.map(String);
+  if (Array.isArray(body.poolManageDenied)) behaviour.poolManageDenied = body.poolManageDenied.map(String);
+  if (isRecord(body.busyDeletes)) behaviour.busyDeletes = new Map(Object.entries(body.busyDeletes).map(([name, n]) => [name, Number(n)]));
+  if (isRecord(body.images)) {
+    behaviour.images = new Map(Object.entries(body.images as Record<string, ImageDefinition>));
+  }
+  if (typeof body.groupQuota === "number") behaviour.groupQuota = body.groupQuota;
+  if (typeof body.listPageSize === "number" && body.listPageSize > 0) behaviour.listPageSize = body.listPageSize;
+  if (typeof body.strict === "boolean") behaviour.strict = body.strict;
+  if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
+  if (body.agentPackageHash === null) behaviour.agentPackageHash = undefined;
+}
+
+function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
+  return {
+    capacityFailures: Object.fromEntries(behaviour.capacityFailures),
+    inaccessibleImages: [...behaviour.inaccessibleImages],
+    agentsNeverOnline: behaviour.agentsNeverOnline,
+    poolManageDenied: behaviour.poolManageDenied,
+    busyDeletes: Object.fromEntries(behaviour.busyDeletes),
+    images: Object.fromEntries(behaviour.images),
+    groupQuota: behaviour.groupQuota,
+    listPageSize: behaviour.listPageSize,
+    strict: behaviour.strict,
+    agentPackageHash: behaviour.agentPackageHash,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}

@@ -1,0 +1,157 @@
+// Starts the emulated services: Entra, ARM, Azure DevOps and the control API, each on its own
+// HTTPS port of the loopback interface, sharing one state store.
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import express from "express";
+import { armAuthentication } from "./arm/auth";
+import { containerGroupRoutes } from "./arm/containerGroups";
+import { operationRoutes } from "./arm/operations";
+import { resourceGroupRoutes } from "./arm/resourceGroups";
+import type { EmulatorContext, EmulatorUrls } from "./context";
+import { controlRoutes } from "./control/routes";
+import { AgentPackage } from "./devops/agentPackage";
+import { devopsRoutes } from "./devops/routes";
+import { entraRoutes } from "./entra/routes";
+import { serviceApp } from "./http";
+import { ContainerRuntime } from "./runtime/containerRuntime";
+import { EmulatorState, wellKnown } from "./state";
+import { loadOrCreateTls } from "./tls";
+import { TokenService } from "./tokens";
+
+export interface EmulatorOptions {
+  /** Where the test CA and the agent package are kept (default: .emulator/ in the repository). */
+  stateDir?: string;
+  /** Fixed ports (default: any free port) for arm, entra, devops and control. */
+  ports?: Partial<Record<"arm" | "entra" | "devops" | "control", number>>;
+}
+
+/** What `npm run emulator` prints: where the services are and the well-known test identity. */
+export interface EmulatorInfo {
+  armUrl: string;
+  authorityHost: string;
+  organizationUrl: string;
+  caFile: string;
+  controlUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  pool: string;
+  pat: string;
+  projectId: string;
+  systemAccessToken: string;
+}
+
+export interface RunningEmulator {
+  info: EmulatorInfo;
+  state: EmulatorState;
+  context: EmulatorContext;
+  stop(): Promise<void>;
+}
+
+const repositoryRoot = resolve(__dirname, "..");
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const stateDir = options.stateDir ?? join(repositoryRoot, ".emulator");
+  const tls = loadOrCreateTls(stateDir);
+  const state = new EmulatorState();
+  const workRoot = mkdtempSync(join(tmpdir(), "aci-emulator-"));
+  const agentPackage = new AgentPackage(join(__dirname, "agent-package"), workRoot);
+  const runtime = new ContainerRuntime(state, join(workRoot, "containers"), tls.caFile, agentPackage);
+
+  const servers: Server[] = [];
+  const listen = async (port: number | undefined): Promise<{ server: Server; origin: string }> => {
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem });
+    servers.push(server);
+    await new Promise<void>((done, fail) => {
+      server.once("error", fail);
+      server.listen(port ?? 0, "127.0.0.1", () => { done(); });
+    });
+    return { server, origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  };
+  const arm = await listen(options.ports?.arm);
+  const entra = await listen(options.ports?.entra);
+  const devops = await listen(options.ports?.devops);
+  const control = await listen(options.ports?.control);
+
+  const urls: EmulatorUrls = {
+    arm: `${arm.origin}/`,
+    authority: entra.origin,
+    devopsHost: `${devops.origin}/`,
+    organization: `${devops.origin}/${wellKnown.organization}/`,
+    control: `${control.origin}/_emulator`,
+  };
+  const context: EmulatorContext = { state, tokens: new TokenService(), urls, tls, runtime, agentPackage };
+
+  const armApp = serviceApp("arm", state);
+  armApp.use(armAuthentication(context), resourceGroupRoutes(context), containerGroupRoutes(context), operationRoutes(context));
+  armApp.use(notFound("arm"));
+  arm.server.on("request", armApp);
+
+  const entraApp = serviceApp("entra", state);
+  entraApp.use(entraRoutes(context));
+  entraApp.use(notFound("entra"));
+  entra.server.on("request", entraApp);
+
+  const devopsApp = serviceApp("devops", state);
+  devopsApp.use(devopsRoutes(context));
+  devopsApp.use(notFound("devops"));
+  devops.server.on("request", devopsApp);
+
+  const controlApp = express();
+  controlApp.use(express.raw({ type: () => true, limit: "4mb" }));
+  controlApp.use("/_emulator", controlRoutes(context));
+  control.server.on("request", controlApp);
+
+  const info: EmulatorInfo = {
+    armUrl: urls.arm,
+    authorityHost: urls.authority,
+    organizationUrl: urls.organization,
+    caFile: tls.caFile,
+    controlUrl: urls.control,
+    tenantId: wellKnown.tenantId,
+    clientId: wellKnown.clientId,
+    clientSecret: wellKnown.clientSecret,
+    subscriptionId: wellKnown.subscriptionId,
+    resourceGroup: wellKnown.resourceGroup,
+    location: wellKnown.location,
+    pool: wellKnown.pool,
+    pat: wellKnown.pat,
+    projectId: wellKnown.projectId,
+    systemAccessToken: wellKnown.systemAccessToken,
+  };
+
+  return {
+    info,
+    state,
+    context,
+    async stop() {
+      await runtime.stopAll();
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((done) => {
+              server.close(() => { done(); });
+              server.closeAllConnections();
+            }),
+        ),
+      );
+      rmSync(workRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+function notFound(service: string) {
+  return (req: express.Request, res: express.Response): void => {
+    if (service === "arm") {
+      res.status(404).json({ error: { code: "InvalidResourceType", message: `The emulator does not serve ${req.method} ${req.path}.` } });
+    } else {
+      res.status(404).json({ message: `The emulator does not serve ${req.method} ${req.path}.` });
+    }
+  };
+}

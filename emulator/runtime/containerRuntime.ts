@@ -1,0 +1,253 @@
+// Runs a container group's containers as local processes. There is no image and no isolation:
+// the container's command runs on this machine with the container's environment (secure values
+// included), in a fresh folder that stands for its file system, with $AZP_HOME and $HOME inside it.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { inaccessibleImage } from "../arm/errors";
+import type { AgentPackage } from "../devops/agentPackage";
+import type { ArmEvent, ContainerGroupRecord, ContainerRuntimeState, EmulatorState } from "../state";
+
+/** How long a stopped container may take to exit after SIGTERM before SIGKILL (Docker's default). */
+const stopGraceMs = 10_000;
+/** Pause before a container with restart policy Always/OnFailure is started again. */
+const restartBackoffMs = 1_000;
+/** ACI keeps about this much of a container's output; older lines are dropped. */
+const maxLogBytes = 4 * 1024 * 1024;
+
+export interface StartFailure {
+  code: string;
+  message: string;
+}
+
+interface RunningContainer {
+  process: ChildProcess;
+  exited: Promise<void>;
+  stopping: boolean;
+}
+
+interface ContainerSpec {
+  name: string;
+  image: string;
+  command?: string[];
+  environmentVariables?: { name: string; value?: string; secureValue?: string }[];
+}
+
+export class ContainerRuntime {
+  private readonly running = new Map<string, RunningContainer>();
+
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly workRoot: string,
+    private readonly caFile: string,
+    private readonly agentPackage: AgentPackage,
+  ) {}
+
+  /**
+   * Pulls the images and starts every container of the group. Resolves once all run, or with
+   * the failure ACI would report (an image that cannot be pulled).
+   */
+  async start(group: ContainerGroupRecord): Promise<StartFailure | undefined> {
+    const generation = group.generation;
+    for (const spec of containerSpecs(group)) {
+      const container = containerState(group, spec.name);
+      addEvent(container.events, "Pulling", `pulling image "${spec.image}"`, "Normal");
+    }
+    await sleep(this.state.delays.pullMs);
+    if (group.generation !== generation) return undefined;
+    for (const spec of containerSpecs(group)) {
+      const container = containerState(group, spec.name);
+      if (this.state.behaviour.inaccessibleImages.has(spec.image)) {
+        addEvent(container.events, "Failed", `Failed to pull image "${spec.image}": image not found or access denied`, "Warning");
+        return inaccessibleImage(spec.image, group.name);
+      }
+      addEvent(container.events, "Pulled", `Successfully pulled image "${spec.image}"`, "Normal");
+    }
+    for (const spec of containerSpecs(group)) this.launch(group, spec);
+    group.state = "Running";
+    return undefined;
+  }
+
+  /** Stops every container of the group (the group's state becomes Stopped). */
+  async stop(group: ContainerGroupRecord): Promise<void> {
+    await Promise.all(containerSpecs(group).map((spec) => this.kill(group, spec.name)));
+    group.state = "Stopped";
+  }
+
+  /** Ends the group's processes and removes their folders: the group is being deleted. */
+  async remove(group: ContainerGroupRecord): Promise<void> {
+    await Promise.all(containerSpecs(group).map((spec) => this.kill(group, spec.name)));
+    rmSync(join(this.workRoot, group.name), { recursive: true, force: true });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.running.values()].map(async (run) => {
+        run.stopping = true;
+        signalGroup(run.process, "SIGKILL");
+        await run.exited;
+      }),
+    );
+  }
+
+  private launch(group: ContainerGroupRecord, spec: ContainerSpec): void {
+    const container = containerState(group, spec.name);
+    const root = join(this.workRoot, group.name, spec.name);
+    const azpHome = join(root, "azp");
+    const home = join(root, "home");
+    const tmp = join(root, "tmp");
+    for (const dir of [azpHome, home, tmp]) mkdirSync(dir, { recursive: true });
+
+    const image = this.state.behaviour.images.get(spec.image);
+    if (image?.agentPreinstalled === true) this.agentPackage.extractTo(join(azpHome, "agent"));
+    const argv = spec.command !== undefined && spec.command.length > 0 ? spec.command : (image?.entrypoint ?? ["sleep", "infinity"]);
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error("empty command");
+
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOSTNAME: group.name,
+      LANG: "C.UTF-8",
+      // The "image" trusts the emulator's CA, as a real image trusts public CAs.
+      SSL_CERT_FILE: this.caFile,
+      CURL_CA_BUNDLE: this.caFile,
+      NODE_EXTRA_CA_CERTS: this.caFile,
+    };
+    for (const variable of spec.environmentVariables ?? []) {
+      env[variable.name] = variable.secureValue ?? variable.value ?? "";
+    }
+    env.HOME = home;
+    env.TMPDIR = tmp;
+    env.AZP_HOME = azpHome;
+
+    addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
+    const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const key = `${group.name}/${spec.name}`;
+    const run: RunningContainer = {
+      process: child,
+      stopping: false,
+      exited: new Promise((resolve) => child.once("close", () => { resolve(); })),
+    };
+    this.running.set(key, run);
+    const output = logWriter(container);
+    child.stdout?.on("data", output.append);
+    child.stderr?.on("data", output.append);
+    child.once("error", (error) => { output.append(Buffer.from(`${error.message}\n`)); });
+
+    if (container.state !== "Waiting" && container.startTime !== undefined) {
+      container.previousState = { ...container, events: [], log: [], previousState: undefined };
+    }
+    container.state = "Running";
+    container.startTime = new Date().toISOString();
+    container.finishTime = undefined;
+    container.exitCode = undefined;
+    container.detailStatus = "";
+    addEvent(container.events, "Started", `Started container ${spec.name}`, "Normal");
+
+    const generation = group.generation;
+    child.once("close", (code, signal) => {
+      output.flush();
+      if (this.running.get(key) === run) this.running.delete(key);
+      if (group.generation !== generation) return;
+      container.state = "Terminated";
+      container.exitCode = code ?? (signal === null ? 1 : 128 + signalNumber(signal));
+      container.finishTime = new Date().toISOString();
+      container.detailStatus = container.exitCode === 0 ? "Completed" : "Error";
+      if (run.stopping) return;
+      const policy = restartPolicy(group);
+      if (policy === "Always" || (policy === "OnFailure" && container.exitCode !== 0)) {
+        container.restartCount++;
+        void sleep(restartBackoffMs).then(() => {
+          if (group.generation === generation && group.state === "Running") this.launch(group, spec);
+        });
+        return;
+      }
+      if (containerSpecs(group).every((s) => containerState(group, s.name).state === "Terminated")) {
+        const failed = containerSpecs(group).some((s) => containerState(group, s.name).exitCode !== 0);
+        group.state = failed ? "Failed" : "Succeeded";
+      }
+    });
+  }
+
+  private async kill(group: ContainerGroupRecord, containerName: string): Promise<void> {
+    const run = this.running.get(`${group.name}/${containerName}`);
+    if (run === undefined) return;
+    run.stopping = true;
+    addEvent(containerState(group, containerName).events, "Killing", `Killing container ${containerName}`, "Normal");
+    signalGroup(run.process, "SIGTERM");
+    const timer = setTimeout(() => { signalGroup(run.process, "SIGKILL"); }, stopGraceMs);
+    await run.exited;
+    clearTimeout(timer);
+  }
+}
+
+export function containerSpecs(group: ContainerGroupRecord): ContainerSpec[] {
+  const properties = group.body.properties as { containers?: { name: string; properties: Omit<ContainerSpec, "name"> }[] };
+  return (properties.containers ?? []).map((c) => ({ name: c.name, ...c.properties }));
+}
+
+export function containerState(group: ContainerGroupRecord, name: string): ContainerRuntimeState {
+  let container = group.containers.get(name);
+  if (container === undefined) {
+    container = { state: "Waiting", detailStatus: "", restartCount: 0, events: [], log: [] };
+    group.containers.set(name, container);
+  }
+  return container;
+}
+
+function restartPolicy(group: ContainerGroupRecord): string {
+  const properties = group.body.properties as { restartPolicy?: string };
+  return properties.restartPolicy ?? "Always";
+}
+
+export function addEvent(events: ArmEvent[], name: string, message: string, type: ArmEvent["type"]): void {
+  const now = new Date().toISOString();
+  const last = events.at(-1);
+  if (last !== undefined && last.name === name && last.message === message) {
+    last.count++;
+    last.lastTimestamp = now;
+    return;
+  }
+  events.push({ count: 1, firstTimestamp: now, lastTimestamp: now, name, message, type });
+}
+
+function logWriter(container: ContainerRuntimeState): { append: (chunk: Buffer) => void; flush: () => void } {
+  let partial = "";
+  let bytes = 0;
+  const push = (lines: string[]) => {
+    const at = new Date().toISOString();
+    for (const line of lines) {
+      container.log.push({ at, text: line });
+      bytes += line.length + 1;
+    }
+    while (bytes > maxLogBytes && container.log.length > 0) {
+      bytes -= (container.log.shift()?.text.length ?? 0) + 1;
+    }
+  };
+  return {
+    append: (chunk) => {
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      push(lines);
+    },
+    flush: () => {
+      if (partial !== "") push([partial]);
+      partial = "";
+    },
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return numbers[signal] ?? 1;
+}

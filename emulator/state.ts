@@ -1,0 +1,308 @@
+// The emulator's one in-memory state store. Route modules read and change it; nothing else
+// holds state. Every state transition of a resource goes through the functions of its route
+// module so that it stays explicit.
+import { randomUUID } from "node:crypto";
+
+export interface WellKnownIdentity {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  organization: string;
+  projectId: string;
+  pool: string;
+  pat: string;
+  /** The job's System.AccessToken that emulated pipelines get. */
+  systemAccessToken: string;
+}
+
+export const wellKnown: WellKnownIdentity = {
+  tenantId: "72f988bf-0000-4000-8000-0000000e1a70",
+  clientId: "5ca1ab1e-0000-4000-8000-0000000c1e17",
+  clientSecret: "emulator-client-secret-Ab1~Cd2.Ef3_Gh4",
+  subscriptionId: "00000000-0000-4000-8000-00000000a1c1",
+  resourceGroup: "ci-agents",
+  location: "westeurope",
+  organization: "emulator",
+  projectId: "b0a7c9f2-0000-4000-8000-00000000b1d1",
+  pool: "aci",
+  pat: "emulatorpat0000000000000000000000000000000000000000",
+  systemAccessToken: "emulator-system-access-token-0000000000000000000000",
+};
+
+export interface EntraClient {
+  clientId: string;
+  tenantId: string;
+  secrets: Set<string>;
+  /** SHA-1 and SHA-256 thumbprints (base64url) of registered certificates, to their PEM. */
+  certificates: Map<string, string>;
+  /** Accepts client assertions from the emulated Azure DevOps OIDC issuer. */
+  federated: boolean;
+}
+
+export interface ResourceGroup {
+  name: string;
+  location: string;
+}
+
+export type ProvisioningState = "Pending" | "Creating" | "Succeeded" | "Failed" | "Deleting";
+export type GroupState = "Pending" | "Running" | "Succeeded" | "Failed" | "Stopped";
+
+export interface ArmEvent {
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  name: string;
+  message: string;
+  type: "Normal" | "Warning";
+}
+
+export interface ContainerRuntimeState {
+  state: "Waiting" | "Running" | "Terminated";
+  startTime?: string;
+  finishTime?: string;
+  exitCode?: number;
+  detailStatus: string;
+  restartCount: number;
+  previousState?: ContainerRuntimeState;
+  events: ArmEvent[];
+  log: LogLine[];
+}
+
+export interface LogLine {
+  at: string;
+  text: string;
+}
+
+/** A container group as ARM stores it: the PUT body (wire shape) plus what ACI adds. */
+export interface ContainerGroupRecord {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  /** The request body as received; secrets are kept here and stripped on every read. */
+  body: Record<string, unknown>;
+  provisioningState: ProvisioningState;
+  state: GroupState;
+  events: ArmEvent[];
+  containers: Map<string, ContainerRuntimeState>;
+  createdAt: number;
+  /** Bumped on every PUT and delete so that timers of an older generation do nothing. */
+  generation: number;
+}
+
+export type OperationStatus = "Pending" | "Succeeded" | "Failed";
+
+export interface OperationRecord {
+  id: string;
+  location: string;
+  resourceId: string;
+  status: OperationStatus;
+  startTime: string;
+  endTime?: string;
+  error?: { code: string; message: string };
+}
+
+export interface Pool {
+  id: number;
+  name: string;
+}
+
+export interface Agent {
+  id: number;
+  poolId: number;
+  name: string;
+  version: string;
+  osDescription: string;
+  enabled: boolean;
+  createdOn: string;
+  systemCapabilities: Record<string, string>;
+  userCapabilities: Record<string, string>;
+  publicKey?: { exponent: string; modulus: string };
+  /** The client id of the agent's own OAuth credential (its registered key). */
+  authorizationClientId: string;
+  /** The session the agent holds while its listener runs; an agent with one is online. */
+  sessionId?: string;
+  /** The job request it runs, if any: the agent is busy until it completes. */
+  assignedRequestId?: number;
+}
+
+export interface JobRequest {
+  requestId: number;
+  poolId: number;
+  demands: Record<string, string>;
+  jobName: string;
+  script: string;
+  queueTime: string;
+  assignedAgentId?: number;
+  assignTime?: string;
+  messageId?: number;
+  lockToken?: string;
+  result?: string;
+  finishTime?: string;
+}
+
+export interface FaultRule {
+  id: string;
+  service: "entra" | "arm" | "devops" | "any";
+  method?: string;
+  /** Regular expression matched against the request path (without query). */
+  path: string;
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many matching requests get the fault; then the rule is spent. */
+  remaining: number;
+}
+
+export interface Delays {
+  /** PUT accepted until the group is provisioned and its container starts. */
+  provisionMs: number;
+  /** Container start until the process runs (image pull). */
+  pullMs: number;
+  /** A delete that runs as a long-running operation takes this long (0: synchronous). */
+  deleteMs: number;
+  /** Added to each agent registration (config.sh) request. */
+  registrationMs: number;
+}
+
+export interface Behaviour {
+  /** Images whose default entrypoint the emulator knows (any other image idles). */
+  images: Map<string, ImageDefinition>;
+  /** Locations in which new container groups fail for lack of capacity, and how. */
+  capacityFailures: Map<string, "sync" | "async">;
+  /** Images (exact references) that cannot be pulled. */
+  inaccessibleImages: Set<string>;
+  /** Agents whose listener never comes online (by agent name prefix). */
+  agentsNeverOnline: string[];
+  /** Agent names that Azure DevOps reports busy for this many more delete attempts. */
+  busyDeletes: Map<string, number>;
+  /** Container group quota per location. */
+  groupQuota: number;
+  /** Page size of list operations (ARM pages with nextLink). */
+  listPageSize: number;
+  /** When false, PUT bodies are not validated against the swagger. */
+  strict: boolean;
+  /** Advertised instead of the agent package's real SHA-256 (a corrupted download). */
+  agentPackageHash?: string;
+  /** Callers refused Manage on pools: "pat", "accessToken", or a service principal's client id. */
+  poolManageDenied: string[];
+}
+
+export class EmulatorState {
+  clients = new Map<string, EntraClient>();
+  resourceGroups = new Map<string, ResourceGroup>();
+  containerGroups = new Map<string, ContainerGroupRecord>();
+  operations = new Map<string, OperationRecord>();
+  pools = new Map<number, Pool>();
+  agents = new Map<number, Agent>();
+  jobRequests = new Map<number, JobRequest>();
+  pats = new Set<string>();
+  systemAccessTokens = new Set<string>();
+  faults: FaultRule[] = [];
+  delays: Delays = defaultDelays();
+  behaviour: Behaviour = defaultBehaviour();
+  /** Every request the emulator answered, for tests that look for leaked secrets. */
+  requestLog: RequestLogEntry[] = [];
+  readonly organizationId = "e1a7c0de-0000-4000-8000-00000000c0de";
+  private nextId = 1;
+
+  constructor() {
+    this.seed();
+  }
+
+  newId(): number {
+    return this.nextId++;
+  }
+
+  reset(): void {
+    this.clients.clear();
+    this.resourceGroups.clear();
+    this.containerGroups.clear();
+    this.operations.clear();
+    this.pools.clear();
+    this.agents.clear();
+    this.jobRequests.clear();
+    this.pats.clear();
+    this.systemAccessTokens.clear();
+    this.faults = [];
+    this.delays = defaultDelays();
+    this.behaviour = defaultBehaviour();
+    this.requestLog = [];
+    this.seed();
+  }
+
+  private seed(): void {
+    this.clients.set(wellKnown.clientId, {
+      clientId: wellKnown.clientId,
+      tenantId: wellKnown.tenantId,
+      secrets: new Set([wellKnown.clientSecret]),
+      certificates: new Map(),
+      federated: true,
+    });
+    this.resourceGroups.set(wellKnown.resourceGroup.toLowerCase(), {
+      name: wellKnown.resourceGroup,
+      location: wellKnown.location,
+    });
+    const poolId = this.newId();
+    this.pools.set(poolId, { id: poolId, name: wellKnown.pool });
+    this.pats.add(wellKnown.pat);
+    this.systemAccessTokens.add(wellKnown.systemAccessToken);
+  }
+
+  groupKey(resourceGroup: string, name: string): string {
+    return `${resourceGroup.toLowerCase()}/${name.toLowerCase()}`;
+  }
+
+  poolByName(name: string): Pool | undefined {
+    for (const pool of this.pools.values()) if (pool.name.toLowerCase() === name.toLowerCase()) return pool;
+    return undefined;
+  }
+
+  agentByName(poolId: number, name: string): Agent | undefined {
+    for (const agent of this.agents.values()) {
+      if (agent.poolId === poolId && agent.name.toLowerCase() === name.toLowerCase()) return agent;
+    }
+    return undefined;
+  }
+
+  newGuid(): string {
+    return randomUUID();
+  }
+}
+
+export interface RequestLogEntry {
+  service: string;
+  method: string;
+  url: string;
+  status: number;
+  requestBody: string;
+  responseBody: string;
+  at: string;
+}
+
+function defaultDelays(): Delays {
+  return { provisionMs: 0, pullMs: 0, deleteMs: 0, registrationMs: 0 };
+}
+
+export interface ImageDefinition {
+  /** Command (argv) the image runs when the container group gives none. */
+  entrypoint: string[];
+  /** The image already holds the Azure Pipelines agent under $AZP_HOME/agent. */
+  agentPreinstalled: boolean;
+}
+
+function defaultBehaviour(): Behaviour {
+  return {
+    images: new Map(),
+    capacityFailures: new Map(),
+    inaccessibleImages: new Set(),
+    agentsNeverOnline: [],
+    busyDeletes: new Map(),
+    poolManageDenied: [],
+    groupQuota: 100,
+    listPageSize: 100,
+    strict: true,
+  };
+}
