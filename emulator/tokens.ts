@@ -39,7 +39,7 @@ export class TokenService {
   verify(token: string, issuer: string): Record<string, unknown> | undefined {
     try {
       const payload = jwt.verify(token, this.publicKey, { algorithms: ["RS256"], issuer });
-      return typeof payload === "string" ? undefined : (payload as Record<string, unknown>);
+      return typeof payload === "string" ? undefined : payload;
     } catch {
       return undefined;
     }

@@ -7,7 +7,7 @@ import type { EmulatorContext } from "../context";
 import { groupView } from "../arm/containerGroups";
 import { isOnline } from "../devops/routes";
 import { jsonBody, param } from "../http";
-import { type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
+import { wellKnown, type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
 import { certificateThumbprints } from "../tokens";
 
 export function controlRoutes(ctx: EmulatorContext): Router {
@@ -89,8 +89,8 @@ export function controlRoutes(ctx: EmulatorContext): Router {
   router.post("/resourceGroups", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    const name = String(body.name ?? "");
-    state.resourceGroups.set(name.toLowerCase(), { name, location: String(body.location ?? "westeurope") });
+    const name = text(body.name, "");
+    state.resourceGroups.set(name.toLowerCase(), { name, location: text(body.location, "westeurope") });
     res.status(201).json({ name });
   });
 
@@ -98,17 +98,17 @@ export function controlRoutes(ctx: EmulatorContext): Router {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
     const id = state.newId();
-    state.pools.set(id, { id, name: String(body.name ?? "") });
+    state.pools.set(id, { id, name: text(body.name, "") });
     res.status(201).json({ id, name: body.name });
   });
 
   router.post("/clients", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    const clientId = String(body.clientId ?? state.newGuid()).toLowerCase();
+    const clientId = text(body.clientId, state.newGuid()).toLowerCase();
     const client = {
       clientId,
-      tenantId: String(body.tenantId ?? ctx.state.clients.values().next().value?.tenantId ?? ""),
+      tenantId: text(body.tenantId, wellKnown.tenantId),
       secrets: new Set(typeof body.secret === "string" ? [body.secret] : []),
       certificates: new Map<string, string>(),
       federated: body.federated === true,
@@ -153,7 +153,7 @@ export function controlRoutes(ctx: EmulatorContext): Router {
   router.post("/jobs", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    const pool = state.poolByName(String(body.pool ?? ""));
+    const pool = state.poolByName(text(body.pool, ""));
     if (pool === undefined) {
       res.status(404).json({ message: `no pool ${String(body.pool)}` });
       return;
@@ -186,6 +186,10 @@ export function newSystemAccessToken(ctx: EmulatorContext): string {
   const token = randomBytes(32).toString("base64url");
   ctx.state.systemAccessTokens.add(token);
   return token;
+}
+
+function text(value: unknown, fallback: string): string {
+  return typeof value === "string" ? value : fallback;
 }
 
 function objectBody(body: unknown, res: Response): Record<string, unknown> | undefined {

@@ -13,6 +13,8 @@ import { agentPlatforms, agentVersion, agentVersionText } from "./agentPackage";
 /** How long a messages request waits for a job before answering 204 (real agents: ~50 s). */
 const messagePollWindowMs = 10_000;
 const agentTokenLifetimeSeconds = 3600;
+/** Security namespace "DistributedTask", which secures agent pools (tokens AgentPools/{id}). */
+const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
 
 /** Who a request authenticated as. */
 export interface Caller {
@@ -75,6 +77,17 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
       deploymentType: "hosted",
       locationServiceData: { serviceOwner: "00025394-6065-48ca-87d9-7f5672854ef7", defaultAccessMappingMoniker: "PublicAccessMapping" },
     });
+  });
+
+  // Security: "has permissions" for the DistributedTask namespace (agent pools), as the task's
+  // pre-flight asks whether its identity may manage the pool. Other namespaces: always true.
+  router.get(`${org}/_apis/permissions/:namespaceId/:permissions`, (req: CallerRequest, res) => {
+    const tokens = (queryString(req, "tokens") ?? "").split(",");
+    const caller = callerOf(req);
+    const denied = state.behaviour.poolManageDenied.includes(caller.kind === "servicePrincipal" ? caller.id : caller.kind);
+    const manageBit = 2;
+    const asksManage = param(req, "namespaceId").toLowerCase() === agentPoolNamespace && (Number(param(req, "permissions")) & manageBit) !== 0;
+    res.json({ count: tokens.length, value: tokens.map(() => !(asksManage && denied)) });
   });
 
   router.get(`${api}/pools`, (req, res) => {
@@ -205,10 +218,8 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     const agent = pool === undefined ? undefined : agentOfCaller(ctx, req, res, pool);
     if (agent === undefined) return;
     const sessionId = queryString(req, "sessionId");
-    let open = true;
-    req.once("close", () => { open = false; });
     const deadline = Date.now() + messagePollWindowMs;
-    while (open && Date.now() < deadline) {
+    while (!res.destroyed && Date.now() < deadline) {
       if (agent.sessionId !== sessionId || state.agents.get(agent.id) !== agent) {
         devopsError(res, 404, `Session ${String(sessionId)} was not found.`, "TaskAgentSessionExpiredException");
         return;
@@ -224,7 +235,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
       }
       await sleep(50);
     }
-    if (open) res.status(204).end();
+    if (!res.destroyed) res.status(204).end();
   });
 
   router.delete(`${api}/pools/:poolId/messages/:messageId`, (req: CallerRequest, res) => {

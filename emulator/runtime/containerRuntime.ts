@@ -131,8 +131,8 @@ export class ContainerRuntime {
     };
     this.running.set(key, run);
     const output = logWriter(container);
-    child.stdout?.on("data", output.append);
-    child.stderr?.on("data", output.append);
+    child.stdout.on("data", output.append);
+    child.stderr.on("data", output.append);
     child.once("error", (error) => { output.append(Buffer.from(`${error.message}\n`)); });
 
     if (container.state !== "Waiting" && container.startTime !== undefined) {
