@@ -1,0 +1,172 @@
+// The few Azure DevOps REST calls the tasks make (distributedtask 7.1 and the permissions API).
+// azure-devops-node-api covers them too, but it resolves every route through OPTIONS requests
+// to the Location service first, which more than doubles the calls per agent; these are five
+// plain routes, so they are written here on @azure/core-rest-pipeline, the pipeline the Azure
+// SDKs themselves use (retries with Retry-After, redirects, proxy settings).
+import {
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+  type PipelineResponse,
+  createDefaultHttpClient,
+} from "@azure/core-rest-pipeline";
+import type { TokenCredential } from "@azure/identity";
+
+const apiVersion = "7.1";
+/** Microsoft Entra resource id of Azure DevOps. */
+export const azureDevOpsResource = "499b84ac-1321-427f-aa17-267ca6975798";
+/** Security namespace "DistributedTask" (agent pools), its token prefix and the Manage bit. */
+const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
+const managePermission = 2;
+
+export type DevOpsAuth =
+  | { kind: "pat"; token: string }
+  | { kind: "bearer"; token: string }
+  | { kind: "entra"; credential: TokenCredential };
+
+export interface AgentPool {
+  id: number;
+  name: string;
+  isHosted: boolean;
+}
+
+export interface PoolAgent {
+  id: number;
+  name: string;
+  status: "online" | "offline";
+  enabled: boolean;
+  createdOn?: string;
+  assignedRequest?: unknown;
+}
+
+/** Azure DevOps answered, but not with what the call needs. */
+export class DevOpsError extends Error {
+  override readonly name = "DevOpsError";
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly typeKey?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class DevOpsClient {
+  private readonly pipeline: Pipeline;
+  private readonly httpClient: HttpClient;
+  private readonly baseUrl: string;
+  /** Every request this client sent, for the summary and the benchmark. */
+  requestCount = 0;
+
+  constructor(
+    organizationUrl: string,
+    private readonly auth: DevOpsAuth,
+  ) {
+    this.baseUrl = organizationUrl.endsWith("/") ? organizationUrl : `${organizationUrl}/`;
+    this.pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 4 } });
+    this.httpClient = createDefaultHttpClient();
+  }
+
+  async findPool(name: string): Promise<AgentPool | undefined> {
+    const result = await this.json<{ value: AgentPool[] }>("GET", `_apis/distributedtask/pools?poolName=${encodeURIComponent(name)}`);
+    return result.value.find((pool) => pool.name.toLowerCase() === name.toLowerCase());
+  }
+
+  /** Whether the caller holds Manage on the pool (what registering and removing agents need). */
+  async canManagePool(poolId: number): Promise<boolean> {
+    const token = encodeURIComponent(`AgentPools/${poolId}`);
+    const result = await this.json<{ value: boolean[] }>(
+      "GET",
+      `_apis/permissions/${agentPoolNamespace}/${managePermission}?tokens=${token}&alwaysAllowAdministrators=true`,
+    );
+    return result.value[0] === true;
+  }
+
+  async listAgents(poolId: number): Promise<PoolAgent[]> {
+    const result = await this.json<{ value: PoolAgent[] }>("GET", `_apis/distributedtask/pools/${poolId}/agents?includeAssignedRequest=true`);
+    return result.value;
+  }
+
+  async findAgent(poolId: number, name: string): Promise<PoolAgent | undefined> {
+    const result = await this.json<{ value: PoolAgent[] }>(
+      "GET",
+      `_apis/distributedtask/pools/${poolId}/agents?agentName=${encodeURIComponent(name)}&includeAssignedRequest=true`,
+    );
+    return result.value[0];
+  }
+
+  /** Deletes the agent registration; false when it was already gone. */
+  async deleteAgent(poolId: number, agentId: number): Promise<boolean> {
+    const response = await this.send("DELETE", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`);
+    if (response.status === 404) return false;
+    this.check(response);
+    return true;
+  }
+
+  private async json<T>(method: "GET" | "POST", path: string): Promise<T> {
+    const response = await this.send(method, path);
+    this.check(response);
+    return parseJson(response, path) as T;
+  }
+
+  private check(response: PipelineResponse): void {
+    if (response.status === 203 || (response.status >= 200 && response.status < 300 && isHtml(response))) {
+      throw new DevOpsError(
+        `Azure DevOps did not accept the credentials (it answered ${response.status} with a sign-in page): the token is invalid, expired, or lacks the Agent Pools (Read & manage) scope`,
+        401,
+      );
+    }
+    if (response.status >= 200 && response.status < 300) return;
+    const body = safeJson(response.bodyAsText);
+    const message = typeof body?.message === "string" ? body.message : (response.bodyAsText ?? "").slice(0, 300);
+    const typeKey = typeof body?.typeKey === "string" ? body.typeKey : undefined;
+    throw new DevOpsError(`Azure DevOps answered ${response.status}: ${message}`, response.status, typeKey);
+  }
+
+  private async send(method: "GET" | "POST" | "DELETE", path: string): Promise<PipelineResponse> {
+    const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
+    headers.set("Authorization", await this.authorization());
+    const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
+    const request = createPipelineRequest({ url, method, headers });
+    this.requestCount++;
+    return this.pipeline.sendRequest(this.httpClient, request);
+  }
+
+  private async authorization(): Promise<string> {
+    switch (this.auth.kind) {
+      case "pat":
+        return `Basic ${Buffer.from(`:${this.auth.token}`).toString("base64")}`;
+      case "bearer":
+        return `Bearer ${this.auth.token}`;
+      case "entra": {
+        const token = await this.auth.credential.getToken(`${azureDevOpsResource}/.default`);
+        if (token === null) throw new DevOpsError("no Microsoft Entra token for Azure DevOps could be obtained", 401);
+        return `Bearer ${token.token}`;
+      }
+    }
+  }
+}
+
+function isHtml(response: PipelineResponse): boolean {
+  return (response.headers.get("content-type") ?? "").includes("html");
+}
+
+function parseJson(response: PipelineResponse, path: string): Record<string, unknown> {
+  const body = safeJson(response.bodyAsText);
+  if (body === undefined) {
+    throw new DevOpsError(`Azure DevOps answered ${path.split("?")[0] ?? path} with something that is not JSON`, response.status);
+  }
+  return body;
+}
+
+function safeJson(text: string | null | undefined): Record<string, unknown> | undefined {
+  if (text === undefined || text === null || text.trim() === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
