@@ -1,5 +1,10 @@
-// Entry point of AciAgentStart@1, bundled to dist/main.js. Stays thin: read inputs, call the
-// core in src/, set the result once.
+// Entry point of AciAgentStart@1, bundled to dist/main.js. Stays thin: the platform, the
+// bootstrap script (inlined by the bundler), cancellation, and the core.
+import bootstrapScript from "../../agent/start.sh";
 import { createTaskPlatform } from "../../src/platform/taskLib";
+import { runStartTask } from "../../src/start/task";
 
-createTaskPlatform().setResult("failed", "AciAgentStart@1 is not implemented yet");
+const cancellation = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { cancellation.abort(); });
+
+void runStartTask(createTaskPlatform(), bootstrapScript, cancellation.signal);

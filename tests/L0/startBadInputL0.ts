@@ -1,5 +1,4 @@
-// L0 runner: MockTestRunner starts this file in a child Node process, which runs the unbundled
-// AciAgentStart entry point with task-lib mocked by TaskMockRunner.
+// L0 runner: AciAgentStart with inputs that break several rules at once.
 import * as path from "node:path";
 import { TaskMockRunner } from "azure-pipelines-task-lib/mock-run";
 
@@ -7,5 +6,7 @@ const runner = new TaskMockRunner(path.join(__dirname, "..", "..", "tasks", "Aci
 runner.setInput("azureSubscription", "connection-id");
 runner.setInput("resourceGroup", "ci-agents");
 runner.setInput("pool", "aci");
-runner.setInput("agentCount", "2");
+runner.setInput("agentCount", "0");
+runner.setInput("cpu", "9");
+runner.setInput("registrationAuth", "pat");
 runner.run();

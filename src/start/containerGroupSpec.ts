@@ -1,0 +1,113 @@
+import type {
+  Container,
+  ContainerGroup,
+  ContainerGroupIdentity,
+  EnvironmentVariable as ContainerEnvironmentVariable,
+  ImageRegistryCredential,
+  ResourceIdentityType,
+} from "@azure/arm-containerinstance";
+import { uniqueIgnoringCase } from "../core/inputSource";
+import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
+import { RUN_ID_VARIABLE } from "./names";
+
+/** An agent whose name and tags are decided before anything is created. */
+export interface PlannedAgent {
+  name: string;
+  tags: Record<string, string>;
+}
+
+export interface AgentSecrets {
+  /** The PAT, or System.AccessToken with registrationAuth accessToken. */
+  registrationToken: string;
+}
+
+/** Relative to the agent's own folder, as the agent's config.sh expects. */
+const AGENT_WORK_FOLDER = "_work";
+
+/** The container group running one agent; the container is named like the group. */
+export function containerGroupFor(
+  config: StartConfig,
+  agent: PlannedAgent,
+  location: string,
+  bootstrapScript: string,
+  secrets: AgentSecrets,
+): ContainerGroup {
+  const identity = groupIdentity(config.identity, config.registry);
+  return {
+    name: agent.name,
+    location,
+    tags: agent.tags,
+    ...(identity === undefined ? {} : { identity }),
+    osType: config.osType,
+    priority: config.priority,
+    // An ephemeral agent exits after its one job, and a restart would register a fresh agent that
+    // takes another job: Never. A long-lived agent comes back after a crash (OnFailure), while its
+    // clean exit at maxLifetimeMinutes stays final, which Always would undo.
+    restartPolicy: config.ephemeral ? "Never" : "OnFailure",
+    containers: [agentContainer(config, agent.name, bootstrapScript, secrets)],
+    ...(config.registry === undefined ? {} : { imageRegistryCredentials: [registryCredential(config.registry)] }),
+    ...(config.subnetIds.length === 0 ? {} : { subnetIds: config.subnetIds.map((id) => ({ id })) }),
+  };
+}
+
+function agentContainer(config: StartConfig, name: string, bootstrapScript: string, secrets: AgentSecrets): Container {
+  return {
+    name,
+    image: config.image,
+    resources: { requests: { cpu: config.cpu, memoryInGB: config.memoryGB } },
+    environmentVariables: agentEnvironment(config, name, secrets),
+    // The bootstrap script travels as the command's argument rather than in a secret volume: no
+    // volume mount is needed, any image with /bin/sh runs it, and it holds no secret (the token and
+    // the user's startup script are secure environment values), so it may show in the definition.
+    // A prebuilt image brings its own entrypoint.
+    ...(config.imageMode === "bootstrap" ? { command: ["/bin/sh", "-c", bootstrapScript] } : {}),
+  };
+}
+
+function agentEnvironment(config: StartConfig, agentName: string, secrets: AgentSecrets): ContainerEnvironmentVariable[] {
+  return [
+    { name: "AZP_URL", value: config.organizationUrl },
+    { name: "AZP_POOL", value: config.pool },
+    { name: "AZP_AGENT_NAME", value: agentName },
+    { name: "AZP_TOKEN", secureValue: secrets.registrationToken },
+    // System.AccessToken registers the way a PAT does.
+    { name: "AZP_AUTH", value: "PAT" },
+    { name: "AZP_WORK", value: AGENT_WORK_FOLDER },
+    { name: "AZP_ONCE", value: String(config.ephemeral) },
+    { name: "AZP_MAX_LIFETIME_MINUTES", value: String(config.maxLifetimeMinutes) },
+    // The startup script may carry credentials for installing tools.
+    ...(config.startupScript === undefined ? [] : [{ name: "AZP_STARTUP_SCRIPT", secureValue: config.startupScript }]),
+    { name: RUN_ID_VARIABLE, value: config.run.runId },
+    ...config.environmentVariables.map(({ name, value }) => ({ name, value })),
+  ];
+}
+
+function groupIdentity(identity: AgentIdentity, registry: RegistryAccess | undefined): ContainerGroupIdentity | undefined {
+  // ACI pulls with a user-assigned identity only when the group has that identity too.
+  const pullIdentity = registry?.kind === "identity" ? [registry.identity] : [];
+  const userAssignedIds = uniqueIgnoringCase([...identity.userAssignedIds, ...pullIdentity]);
+  const type = identityType(identity.systemAssigned, userAssignedIds.length > 0);
+  if (type === undefined) {
+    return undefined;
+  }
+  return {
+    type,
+    ...(userAssignedIds.length === 0 ? {} : { userAssignedIdentities: Object.fromEntries(userAssignedIds.map((id) => [id, {}])) }),
+  };
+}
+
+function identityType(systemAssigned: boolean, userAssigned: boolean): ResourceIdentityType | undefined {
+  if (systemAssigned && userAssigned) {
+    return "SystemAssigned, UserAssigned";
+  }
+  if (systemAssigned) {
+    return "SystemAssigned";
+  }
+  return userAssigned ? "UserAssigned" : undefined;
+}
+
+function registryCredential(registry: RegistryAccess): ImageRegistryCredential {
+  return registry.kind === "password"
+    ? { server: registry.server, username: registry.username, password: registry.password }
+    : { server: registry.server, identity: registry.identity };
+}

@@ -1,0 +1,34 @@
+// The Markdown tab AciAgentStart adds to the run's summary page.
+import { formatSeconds } from "../core/clock";
+import type { StartConfig } from "./inputs";
+import { demandFor } from "./names";
+import type { StartResult } from "./runStart";
+
+export function startSummary(config: StartConfig, result: StartResult): string {
+  const rows = result.agents.map(
+    (a) => `| ${a.name} | ${a.location} | ${optionalSeconds(a.provisionedAfterMs)} | ${optionalSeconds(a.onlineAfterMs)} |`,
+  );
+  return [
+    `## ACI agents for run ${config.run.runId}`,
+    "",
+    `${result.agents.length} agent(s) in pool **${config.pool}**, image \`${config.image}\` (${config.imageMode}), ${config.cpu} CPU / ${config.memoryGB} GB each.`,
+    `Jobs reach them with the demand \`${demandFor(config.run.runId)}\`.`,
+    "",
+    "| agent | region | provisioned after | online after |",
+    "|---|---|---|---|",
+    ...rows,
+    "",
+    "| phase | time |",
+    "|---|---|",
+    `| pre-flight (pool, permissions, resource group) | ${formatSeconds(result.phases.preflightMs)} |`,
+    `| create and wait until online | ${formatSeconds(result.phases.onlineMs)} |`,
+    `| total | ${formatSeconds(result.phases.totalMs)} |`,
+    "",
+    `Requests: ${result.requests.arm} to Azure Resource Manager, ${result.requests.devops} to Azure DevOps.`,
+    "",
+  ].join("\n");
+}
+
+function optionalSeconds(ms: number | undefined): string {
+  return ms === undefined ? "–" : formatSeconds(ms);
+}

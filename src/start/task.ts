@@ -1,0 +1,121 @@
+// AciAgentStart@1 over the platform adapter: read the inputs and the service connection, run the
+// core (or write the template in a dry run), publish outputs and the summary, set the result once.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SdkAci } from "../azure/aci";
+import { credentialFor, readArmConnection } from "../azure/connection";
+import { systemClock, formatSeconds } from "../core/clock";
+import { InputError } from "../core/errors";
+import { DevOpsClient, type DevOpsAuth } from "../devops/client";
+import type { TaskPlatform } from "../platform/types";
+import { armTemplateFor } from "./armTemplate";
+import { containerGroupFor } from "./containerGroupSpec";
+import { parseStartInputs, type StartConfig } from "./inputs";
+import { agentNames, demandFor } from "./names";
+import { runStart, type StartResult } from "./runStart";
+import { startSummary } from "./summary";
+import { agentTags } from "./tags";
+import type { PipelineVariables } from "../core/inputSource";
+
+/** Inputs whose value is a secret: read without echo and masked at once. */
+const secretInputs = new Set(["registrationtoken", "registrypassword"]);
+
+export async function runStartTask(platform: TaskPlatform, bootstrapScript: string, signal: AbortSignal): Promise<void> {
+  try {
+    const config = parseStartInputs(
+      { get: (name) => (secretInputs.has(name.toLowerCase()) ? platform.getSecretInput(name) : platform.getInput(name)) },
+      pipelineVariables(platform),
+    );
+    if (config.dryRun) {
+      const path = writeDryRunTemplate(platform, config, bootstrapScript);
+      setOutputs(platform, config);
+      platform.setVariable("armTemplatePath", path, { isOutput: true });
+      platform.setResult("succeeded", `Dry run: nothing was created; the ARM template is at ${path}`);
+      return;
+    }
+    const registrationToken = registrationTokenOf(platform, config);
+    const connection = readArmConnection(
+      {
+        url: (id) => platform.getEndpointUrl(id),
+        scheme: (id) => platform.getEndpointAuthorizationScheme(id),
+        authParameter: (id, key) => platform.getEndpointAuthorizationParameter(id, key),
+        dataParameter: (id, key) => platform.getEndpointDataParameter(id, key),
+      },
+      config.serviceConnection,
+      (secret) => { platform.setSecret(secret); },
+    );
+    const credential = credentialFor(connection, { systemAccessToken: systemAccessToken(platform) });
+    const devopsAuth: DevOpsAuth = config.registration.auth === "pat" ? { kind: "pat", token: registrationToken } : { kind: "bearer", token: registrationToken };
+    const result = await runStart(config, {
+      aci: new SdkAci(connection, credential),
+      pools: new DevOpsClient(config.organizationUrl, devopsAuth),
+      log: platform,
+      clock: systemClock,
+      signal,
+      bootstrapScript,
+      registrationToken,
+    });
+    setOutputs(platform, config);
+    publishSummary(platform, config, result);
+    platform.setResult("succeeded", `${result.agents.length} agent(s) online in pool '${config.pool}' after ${formatSeconds(result.phases.totalMs)}; demand: ${demandFor(config.run.runId)}`);
+  } catch (error) {
+    platform.setResult("failed", error instanceof Error ? error.message : String(error));
+  }
+}
+
+function pipelineVariables(platform: TaskPlatform): PipelineVariables {
+  return {
+    buildId: platform.getVariable("Build.BuildId"),
+    releaseId: platform.getVariable("Release.ReleaseId"),
+    jobAttempt: platform.getVariable("System.JobAttempt"),
+    collectionUri: platform.getVariable("System.CollectionUri"),
+    teamProjectId: platform.getVariable("System.TeamProjectId"),
+    teamProject: platform.getVariable("System.TeamProject"),
+  };
+}
+
+function systemAccessToken(platform: TaskPlatform): string | undefined {
+  const token = platform.getEndpointAuthorizationParameter("SYSTEMVSSCONNECTION", "AccessToken") ?? platform.getVariable("System.AccessToken");
+  if (token !== undefined) platform.setSecret(token);
+  return token;
+}
+
+function registrationTokenOf(platform: TaskPlatform, config: StartConfig): string {
+  if (config.registration.auth === "pat") return config.registration.token;
+  const token = systemAccessToken(platform);
+  if (token === undefined) {
+    throw new InputError([
+      "registrationAuth: accessToken needs the job's System.AccessToken; in a classic pipeline enable 'Allow scripts to access the OAuth token'",
+    ]);
+  }
+  return token;
+}
+
+function setOutputs(platform: TaskPlatform, config: StartConfig): void {
+  const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).join(",");
+  platform.setVariable("agentNames", names, { isOutput: true });
+  platform.setVariable("containerGroupNames", names, { isOutput: true });
+  platform.setVariable("runId", config.run.runId, { isOutput: true });
+  platform.setVariable("demand", demandFor(config.run.runId), { isOutput: true });
+}
+
+function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string): string {
+  // ARM evaluates the location expression at deployment, so a dry run needs no Azure access.
+  const location = config.location ?? "[resourceGroup().location]";
+  const now = new Date();
+  const groups = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) =>
+    containerGroupFor(config, { name, tags: agentTags(config, name, now) }, location, bootstrapScript, { registrationToken: "dry-run" }),
+  );
+  const { template, parameterNames } = armTemplateFor(groups);
+  const path = join(platform.tempDirectory, `aci-agents-${config.run.runId}-${config.run.attempt}.template.json`);
+  writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
+  platform.info(`Dry run: wrote the ARM template for ${groups.length} container group(s) to ${path}.`);
+  platform.info(`Deploy it with: az deployment group create -g ${config.resourceGroup} --template-file ${path} --parameters ${parameterNames.map((p) => `${p}=<secret>`).join(" ")}`);
+  return path;
+}
+
+function publishSummary(platform: TaskPlatform, config: StartConfig, result: StartResult): void {
+  const path = join(platform.tempDirectory, `aci-agents-start-${config.run.runId}-${config.run.attempt}.md`);
+  writeFileSync(path, startSummary(config, result));
+  platform.uploadSummary(path);
+}

@@ -1,0 +1,5 @@
+// esbuild's text loader: `import script from "./x.sh"` gives the file's text (scripts/bundle.mjs).
+declare module "*.sh" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,155 @@
+import { strict as assert } from "node:assert";
+import type { ContainerGroup, EnvironmentVariable } from "@azure/arm-containerinstance";
+import { containerGroupFor, type PlannedAgent } from "../../../src/start/containerGroupSpec";
+import { IDENTITY_ID, PAT, PULL_IDENTITY_ID, SUBNET_ID, configWith } from "./fixtures";
+
+const AGENT: PlannedAgent = { name: "azp-1234-1-1", tags: { "aci-agents-agent": "azp-1234-1-1" } };
+const BOOTSTRAP_SCRIPT = "#!/bin/sh\necho bootstrap\n";
+const SECRETS = { registrationToken: PAT };
+
+interface InputsCase {
+  name: string;
+  inputs: Record<string, string>;
+  expected: unknown;
+}
+
+function groupWith(inputs: Record<string, string> = {}): ContainerGroup {
+  return containerGroupFor(configWith(inputs), AGENT, "westeurope", BOOTSTRAP_SCRIPT, SECRETS);
+}
+
+function environmentOf(group: ContainerGroup): EnvironmentVariable[] {
+  return group.containers[0]?.environmentVariables ?? [];
+}
+
+function variable(group: ContainerGroup, name: string): EnvironmentVariable | undefined {
+  return environmentOf(group).find((candidate) => candidate.name === name);
+}
+
+describe("containerGroupFor", () => {
+  it("describes one agent container named like its group", () => {
+    const group = groupWith({ cpu: "1.5", memoryGB: "3.5", priority: "Spot" });
+    assert.equal(group.name, AGENT.name);
+    assert.equal(group.location, "westeurope");
+    assert.deepEqual(group.tags, AGENT.tags);
+    assert.equal(group.osType, "Linux");
+    assert.equal(group.priority, "Spot");
+    assert.equal(group.containers.length, 1);
+    const [container] = group.containers;
+    assert.ok(container);
+    assert.equal(container.name, AGENT.name);
+    assert.equal(container.image, "mcr.microsoft.com/dotnet/runtime-deps:8.0");
+    assert.deepEqual(container.resources, { requests: { cpu: 1.5, memoryInGB: 3.5 } });
+    assert.equal(group.identity, undefined);
+    assert.equal(group.imageRegistryCredentials, undefined);
+    assert.equal(group.subnetIds, undefined);
+  });
+
+  it("gives the agent what the bootstrap script reads, then the user's variables", () => {
+    const group = groupWith({ environmentVariables: "TOOLS=node\nREGION=eu", startupScript: "apt-get install -y jq" });
+    assert.deepEqual(environmentOf(group), [
+      { name: "AZP_URL", value: "https://dev.azure.com/contoso" },
+      { name: "AZP_POOL", value: "aci" },
+      { name: "AZP_AGENT_NAME", value: AGENT.name },
+      { name: "AZP_TOKEN", secureValue: PAT },
+      { name: "AZP_AUTH", value: "PAT" },
+      { name: "AZP_WORK", value: "_work" },
+      { name: "AZP_ONCE", value: "true" },
+      { name: "AZP_MAX_LIFETIME_MINUTES", value: "120" },
+      { name: "AZP_STARTUP_SCRIPT", secureValue: "apt-get install -y jq" },
+      { name: "ACI_RUN_ID", value: "1234" },
+      { name: "TOOLS", value: "node" },
+      { name: "REGION", value: "eu" },
+    ]);
+  });
+
+  it("holds the registration token only as a secure value", () => {
+    const group = groupWith();
+    assert.deepEqual(variable(group, "AZP_TOKEN"), { name: "AZP_TOKEN", secureValue: PAT });
+    assert.ok(environmentOf(group).every((candidate) => candidate.value !== PAT));
+    assert.equal(JSON.stringify(group).split(PAT).length - 1, 1);
+  });
+
+  it("sets no startup script when there is none", () => {
+    assert.equal(variable(groupWith(), "AZP_STARTUP_SCRIPT"), undefined);
+  });
+
+  const lifetimeCases = [
+    { ephemeral: "true", restartPolicy: "Never", once: "true" },
+    { ephemeral: "false", restartPolicy: "OnFailure", once: "false" },
+  ];
+  for (const { ephemeral, restartPolicy, once } of lifetimeCases) {
+    it(`restarts an agent with ephemeral ${ephemeral}: ${restartPolicy}`, () => {
+      const group = groupWith({ ephemeral, maxLifetimeMinutes: "0" });
+      assert.equal(group.restartPolicy, restartPolicy);
+      assert.equal(variable(group, "AZP_ONCE")?.value, once);
+      assert.equal(variable(group, "AZP_MAX_LIFETIME_MINUTES")?.value, "0");
+    });
+  }
+
+  const commandCases = [
+    { imageMode: "bootstrap", image: "", command: ["/bin/sh", "-c", BOOTSTRAP_SCRIPT] },
+    { imageMode: "prebuilt", image: "myacr.azurecr.io/agent:1", command: undefined },
+  ];
+  for (const { imageMode, image, command } of commandCases) {
+    it(`runs ${imageMode === "bootstrap" ? "the bootstrap script inline" : "the image's entrypoint"} in ${imageMode} mode`, () => {
+      assert.deepEqual(groupWith({ imageMode, image }).containers[0]?.command, command);
+    });
+  }
+
+  const identityCases: InputsCase[] = [
+    { name: "SystemAssigned", inputs: { identity: "SystemAssigned" }, expected: { type: "SystemAssigned" } },
+    {
+      name: "a user-assigned identity",
+      inputs: { identity: IDENTITY_ID },
+      expected: { type: "UserAssigned", userAssignedIdentities: { [IDENTITY_ID]: {} } },
+    },
+    {
+      name: "both kinds",
+      inputs: { identity: `SystemAssigned,${IDENTITY_ID}` },
+      expected: { type: "SystemAssigned, UserAssigned", userAssignedIdentities: { [IDENTITY_ID]: {} } },
+    },
+    {
+      name: "the registry's pull identity, assigned to the group too",
+      inputs: { identity: IDENTITY_ID, registryServer: "myacr.azurecr.io", registryIdentity: PULL_IDENTITY_ID },
+      expected: { type: "UserAssigned", userAssignedIdentities: { [IDENTITY_ID]: {}, [PULL_IDENTITY_ID]: {} } },
+    },
+    {
+      name: "a pull identity that is also the agent's, once",
+      inputs: { identity: PULL_IDENTITY_ID, registryServer: "myacr.azurecr.io", registryIdentity: PULL_IDENTITY_ID },
+      expected: { type: "UserAssigned", userAssignedIdentities: { [PULL_IDENTITY_ID]: {} } },
+    },
+  ];
+  for (const { name, inputs, expected } of identityCases) {
+    it(`attaches ${name}`, () => {
+      assert.deepEqual(groupWith(inputs).identity, expected);
+    });
+  }
+
+  const registryCases: InputsCase[] = [
+    {
+      name: "a username and password",
+      inputs: { registryServer: "myacr.azurecr.io", registryUsername: "puller", registryPassword: "reg-secret" },
+      expected: [{ server: "myacr.azurecr.io", username: "puller", password: "reg-secret" }],
+    },
+    {
+      name: "an identity",
+      inputs: { registryServer: "myacr.azurecr.io", registryIdentity: PULL_IDENTITY_ID },
+      expected: [{ server: "myacr.azurecr.io", identity: PULL_IDENTITY_ID }],
+    },
+  ];
+  for (const { name, inputs, expected } of registryCases) {
+    it(`pulls from a private registry with ${name}`, () => {
+      assert.deepEqual(groupWith(inputs).imageRegistryCredentials, expected);
+    });
+  }
+
+  it("joins the given subnets", () => {
+    assert.deepEqual(groupWith({ subnetIds: SUBNET_ID }).subnetIds, [{ id: SUBNET_ID }]);
+  });
+
+  it("registers with the token it is given, whatever the auth", () => {
+    const config = configWith({ registrationAuth: "accessToken", registrationToken: "" });
+    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, { registrationToken: "job-access-token" });
+    assert.deepEqual(variable(group, "AZP_TOKEN"), { name: "AZP_TOKEN", secureValue: "job-access-token" });
+  });
+});
