@@ -56,12 +56,25 @@ function agentContainer(config: StartConfig, name: string, bootstrapScript: stri
     image: config.image,
     resources: { requests: { cpu: config.cpu, memoryInGB: config.memoryGB } },
     environmentVariables: agentEnvironment(config, name, secrets),
-    // The bootstrap script travels as the command's argument rather than in a secret volume: no
-    // volume mount is needed, any image with /bin/sh runs it, and it holds no secret (the token and
-    // the user's startup script are secure environment values), so it may show in the definition.
-    // A prebuilt image brings its own entrypoint.
-    ...(config.imageMode === "bootstrap" ? { command: ["/bin/sh", "-c", bootstrapScript] } : {}),
+    // The bootstrap script travels as an argument of the command rather than in a secret volume:
+    // no volume mount is needed, any image with /bin/sh runs it, and it holds no secret (the
+    // token and the user's startup script are secure environment values), so it may show in the
+    // definition. start.sh re-executes itself from its file to drop the secret from its
+    // environment, so the command first writes it to a file. A prebuilt image brings its own
+    // entrypoint.
+    ...(config.imageMode === "bootstrap" ? { command: bootstrapCommand(bootstrapScript) } : {}),
   };
+}
+
+/** `sh -c` writes the script (its $1) to a file and runs it from there. */
+export function bootstrapCommand(bootstrapScript: string): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    'script="${TMPDIR:-/tmp}/aci-agent-start.sh" && printf \'%s\\n\' "$1" >"$script" && exec /bin/sh "$script"',
+    "aci-agent-bootstrap",
+    bootstrapScript,
+  ];
 }
 
 function agentEnvironment(config: StartConfig, agentName: string, secrets: AgentSecrets): ContainerEnvironmentVariable[] {

@@ -1,6 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { strict as assert } from "node:assert";
 import type { ContainerGroup, EnvironmentVariable } from "@azure/arm-containerinstance";
-import { containerGroupFor, type PlannedAgent } from "../../../src/start/containerGroupSpec";
+import { bootstrapCommand, containerGroupFor, type PlannedAgent } from "../../../src/start/containerGroupSpec";
 import { IDENTITY_ID, PAT, PULL_IDENTITY_ID, SUBNET_ID, configWith } from "./fixtures";
 
 const AGENT: PlannedAgent = { name: "azp-1234-1-1", tags: { "aci-agents-agent": "azp-1234-1-1" } };
@@ -87,7 +91,7 @@ describe("containerGroupFor", () => {
   }
 
   const commandCases = [
-    { imageMode: "bootstrap", image: "", command: ["/bin/sh", "-c", BOOTSTRAP_SCRIPT] },
+    { imageMode: "bootstrap", image: "", command: bootstrapCommand(BOOTSTRAP_SCRIPT) },
     { imageMode: "prebuilt", image: "myacr.azurecr.io/agent:1", command: undefined },
   ];
   for (const { imageMode, image, command } of commandCases) {
@@ -95,6 +99,19 @@ describe("containerGroupFor", () => {
       assert.deepEqual(groupWith({ imageMode, image }).containers[0]?.command, command);
     });
   }
+
+  it("runs the bootstrap script from a file it writes first, with /bin/sh", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "aci-bootstrap-"));
+    try {
+      const script = 'echo "running $0 with secret=${AZP_TOKEN:-none}"';
+      const [shell, ...args] = bootstrapCommand(script);
+      const output = execFileSync(shell ?? "", args, { env: { PATH: process.env.PATH, TMPDIR: tmp }, encoding: "utf8" });
+      assert.equal(output, `running ${join(tmp, "aci-agent-start.sh")} with secret=none\n`);
+      assert.equal(readFileSync(join(tmp, "aci-agent-start.sh"), "utf8"), `${script}\n`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 
   const identityCases: InputsCase[] = [
     { name: "SystemAssigned", inputs: { identity: "SystemAssigned" }, expected: { type: "SystemAssigned" } },

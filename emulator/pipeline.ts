@@ -1,0 +1,139 @@
+// An emulated Azure Pipelines agent running one task step: the environment a real agent hands a
+// Node task (INPUT_*, ENDPOINT_*, SYSTEM_* and friends, per pipeline-tasks.md), pointed at the
+// emulator, and the task's bundle run as a child process with it.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { EmulatorInfo } from "./emulator";
+
+export type ConnectionScheme = "secret" | "certificate" | "workloadIdentity";
+
+export interface StepOptions {
+  /** Task inputs by name, as in YAML. `azureSubscription` is filled in. */
+  inputs: Record<string, string>;
+  /** How the ARM service connection authenticates (default: secret). */
+  scheme?: ConnectionScheme;
+  /** PEM with certificate and key, for scheme certificate. */
+  certificatePem?: string;
+  buildId: string;
+  jobAttempt?: number;
+  tempDirectory: string;
+  /** Extra or replacement environment entries. */
+  env?: Record<string, string>;
+}
+
+export const serviceConnectionId = "5e3f0a1c-0000-4000-8000-00000000c0e1";
+
+export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Record<string, string> {
+  const id = serviceConnectionId;
+  const scheme = options.scheme ?? "secret";
+  const parameters: Record<string, string> = { tenantid: info.tenantId, serviceprincipalid: info.clientId };
+  if (scheme === "secret") {
+    parameters.authenticationType = "spnKey";
+    parameters.serviceprincipalkey = info.clientSecret;
+  } else if (scheme === "certificate") {
+    parameters.authenticationType = "spnCertificate";
+    parameters.servicePrincipalCertificate = options.certificatePem ?? "";
+  }
+  const schemeName = scheme === "workloadIdentity" ? "WorkloadIdentityFederation" : "ServicePrincipal";
+  const planId = randomUUID();
+  const jobId = randomUUID();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? options.tempDirectory,
+    NODE_EXTRA_CA_CERTS: info.caFile,
+    AGENT_TEMPDIRECTORY: options.tempDirectory,
+    AGENT_VERSION: "4.264.2",
+    BUILD_BUILDID: options.buildId,
+    SYSTEM_JOBATTEMPT: String(options.jobAttempt ?? 1),
+    SYSTEM_COLLECTIONURI: info.organizationUrl,
+    SYSTEM_TEAMPROJECTID: info.projectId,
+    SYSTEM_TEAMPROJECT: "emulated-project",
+    SYSTEM_HOSTTYPE: "build",
+    SYSTEM_PLANID: planId,
+    SYSTEM_JOBID: jobId,
+    SYSTEM_OIDCREQUESTURI: `${info.organizationUrl}${info.projectId}/_apis/distributedtask/hubs/build/plans/${planId}/jobs/${jobId}/oidctoken`,
+    ENDPOINT_URL_SYSTEMVSSCONNECTION: info.organizationUrl,
+    ENDPOINT_AUTH_SYSTEMVSSCONNECTION: JSON.stringify({ parameters: { AccessToken: info.systemAccessToken }, scheme: "OAuth" }),
+    ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION: "OAuth",
+    ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN: info.systemAccessToken,
+    [`ENDPOINT_URL_${id}`]: info.armUrl,
+    [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters, scheme: schemeName }),
+    [`ENDPOINT_AUTH_SCHEME_${id}`]: schemeName,
+    [`ENDPOINT_DATA_${id}_SUBSCRIPTIONID`]: info.subscriptionId,
+    [`ENDPOINT_DATA_${id}_ENVIRONMENT`]: "AzureCloud",
+    [`ENDPOINT_DATA_${id}_ACTIVEDIRECTORYAUTHORITY`]: `${info.authorityHost}/`,
+  };
+  for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
+  for (const [name, value] of Object.entries({ azureSubscription: id, ...options.inputs })) {
+    env[`INPUT_${name.replace(/[. ]/g, "_").toUpperCase()}`] = value;
+  }
+  return { ...env, ...options.env };
+}
+
+export interface StepRun {
+  exitCode: number | null;
+  /** Every line the task printed, in order. */
+  lines: string[];
+  /** Output variables set with isOutput=true. */
+  outputs: Record<string, string>;
+  result: "Succeeded" | "SucceededWithIssues" | "Failed" | undefined;
+  /** The task.complete message. */
+  message: string;
+}
+
+export interface RunningStep {
+  done: Promise<StepRun>;
+  /** Sends a signal, as the agent does on cancel (SIGINT, then SIGTERM). */
+  signal(name: NodeJS.Signals): void;
+}
+
+/** Runs a task's bundle (tasks/<folder>/dist/main.js) as the agent would: node, with the step environment. */
+export function runStep(repositoryRoot: string, taskFolder: string, env: Record<string, string>, onLine?: (line: string) => void): RunningStep {
+  const child = spawn(process.execPath, [join(repositoryRoot, "tasks", taskFolder, "dist", "main.js")], {
+    cwd: env.AGENT_TEMPDIRECTORY,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let partial = "";
+  const take = (chunk: Buffer) => {
+    const text = partial + chunk.toString("utf8");
+    const parts = text.split("\n");
+    partial = parts.pop() ?? "";
+    for (const line of parts) {
+      lines.push(line);
+      onLine?.(line);
+    }
+  };
+  child.stdout.on("data", take);
+  child.stderr.on("data", take);
+  const done = new Promise<StepRun>((resolve) => {
+    child.once("close", (exitCode) => {
+      if (partial !== "") lines.push(partial);
+      resolve({ exitCode, lines, ...parseCommands(lines) });
+    });
+  });
+  return { done, signal: (name) => child.kill(name) };
+}
+
+function parseCommands(lines: string[]): Pick<StepRun, "outputs" | "result" | "message"> {
+  const outputs: Record<string, string> = {};
+  let result: StepRun["result"];
+  let message = "";
+  for (const line of lines) {
+    const variable = /^##vso\[task\.setvariable variable=([^;\]]+);([^\]]*)\](.*)$/.exec(line);
+    if (variable?.[1] !== undefined && variable[2]?.includes("isOutput=true") === true) outputs[variable[1]] = unescape(variable[3] ?? "");
+    const complete = /^##vso\[task\.complete result=([A-Za-z]+);?\](.*)$/.exec(line);
+    if (complete !== null) {
+      result = complete[1] as StepRun["result"];
+      message = unescape(complete[2] ?? "");
+    }
+  }
+  return { outputs, result, message };
+}
+
+/** Undoes the logging-command escaping of task-lib. */
+function unescape(text: string): string {
+  return text.replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%5D/g, "]").replace(/%3B/g, ";").replace(/%AZP25/g, "%");
+}

@@ -1,0 +1,138 @@
+// `npm run demo`: the emulator, then AciAgentStart and AciAgentStop run from their bundles the way
+// an Azure Pipelines agent runs them, with a job in between on the new agents, and a timeline.
+import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startEmulator, type RunningEmulator } from "../emulator/emulator";
+import { runStep, stepEnvironment, type StepRun } from "../emulator/pipeline";
+import { containerState } from "../emulator/runtime/containerRuntime";
+
+const root = resolve(__dirname, "..");
+const buildId = "1001";
+const agentCount = 2;
+
+interface TimelineEntry {
+  at: number;
+  source: string;
+  text: string;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const timeline: TimelineEntry[] = [];
+  const note = (source: string, text: string, at = Date.now()) => {
+    timeline.push({ at, source, text });
+    process.stdout.write(`${clock(at - started)}  ${source.padEnd(14)} ${text}\n`);
+  };
+
+  const emulator = await startEmulator();
+  const temp = mkdtempSync(join(tmpdir(), "aci-demo-"));
+  try {
+    // Make the emulated Azure take a moment, as the real one does (ACI: tens of seconds).
+    emulator.state.delays.provisionMs = 2000;
+    emulator.state.delays.pullMs = 1000;
+    emulator.state.delays.registrationMs = 500;
+    note("emulator", `Azure at ${emulator.info.armUrl}, Azure DevOps at ${emulator.info.organizationUrl}`);
+
+    const start = await step(emulator, "AciAgentStartV1", {
+      resourceGroup: emulator.info.resourceGroup,
+      pool: emulator.info.pool,
+      agentCount: String(agentCount),
+      registrationAuth: "pat",
+      registrationToken: emulator.info.pat,
+      timeoutMinutes: "5",
+    }, temp, note);
+    if (start.result !== "Succeeded") throw new Error(`AciAgentStart failed: ${start.message}`);
+    note("pipeline", `outputs: agentNames=${start.outputs.agentNames ?? ""} demand="${start.outputs.demand ?? ""}"`);
+
+    for (const agent of emulator.state.agents.values()) note("azure devops", `agent ${agent.name}: ${agent.sessionId === undefined ? "offline" : "online"}`);
+    const jobs = Array.from({ length: agentCount }, (_, index) => {
+      const requestId = emulator.state.newId();
+      emulator.state.jobRequests.set(requestId, {
+        requestId,
+        poolId: [...emulator.state.pools.values()][0]?.id ?? 0,
+        demands: { ACI_RUN_ID: buildId },
+        jobName: `build ${index + 1}`,
+        script: 'echo "building on $AZP_AGENT_NAME"; uname -sm',
+        queueTime: new Date().toISOString(),
+      });
+      return requestId;
+    });
+    note("pipeline", `queued ${jobs.length} job(s) demanding ACI_RUN_ID -equals ${buildId}`);
+    await waitFor(() => jobs.every((id) => emulator.state.jobRequests.get(id)?.result !== undefined), 60_000);
+    for (const id of jobs) {
+      const job = emulator.state.jobRequests.get(id);
+      const agent = job?.assignedAgentId === undefined ? undefined : emulator.state.agents.get(job.assignedAgentId);
+      note("azure devops", `${job?.jobName ?? id} ran on ${agent?.name ?? "?"}: ${job?.result ?? "?"}`);
+    }
+
+    collectContainerPhases(emulator, started, timeline);
+
+    if (existsSync(join(root, "tasks", "AciAgentStopV1", "dist", "main.js"))) {
+      const stop = await step(emulator, "AciAgentStopV1", {
+        resourceGroup: emulator.info.resourceGroup,
+        pool: emulator.info.pool,
+        registrationAuth: "pat",
+        registrationToken: emulator.info.pat,
+        scope: "run",
+      }, temp, note);
+      note("pipeline", `AciAgentStop: ${stop.result ?? "no result"}: ${stop.message}`);
+    }
+    note("emulator", `left behind: ${emulator.state.containerGroups.size} container group(s), ${emulator.state.agents.size} agent registration(s)`);
+
+    process.stdout.write("\nTimeline (the step's lines, the emulated Azure DevOps, and start.sh phases from the container logs):\n");
+    for (const entry of timeline.sort((a, b) => a.at - b.at)) {
+      process.stdout.write(`  ${clock(entry.at - started)}  ${entry.source.padEnd(14)} ${entry.text}\n`);
+    }
+    if (emulator.state.containerGroups.size > 0 && existsSync(join(root, "tasks", "AciAgentStopV1", "dist", "main.js"))) {
+      throw new Error("AciAgentStop left container groups behind");
+    }
+  } finally {
+    await emulator.stop();
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+async function step(
+  emulator: RunningEmulator,
+  task: string,
+  inputs: Record<string, string>,
+  temp: string,
+  note: (source: string, text: string) => void,
+): Promise<StepRun> {
+  note("pipeline", `running ${task} (dist/main.js, as the agent runs it)`);
+  const env = stepEnvironment(emulator.info, { inputs, buildId, tempDirectory: temp });
+  const run = runStep(root, task, env, (line) => {
+    if (!line.startsWith("##vso[task.debug]") && line.trim() !== "") note(task.replace(/V1$/, ""), line);
+  });
+  return run.done;
+}
+
+/** start.sh prints `... phase=<name> ...` lines; they show where a container's time went. */
+function collectContainerPhases(emulator: RunningEmulator, started: number, timeline: TimelineEntry[]): void {
+  for (const group of emulator.state.containerGroups.values()) {
+    const log = containerState(group, group.name).log;
+    for (const line of log.filter((l) => l.text.includes("phase="))) {
+      timeline.push({ at: Date.parse(line.at), source: group.name, text: line.text.replace(/^\S+\s+/, "") });
+    }
+  }
+  void started;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the jobs");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function clock(ms: number): string {
+  return `+${(ms / 1000).toFixed(1).padStart(5)}s`;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
