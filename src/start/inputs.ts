@@ -230,7 +230,7 @@ function memoryGB(text: string): number {
   return gigabytes;
 }
 
-function resourceGroupName(text: string): string {
+export function resourceGroupName(text: string): string {
   if (!(text.length <= 90 && /^[-\w.()\p{L}\p{N}]+$/u.test(text) && !text.endsWith("."))) {
     throw invalid(`'${text}' is not a resource group name (up to 90 letters, digits, '_', '-', '.', '(', ')', not ending in '.')`);
   }
@@ -253,7 +253,7 @@ function regionNames(text: string): string[] {
 const MAX_TAG_NAME_LENGTH = 512;
 const MAX_TAG_VALUE_LENGTH = 256;
 
-function poolName(text: string): string {
+export function poolName(text: string): string {
   if (text.length > MAX_TAG_VALUE_LENGTH) {
     throw invalid(`longer than ${MAX_TAG_VALUE_LENGTH} characters, the limit of the ${OWN_TAGS.pool} tag that records it`);
   }
@@ -262,7 +262,7 @@ function poolName(text: string): string {
 
 const ACI_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-function namePrefix(text: string): string {
+export function namePrefix(text: string): string {
   const prefix = text.toLowerCase();
   if (!ACI_NAME.test(prefix)) {
     throw invalid(`must be letters, digits and '-', starting and ending with a letter or digit, got '${text}'`);
@@ -401,7 +401,7 @@ function userTags(text: string): Record<string, string> {
   return Object.fromEntries(tags);
 }
 
-function registration(read: InputReader): Parsed<Registration> {
+export function registration(read: InputReader): Parsed<Registration> {
   const auth = parseInput(read, "registrationAuth", withDefault("pat", choice(REGISTRATION_AUTHS)));
   if (!auth.ok) {
     return auth;
@@ -447,7 +447,7 @@ function registryAccess(read: InputReader): Parsed<RegistryAccess | undefined> {
   });
 }
 
-function runIdentity(vars: PipelineVariables): Parsed<RunIdentity> {
+export function runIdentity(vars: PipelineVariables): Parsed<RunIdentity> {
   const runIdDigits = required(wholeNumberText);
   const buildId = nonEmpty(vars.buildId);
   const releaseId = nonEmpty(vars.releaseId);

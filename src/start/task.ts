@@ -2,11 +2,8 @@
 // core (or write the template in a dry run), publish outputs and the summary, set the result once.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SdkAci } from "../azure/aci";
-import { credentialFor, readArmConnection } from "../azure/connection";
 import { systemClock, formatSeconds } from "../core/clock";
-import { InputError } from "../core/errors";
-import { DevOpsClient, type DevOpsAuth } from "../devops/client";
+import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../core/pipelineContext";
 import type { TaskPlatform } from "../platform/types";
 import { armTemplateFor } from "./armTemplate";
 import { containerGroupFor } from "./containerGroupSpec";
@@ -15,17 +12,10 @@ import { agentNames, demandFor } from "./names";
 import { runStart, type StartResult } from "./runStart";
 import { startSummary } from "./summary";
 import { agentTags } from "./tags";
-import type { PipelineVariables } from "../core/inputSource";
-
-/** Inputs whose value is a secret: read without echo and masked at once. */
-const secretInputs = new Set(["registrationtoken", "registrypassword"]);
 
 export async function runStartTask(platform: TaskPlatform, bootstrapScript: string, signal: AbortSignal): Promise<void> {
   try {
-    const config = parseStartInputs(
-      { get: (name) => (secretInputs.has(name.toLowerCase()) ? platform.getSecretInput(name) : platform.getInput(name)) },
-      pipelineVariables(platform),
-    );
+    const config = parseStartInputs(inputReader(platform), pipelineVariables(platform));
     if (config.dryRun) {
       const path = writeDryRunTemplate(platform, config, bootstrapScript);
       setOutputs(platform, config);
@@ -33,27 +23,15 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
       platform.setResult("succeeded", `Dry run: nothing was created; the ARM template is at ${path}`);
       return;
     }
-    const registrationToken = registrationTokenOf(platform, config);
-    const connection = readArmConnection(
-      {
-        url: (id) => platform.getEndpointUrl(id),
-        scheme: (id) => platform.getEndpointAuthorizationScheme(id),
-        authParameter: (id, key) => platform.getEndpointAuthorizationParameter(id, key),
-        dataParameter: (id, key) => platform.getEndpointDataParameter(id, key),
-      },
-      config.serviceConnection,
-      (secret) => { platform.setSecret(secret); },
-    );
-    const credential = credentialFor(connection, { systemAccessToken: systemAccessToken(platform) });
-    const devopsAuth: DevOpsAuth = config.registration.auth === "pat" ? { kind: "pat", token: registrationToken } : { kind: "bearer", token: registrationToken };
+    const token = registrationToken(platform, config.registration);
     const result = await runStart(config, {
-      aci: new SdkAci(connection, credential),
-      pools: new DevOpsClient(config.organizationUrl, devopsAuth),
+      aci: aciFromConnection(platform, config.serviceConnection),
+      pools: devopsClient(config.organizationUrl, config.registration, token),
       log: platform,
       clock: systemClock,
       signal,
       bootstrapScript,
-      registrationToken,
+      registrationToken: token,
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
@@ -61,34 +39,6 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }
-}
-
-function pipelineVariables(platform: TaskPlatform): PipelineVariables {
-  return {
-    buildId: platform.getVariable("Build.BuildId"),
-    releaseId: platform.getVariable("Release.ReleaseId"),
-    jobAttempt: platform.getVariable("System.JobAttempt"),
-    collectionUri: platform.getVariable("System.CollectionUri"),
-    teamProjectId: platform.getVariable("System.TeamProjectId"),
-    teamProject: platform.getVariable("System.TeamProject"),
-  };
-}
-
-function systemAccessToken(platform: TaskPlatform): string | undefined {
-  const token = platform.getEndpointAuthorizationParameter("SYSTEMVSSCONNECTION", "AccessToken") ?? platform.getVariable("System.AccessToken");
-  if (token !== undefined) platform.setSecret(token);
-  return token;
-}
-
-function registrationTokenOf(platform: TaskPlatform, config: StartConfig): string {
-  if (config.registration.auth === "pat") return config.registration.token;
-  const token = systemAccessToken(platform);
-  if (token === undefined) {
-    throw new InputError([
-      "registrationAuth: accessToken needs the job's System.AccessToken; in a classic pipeline enable 'Allow scripts to access the OAuth token'",
-    ]);
-  }
-  return token;
 }
 
 function setOutputs(platform: TaskPlatform, config: StartConfig): void {

@@ -1,5 +1,5 @@
-// Entry point of AciAgentStop@1, bundled to dist/main.js. Stays thin: read inputs, call the
-// core in src/, set the result once.
+// Entry point of AciAgentStop@1, bundled to dist/main.js. Stays thin: the platform and the core.
 import { createTaskPlatform } from "../../src/platform/taskLib";
+import { runStopTask } from "../../src/stop/task";
 
-createTaskPlatform().setResult("failed", "AciAgentStop@1 is not implemented yet");
+void runStopTask(createTaskPlatform());

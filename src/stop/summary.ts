@@ -1,0 +1,20 @@
+// The Markdown tab AciAgentStop adds to the run's summary page.
+import { formatSeconds } from "../core/clock";
+import type { StopConfig } from "./inputs";
+import type { StopResult } from "./runStop";
+
+export function stopSummary(config: StopConfig, result: StopResult): string {
+  const rows = result.removed.map(
+    (a) =>
+      `| ${a.name} | ${a.createdAt ?? "–"} | ${a.lifetimeMs === undefined ? "–" : formatSeconds(a.lifetimeMs)} | ${[a.removedGroup ? "container group" : "", a.removedRegistration ? "registration" : ""].filter(Boolean).join(" + ")} | ${a.logFile === undefined ? "–" : "attached"} |`,
+  );
+  const left = result.leftovers.map((l) => `- **${l.name}**: ${l.reason}`);
+  return [
+    `## ACI agents removed (scope: ${config.scope})`,
+    "",
+    result.removed.length === 0 ? "Nothing was left to remove." : `${result.removed.length} agent(s) removed from resource group **${config.resourceGroup}** and pool **${config.pool}**.`,
+    "",
+    ...(rows.length === 0 ? [] : ["| agent | created | lifetime | removed | log |", "|---|---|---|---|---|", ...rows, ""]),
+    ...(left.length === 0 ? [] : ["### Not removed", "", ...left, ""]),
+  ].join("\n");
+}
