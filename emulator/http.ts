@@ -73,6 +73,7 @@ function recordExchange(service: ServiceName, state: EmulatorState) {
         service,
         method: req.method,
         url: req.originalUrl,
+        userAgent: req.headers["user-agent"] ?? "",
         status: res.statusCode,
         requestBody: bodyText(req),
         responseBody: contentType.includes("gzip") || contentType.includes("octet") ? "<binary>" : Buffer.concat(chunks).toString("utf8"),

@@ -276,6 +276,7 @@ export interface RequestLogEntry {
   service: string;
   method: string;
   url: string;
+  userAgent: string;
   status: number;
   requestBody: string;
   responseBody: string;

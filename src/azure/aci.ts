@@ -3,7 +3,20 @@
 import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
+import { setTimeout as delay } from "node:timers/promises";
+import { Backoff } from "../core/clock";
+import { Limiter } from "../core/concurrency";
+import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
+
+/**
+ * ARM's write throttling allows bursts of a couple of hundred writes per subscription and
+ * refills at about ten a second; eight create or delete requests in flight stay well inside it
+ * and still send fifty agents' requests within a second or two. Only the requests are bounded,
+ * not the waiting for their operations.
+ */
+const writesInFlight = 8;
+
 
 /** An ARM or ACI failure: `code` is ARM's error code (e.g. ServiceUnavailable, InaccessibleImage). */
 export class AzureError extends Error {
@@ -63,6 +76,7 @@ export interface AciApi {
 
 export class SdkAci implements AciApi {
   private readonly client: ContainerInstanceManagementClient;
+  private readonly writes = new Limiter(writesInFlight);
   private sent = 0;
 
   constructor(
@@ -72,6 +86,7 @@ export class SdkAci implements AciApi {
     this.client = new ContainerInstanceManagementClient(credential, connection.subscriptionId, {
       endpoint: connection.armUrl,
       credentialScopes: [armScope(connection)],
+      userAgentOptions: { userAgentPrefix },
       additionalPolicies: [
         {
           position: "perCall",
@@ -104,7 +119,7 @@ export class SdkAci implements AciApi {
   }
 
   async beginCreate(resourceGroup: string, group: ContainerGroup): Promise<CreateOperation> {
-    const poller = await wrap(() => this.client.containerGroups.beginCreateOrUpdate(resourceGroup, group.name ?? "", group));
+    const poller = await wrap(() => this.writes.run(() => this.client.containerGroups.beginCreateOrUpdate(resourceGroup, group.name ?? "", group)));
     return {
       poll: async () => {
         await wrap(() => poller.poll());
@@ -130,7 +145,16 @@ export class SdkAci implements AciApi {
   async delete(resourceGroup: string, name: string): Promise<boolean> {
     const existed = (await this.get(resourceGroup, name)) !== undefined;
     if (!existed) return false;
-    await wrap(() => this.client.containerGroups.beginDeleteAndWait(resourceGroup, name, { updateIntervalInMs: 1000 }));
+    const poller = await wrap(() => this.writes.run(() => this.client.containerGroups.beginDelete(resourceGroup, name)));
+    // ACI deletes take from seconds to a minute or more: poll soon, then less and less often.
+    const backoff = new Backoff(500, 5000);
+    await wrap(async () => {
+      await poller.poll();
+      while (!poller.isDone()) {
+        await delay(backoff.next());
+        await poller.poll();
+      }
+    });
     return true;
   }
 

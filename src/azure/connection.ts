@@ -8,6 +8,7 @@ import {
   type TokenCredential,
 } from "@azure/identity";
 import { InputError } from "../core/errors";
+import { userAgentPrefix } from "../core/userAgent";
 
 /** How a connection's values are read (the platform adapter supplies it). */
 export interface ConnectionReader {
@@ -106,7 +107,7 @@ export interface PipelineAccess {
 export function credentialFor(connection: ArmConnection, pipeline: PipelineAccess): TokenCredential {
   // Instance discovery asks the public cloud about the authority; the connection already names
   // the authority it trusts, which also covers Azure Stack and sovereign clouds.
-  const options = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true };
+  const options = { authorityHost: connection.authorityHost, disableInstanceDiscovery: true, userAgentOptions: { userAgentPrefix } };
   switch (connection.auth.kind) {
     case "secret":
       return new ClientSecretCredential(connection.tenantId, connection.clientId, connection.auth.clientSecret, options);

@@ -13,6 +13,7 @@ import {
   createDefaultHttpClient,
 } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
+import { userAgentPrefix } from "../core/userAgent";
 
 const apiVersion = "7.1";
 /** Microsoft Entra resource id of Azure DevOps. */
@@ -65,7 +66,7 @@ export class DevOpsClient {
     private readonly auth: DevOpsAuth,
   ) {
     this.baseUrl = organizationUrl.endsWith("/") ? organizationUrl : `${organizationUrl}/`;
-    this.pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 4 } });
+    this.pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 4 }, userAgentOptions: { userAgentPrefix } });
     this.httpClient = createDefaultHttpClient();
   }
 

@@ -3,7 +3,6 @@
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds, type Clock } from "../core/clock";
-import { mapBounded } from "../core/concurrency";
 import { InputError } from "../core/errors";
 import type { AgentPool, PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
@@ -12,8 +11,6 @@ import type { StartConfig } from "./inputs";
 import { agentNames } from "./names";
 import { agentTags } from "./tags";
 
-/** ARM allows about 20 writes a second per subscription; eight creates in flight stay well under. */
-const createConcurrency = 8;
 /** How often each container group's state is read while its agent is not online yet. */
 const groupWatchIntervalMs = 10_000;
 const logLinesShownOnFailure = 40;
@@ -53,6 +50,9 @@ export interface StartResult {
   phases: { preflightMs: number; onlineMs: number; totalMs: number };
   requests: { arm: number; devops: number };
 }
+
+/** Ends the create operations' polling once every agent is online. */
+class AllOnline extends Error {}
 
 /** The step failed after pre-flight; what it created has been dealt with as the message says. */
 export class StartFailure extends Error {
@@ -100,7 +100,7 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const deadline = startedAt + config.timeoutMinutes * 60_000;
 
   try {
-    const creating = mapBounded(agents, createConcurrency, async (agent) => {
+    const creating = Promise.allSettled(agents.map(async (agent) => {
       try {
         await createWithFallback(config, services, agent, [location, ...config.fallbackLocations.filter((l) => l !== location)], stop.signal, elapsed);
       } catch (error) {
@@ -110,11 +110,13 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
         }
         throw error;
       }
-    });
+    }));
     await waitUntilOnline(config, services, pool, agents, stop, deadline, elapsed);
+    // Every agent is online, so every group runs: the create operations need no more polling.
+    stop.abort(new AllOnline());
     await creating;
   } catch (error) {
-    stop.abort(error);
+    if (!stop.signal.aborted) stop.abort(error);
     throw await failAndCleanUp(config, services, pool, agents, stop.signal.reason ?? error);
   } finally {
     services.signal.removeEventListener("abort", onCancel);
@@ -171,7 +173,9 @@ async function createWithFallback(
       signal.throwIfAborted();
       const operation = await aci.beginCreate(config.resourceGroup, spec);
       agent.created = true;
-      const backoff = new Backoff(500, 3000);
+      // The agent coming online, not this operation, is what the step waits for: poll it gently,
+      // only to learn early of a failure (such as no capacity) that needs another region.
+      const backoff = new Backoff(2000, 10_000);
       while ((await operation.poll()) === "running") await clock.sleep(backoff.next(), signal);
       agent.provisionedAfterMs = elapsed();
       log.info(`${agent.name}: container group provisioned in ${location} after ${formatSeconds(elapsed())}`);
@@ -321,11 +325,13 @@ async function failAndCleanUp(
 async function removeAgents(config: StartConfig, services: StartServices, pool: AgentPool, names: string[]): Promise<string[]> {
   if (names.length === 0) return [];
   const registered = await services.pools.listAgents(pool.id).catch(() => [] as PoolAgent[]);
-  const results = await mapBounded(names, createConcurrency, async (name) => {
-    await services.aci.delete(config.resourceGroup, name);
-    const agent = registered.find((a) => a.name.toLowerCase() === name.toLowerCase());
-    if (agent !== undefined) await services.pools.deleteAgent(pool.id, agent.id);
-  });
+  const results = await Promise.allSettled(
+    names.map(async (name) => {
+      await services.aci.delete(config.resourceGroup, name);
+      const agent = registered.find((a) => a.name.toLowerCase() === name.toLowerCase());
+      if (agent !== undefined) await services.pools.deleteAgent(pool.id, agent.id);
+    }),
+  );
   return names.filter((name, index) => {
     const result = results[index];
     if (result?.status !== "rejected") return false;

@@ -5,7 +5,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
 import { Backoff, type Clock } from "../core/clock";
-import { mapBounded } from "../core/concurrency";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
@@ -14,7 +13,6 @@ import { runTagValue } from "../start/names";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../start/tags";
 import type { StopConfig } from "./inputs";
 
-const removeConcurrency = 8;
 const logTailShown = 20;
 /** Azure DevOps refuses to delete an agent that still holds a job; it frees it shortly after. */
 const busyRetries = 8;
@@ -62,7 +60,7 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
   const targets = await findTargets(config, services, registrations);
   log.info(targets.length === 0 ? "Nothing to remove." : `Removing ${targets.length}: ${targets.map((t) => t.name).join(", ")}`);
 
-  const outcomes = await mapBounded(targets, removeConcurrency, (target) => removeTarget(config, services, pool, target));
+  const outcomes = await Promise.allSettled(targets.map((target) => removeTarget(config, services, pool, target)));
   const removed: RemovedAgent[] = [];
   const leftovers: StopResult["leftovers"] = [];
   outcomes.forEach((outcome, index) => {

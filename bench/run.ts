@@ -1,0 +1,128 @@
+// `npm run bench`: the tasks' bundles against the emulator with Azure-like delays. Prints one JSON
+// document (and a short table) with the numbers the README reports. Timing goals live here, never
+// in tests.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startEmulator, type RunningEmulator } from "../emulator/emulator";
+import { runStep, stepEnvironment } from "../emulator/pipeline";
+import { userAgentPrefix } from "../src/core/userAgent";
+
+const root = resolve(__dirname, "..");
+
+/** Delays of the emulated services, chosen on the fast side of what ACI and Azure DevOps take. */
+const delays = { provisionMs: 15_000, pullMs: 5_000, registrationMs: 3_000, deleteMs: 10_000 };
+/** What no client can beat: provisioning, image pull and the registration call. */
+const floorMs = delays.provisionMs + delays.pullMs + delays.registrationMs;
+
+interface StepMeasure {
+  wallMs: number;
+  firstRequestMs: number;
+  requests: { entra: number; arm: number; devops: number };
+}
+
+async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | "AciAgentStopV1", inputs: Record<string, string>, buildId: string): Promise<StepMeasure> {
+  const temp = mkdtempSync(join(tmpdir(), "aci-bench-"));
+  const before = emulator.state.requestLog.length;
+  const env = stepEnvironment(emulator.info, { inputs, buildId, tempDirectory: temp });
+  const started = Date.now();
+  const run = await runStep(root, task, env).done;
+  const wallMs = Date.now() - started;
+  rmSync(temp, { recursive: true, force: true });
+  if (run.result !== "Succeeded") throw new Error(`${task} failed: ${run.message}`);
+  // The task's own requests (containers call with curl and the agent's own client).
+  const mine = emulator.state.requestLog.slice(before).filter((r) => r.userAgent.startsWith(userAgentPrefix));
+  const first = mine[0] === undefined ? Number.NaN : Date.parse(mine[0].at) - started;
+  return {
+    wallMs,
+    firstRequestMs: first,
+    requests: {
+      entra: mine.filter((r) => r.service === "entra").length,
+      arm: mine.filter((r) => r.service === "arm").length,
+      devops: mine.filter((r) => r.service === "devops").length,
+    },
+  };
+}
+
+async function startAndStop(agentCount: number, buildId: string): Promise<{ start: StepMeasure; stop: StepMeasure }> {
+  const emulator = await startEmulator();
+  try {
+    Object.assign(emulator.state.delays, delays);
+    const common = { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+    const start = await measureStep(emulator, "AciAgentStartV1", { ...common, agentCount: String(agentCount), timeoutMinutes: "10" }, buildId);
+    const stop = await measureStep(emulator, "AciAgentStopV1", { ...common, scope: "run" }, buildId);
+    if (emulator.state.containerGroups.size !== 0) throw new Error("the stop step left container groups behind");
+    return { start, stop };
+  } finally {
+    await emulator.stop();
+  }
+}
+
+function nodeBaselineMs(): number {
+  const runs = Array.from({ length: 5 }, () => {
+    const started = process.hrtime.bigint();
+    spawnSync(process.execPath, ["-e", "0"]);
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  });
+  return Math.min(...runs);
+}
+
+function vsixBytes(): number {
+  execFileSync(process.execPath, [join(root, "scripts", "package.mjs")], { cwd: root, stdio: "ignore" });
+  const dist = join(root, "dist");
+  const vsix = readdirSync(dist).filter((f) => f.endsWith(".vsix"));
+  const newest = vsix.map((f) => join(dist, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (newest === undefined) throw new Error("npm run package wrote no .vsix");
+  return statSync(newest).size;
+}
+
+async function main(): Promise<void> {
+  const one = await startAndStop(1, "9001");
+  const twenty = await startAndStop(20, "9020");
+  const results = {
+    emulatedDelaysMs: delays,
+    floorMs,
+    start1AgentMs: one.start.wallMs,
+    start20AgentsMs: twenty.start.wallMs,
+    startOverFloor: round(one.start.wallMs / floorMs),
+    start20Over1: round(twenty.start.wallMs / one.start.wallMs),
+    coldStartToFirstRequestMs: Math.round(one.start.firstRequestMs),
+    nodeBaselineMs: Math.round(nodeBaselineMs()),
+    requestsPerAgent: {
+      oneAgent: one.start.requests,
+      twentyAgents: perAgent(twenty.start.requests, 20),
+    },
+    stop1AgentMs: one.stop.wallMs,
+    stop20AgentsMs: twenty.stop.wallMs,
+    stop20Over1: round(twenty.stop.wallMs / one.stop.wallMs),
+    vsixBytes: vsixBytes(),
+    targets: { startOverFloor: 1.1, start20Over1: 1.25, stop20Over1: 1.3, vsixBytes: 3 * 1024 * 1024 },
+  };
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  const verdict = (ok: boolean) => (ok ? "meets target" : "MISSES target");
+  process.stdout.write(
+    [
+      "",
+      `start, 1 agent ÷ floor      ${results.startOverFloor}  (≤ 1.10: ${verdict(results.startOverFloor <= 1.1)})`,
+      `start, 20 agents ÷ 1 agent  ${results.start20Over1}  (≤ 1.25: ${verdict(results.start20Over1 <= 1.25)})`,
+      `stop, 20 agents ÷ 1 agent   ${results.stop20Over1}  (≤ 1.30: ${verdict(results.stop20Over1 <= 1.3)})`,
+      `cold start → first request  ${results.coldStartToFirstRequestMs} ms (node -e 0: ${results.nodeBaselineMs} ms)`,
+      `VSIX                        ${(results.vsixBytes / 1024).toFixed(0)} KiB (< 3 MiB: ${verdict(results.vsixBytes < 3 * 1024 * 1024)})`,
+      "",
+    ].join("\n"),
+  );
+}
+
+function perAgent(requests: StepMeasure["requests"], count: number): StepMeasure["requests"] {
+  return { entra: round(requests.entra / count), arm: round(requests.arm / count), devops: round(requests.devops / count) };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
