@@ -99,8 +99,9 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   if (services.signal.aborted) onCancel();
   const deadline = startedAt + config.timeoutMinutes * 60_000;
 
+  let creating: Promise<unknown> = Promise.resolve();
   try {
-    const creating = Promise.allSettled(agents.map(async (agent) => {
+    creating = Promise.allSettled(agents.map(async (agent) => {
       try {
         await createWithFallback(config, services, agent, [location, ...config.fallbackLocations.filter((l) => l !== location)], stop.signal, elapsed);
       } catch (error) {
@@ -117,6 +118,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
     await creating;
   } catch (error) {
     if (!stop.signal.aborted) stop.abort(error);
+    // A create request still in flight may yet make its group: let every one settle first.
+    await creating;
     throw await failAndCleanUp(config, services, pool, agents, stop.signal.reason ?? error);
   } finally {
     services.signal.removeEventListener("abort", onCancel);
@@ -314,7 +317,9 @@ async function failAndCleanUp(
   if (config.keepOnFailure) {
     return new StartFailure(`${reason}. keepOnFailure is set: ${created.map((a) => a.name).join(", ") || "nothing"} kept for debugging; remove it with AciAgentStop (scope: run).`);
   }
-  const leftovers = await removeAgents(config, services, pool, created.map((a) => a.name));
+  // Every planned name, not only those known to be created: a request cut short by a cancel
+  // may still have created its group, and deleting one that does not exist costs one read.
+  const leftovers = await removeAgents(config, services, pool, agents.map((a) => a.name));
   if (leftovers.length > 0) {
     return new StartFailure(`${reason}. Could not remove ${leftovers.join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
   }
