@@ -1,0 +1,672 @@
+#!/bin/sh
+# ACI Build Agents: starts one self-hosted Azure Pipelines agent inside a container.
+#
+# POSIX sh on purpose (dash, busybox ash, bash): stock images such as alpine have no bash.
+# The same file is the container command in bootstrap mode and the ENTRYPOINT of the image
+# built from agent/Dockerfile (prebuilt mode). agent/README.md documents the environment
+# contract, the phases and the exit codes.
+#
+# The registration secret (AZP_TOKEN, AZP_TOKEN_FILE or AZP_CLIENT_SECRET) never reaches a job:
+#  * Stage 1 reads it, deletes AZP_TOKEN_FILE, drops the variables and re-executes this file
+#    with `exec`, handing the secret over on file descriptor 3 (a here-document, i.e. a pipe).
+#    exec keeps the PID but replaces the environment block that /proc/<pid>/environ shows, so
+#    no ancestor of the agent has the secret in its environment, not even the container's PID 1.
+#  * Stage 2 keeps the secret in a shell variable that is never exported. config.sh gets it as
+#    VSTS_AGENT_INPUT_TOKEN / VSTS_AGENT_INPUT_CLIENTSECRET set for that one command only (the
+#    agent reads and then clears those variables); run.sh, the startup script and every job
+#    start without it. The same variable deregisters the agent on the way out.
+#
+# The script body is made of functions; the last line calls main. A shell reads a script as
+# it runs it, so this keeps a job from changing what this process runs by rewriting the file.
+
+set -u
+
+readonly EX_USAGE=10      # a required variable is missing or invalid
+readonly EX_SECRET=11     # the secret is missing, unreadable, or its file cannot be deleted
+readonly EX_DEPS=12       # a missing dependency cannot be installed
+readonly EX_QUERY=13      # Azure DevOps did not name an agent package (auth, URL, network)
+readonly EX_DOWNLOAD=14   # the agent package could not be downloaded
+readonly EX_HASH=15       # the downloaded package does not match its sha256
+readonly EX_EXTRACT=16    # the package could not be extracted
+readonly EX_STARTUP=17    # AZP_STARTUP_SCRIPT failed
+readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not found, ...)
+readonly EX_LIFETIME=124  # AZP_MAX_LIFETIME_MINUTES reached (as timeout(1) reports)
+
+# Seconds the agent gets between SIGTERM and SIGKILL, and the budget for deregistering.
+readonly STOP_GRACE_SECONDS=15
+readonly REMOVE_BUDGET_SECONDS=45
+# Attempts for the package query and the download (waits 2, 4, 8, 16 s between them).
+readonly HTTP_ATTEMPTS=5
+
+# ---------------------------------------------------------------------------------------------
+# Logging
+
+log() {
+  printf '%s [aci-agent] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"
+}
+
+# phase NAME [key=value ...]: one line per phase, with the seconds since the script started.
+phase() {
+  current_phase=$1
+  shift
+  log "phase=$current_phase elapsed=$(($(date +%s) - started_at))s $*"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+lower() {
+  printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
+}
+
+is_true() {
+  case $(lower "${1:-}") in
+    true | 1 | yes | y | on) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+have() {
+  command -v "$1" >/dev/null 2>&1
+}
+
+# The first "key":"string" value of a one-line JSON document in file $1.
+json_string() {
+  sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" "$1" | head -n 1
+}
+
+json_number() {
+  sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 1
+}
+
+# scheme://host[:port] of a URL.
+origin_of() {
+  printf '%s' "$1" | sed 's#^\([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*\).*#\1#'
+}
+
+# Escapes " and \ for a double-quoted value of a curl config file.
+curl_quote() {
+  printf '%s' "$1" | sed 's/[\\"]/\\&/g'
+}
+
+# Runs "$@" in the background and waits for it, so that a signal is handled at once instead of
+# after a long command. Sets child_rc.
+run_child() {
+  "$@" &
+  wait_child $!
+}
+
+wait_child() {
+  child_pid=$1
+  child_rc=0
+  while kill -0 "$child_pid" 2>/dev/null; do
+    wait "$child_pid"
+    child_rc=$?
+  done
+  child_pid=
+}
+
+# Sleeps without delaying signal handling.
+pause() {
+  sleep "$1" &
+  wait_child $!
+}
+
+# ---------------------------------------------------------------------------------------------
+# Stage 1: take the secret out of the environment, then re-execute this file without it.
+
+stage1() {
+  started_at=$(date +%s)
+  phase start pid=$$ uid="$(id -u)" shell="$(readlink /proc/$$/exe 2>/dev/null || echo sh)"
+
+  if [ ! -f "$0" ] || [ ! -r "$0" ]; then
+    log "error: start.sh must run from a file (/bin/sh /path/start.sh), not inline with sh -c: it re-executes itself to drop the secret; exit=$EX_SECRET"
+    exit "$EX_SECRET"
+  fi
+
+  source_name=none
+  secret=
+  case $(lower "${AZP_AUTH:-pat}") in
+    sp)
+      secret=${AZP_CLIENT_SECRET:-}
+      source_name=AZP_CLIENT_SECRET
+      ;;
+    *)
+      secret=${AZP_TOKEN:-}
+      source_name=AZP_TOKEN
+      ;;
+  esac
+
+  token_file_state=none
+  if [ -n "${AZP_TOKEN_FILE:-}" ]; then
+    if [ -z "$secret" ] && [ "$source_name" = AZP_TOKEN ]; then
+      if ! secret=$(cat -- "$AZP_TOKEN_FILE" 2>/dev/null); then
+        log "error: AZP_TOKEN_FILE '$AZP_TOKEN_FILE' cannot be read; exit=$EX_SECRET"
+        exit "$EX_SECRET"
+      fi
+      secret=$(printf '%s' "$secret" | tr -d '\r\n')
+      source_name=AZP_TOKEN_FILE
+    fi
+    # A job must not find the token on disk: delete the file whether or not it was used.
+    rm -f -- "$AZP_TOKEN_FILE" 2>/dev/null
+    if [ -e "$AZP_TOKEN_FILE" ]; then
+      log "error: AZP_TOKEN_FILE '$AZP_TOKEN_FILE' cannot be deleted (read-only mount?), so jobs could read it; pass the token in the secure environment variable AZP_TOKEN instead; exit=$EX_SECRET"
+      exit "$EX_SECRET"
+    fi
+    token_file_state=deleted
+  fi
+
+  # The startup script may hold secrets too (the task passes it as a secure value): it travels
+  # the same way, on file descriptor 4, and never becomes an environment variable of a job.
+  startup_script=${AZP_STARTUP_SCRIPT:-}
+  unset AZP_TOKEN AZP_TOKEN_FILE AZP_CLIENT_SECRET VSTS_AGENT_INPUT_TOKEN VSTS_AGENT_INPUT_CLIENTSECRET AZP_STARTUP_SCRIPT
+  phase secrets source="$source_name" token_file="$token_file_state" action=re-exec-without-secret
+  ACI_AGENT_STAGE=2
+  ACI_AGENT_STARTED_AT=$started_at
+  export ACI_AGENT_STAGE ACI_AGENT_STARTED_AT
+  exec /bin/sh "$0" "$@" 3<<EOF 4<<EOF2
+$secret
+EOF
+$startup_script
+EOF2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2: everything else, with a clean environment.
+
+fail() {
+  code=$1
+  shift
+  log "error: phase=$current_phase $*; exit=$code"
+  shutdown "$code" "$current_phase failed"
+}
+
+validate() {
+  url=${AZP_URL:-}
+  url=${url%/}
+  case $url in
+    https://?* | http://?*) ;;
+    "") fail "$EX_USAGE" "AZP_URL is not set (the organization URL, e.g. https://dev.azure.com/contoso)" ;;
+    *) fail "$EX_USAGE" "AZP_URL '$url' is not an http(s) URL" ;;
+  esac
+  pool=${AZP_POOL:-Default}
+  # shellcheck disable=SC3028 # HOSTNAME is read from the environment (Docker and ACI set it)
+  agent_name=${AZP_AGENT_NAME:-${HOSTNAME:-$(uname -n)}}
+  work=${AZP_WORK:-_work}
+  azp_home=${AZP_HOME:-/azp}
+  agent_dir=$azp_home/agent
+
+  case $(lower "${AZP_AUTH:-pat}") in
+    pat) auth=pat ;;
+    sp)
+      auth=sp
+      [ -n "${AZP_CLIENT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_CLIENT_ID"
+      [ -n "${AZP_TENANT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_TENANT_ID"
+      ;;
+    *) fail "$EX_USAGE" "AZP_AUTH '${AZP_AUTH:-}' is not PAT or SP" ;;
+  esac
+  if [ -z "$azp_secret" ]; then
+    if [ "$auth" = sp ]; then
+      fail "$EX_SECRET" "AZP_CLIENT_SECRET is not set"
+    fi
+    fail "$EX_SECRET" "no token: set AZP_TOKEN (a secure environment variable) or AZP_TOKEN_FILE"
+  fi
+
+  once=false
+  if is_true "${AZP_ONCE:-false}"; then once=true; fi
+
+  lifetime_seconds=$(awk -v v="${AZP_MAX_LIFETIME_MINUTES:-0}" 'BEGIN {
+      if (v !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+      s = v * 60; i = int(s); if (i < s) i++; print i }') ||
+    fail "$EX_USAGE" "AZP_MAX_LIFETIME_MINUTES '${AZP_MAX_LIFETIME_MINUTES:-}' is not a number of minutes (0 = no limit)"
+
+  if ! mkdir -p "$azp_home" 2>/dev/null || [ ! -w "$azp_home" ]; then
+    fail "$EX_USAGE" "AZP_HOME '$azp_home' cannot be created or written by uid $(id -u)"
+  fi
+}
+
+start_lifetime_timer() {
+  [ "$lifetime_seconds" -gt 0 ] || return 0
+  # A separate process so that nothing here has to poll; its output does not hold the
+  # container's log open.
+  sh -c 'sleep "$1" && kill -s USR1 "$2"' aci-agent-lifetime "$lifetime_seconds" "$$" >/dev/null 2>&1 &
+  lifetime_pid=$!
+}
+
+# ---- dependencies ----------------------------------------------------------------------------
+
+have_ca_certificates() {
+  for f in "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
+    [ -n "$f" ] && [ -s "$f" ] && return 0
+  done
+  return 1
+}
+
+have_icu() {
+  is_true "${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-}" && return 0
+  for f in /usr/lib/libicuuc.so* /usr/lib64/libicuuc.so* /lib/libicuuc.so* /usr/lib/*/libicuuc.so* /lib/*/libicuuc.so* /usr/local/lib/libicuuc.so*; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+
+missing_dependencies() {
+  missing=
+  if [ ! -f "$agent_dir/config.sh" ]; then
+    for tool in curl tar gzip; do
+      have "$tool" || missing="$missing $tool"
+    done
+  fi
+  for tool in bash git; do
+    have "$tool" || missing="$missing $tool"
+  done
+  have_ca_certificates || missing="$missing ca-certificates"
+  have_icu || missing="$missing icu"
+  missing=${missing# }
+}
+
+package_names() {
+  manager=$1
+  names=
+  for dep in $missing; do
+    case $dep in
+      icu)
+        case $manager in
+          apt-get) dep=$(apt-cache pkgnames libicu 2>/dev/null | grep -E '^libicu[0-9]+$' | sort -V | tail -n 1) ;;
+          apk) dep=icu-libs ;;
+          tdnf) dep=icu ;;
+          *) dep=libicu ;;
+        esac
+        ;;
+    esac
+    [ -n "$dep" ] && names="$names $dep"
+  done
+  names=${names# }
+}
+
+install_dependencies() {
+  missing_dependencies
+  if [ -z "$missing" ]; then
+    phase dependencies result=skipped reason=all-present
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    case " $missing " in
+      *" curl "* | *" tar "* | *" gzip "*)
+        fail "$EX_DEPS" "missing: $missing; not root, so cannot install them (build the image from agent/Dockerfile)"
+        ;;
+    esac
+    phase dependencies result=incomplete missing="'$missing'" reason=not-root
+    return 0
+  fi
+  for manager in apt-get tdnf dnf yum apk; do
+    have "$manager" && break
+    manager=
+  done
+  [ -n "$manager" ] || fail "$EX_DEPS" "missing: $missing; no apt-get, tdnf, dnf, yum or apk to install them"
+  phase dependencies missing="'$missing'" manager="$manager"
+  case $manager in
+    apt-get)
+      run_child env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      package_names apt-get
+      # shellcheck disable=SC2086 # word splitting of the package list is intended
+      [ "$child_rc" = 0 ] && run_child env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $names
+      ;;
+    apk)
+      package_names apk
+      # shellcheck disable=SC2086
+      run_child apk add --no-cache $names
+      ;;
+    *)
+      package_names "$manager"
+      # shellcheck disable=SC2086
+      run_child "$manager" install -y $names
+      ;;
+  esac
+  [ "$child_rc" = 0 ] || fail "$EX_DEPS" "$manager could not install '$names' (exit $child_rc)"
+  missing_dependencies
+  [ -z "$missing" ] || fail "$EX_DEPS" "still missing after installing: $missing"
+  phase dependencies result=installed packages="'$names'"
+}
+
+# ---- download ---------------------------------------------------------------------------------
+
+detect_platform() {
+  case $(uname -m) in
+    x86_64 | amd64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    armv7* | armhf) arch=arm ;;
+    *) fail "$EX_DOWNLOAD" "no Azure Pipelines agent for the architecture '$(uname -m)'" ;;
+  esac
+  platform=linux-$arch
+  for f in /lib/ld-musl-*; do
+    [ -e "$f" ] && platform=linux-musl-$arch
+  done
+}
+
+# The Authorization header for Azure DevOps, kept in a shell variable only.
+make_auth_header() {
+  if [ "$auth" = pat ]; then
+    auth_header="Basic $(printf 'VstsAgent:%s' "$azp_secret" | base64 | tr -d '\n')"
+    return 0
+  fi
+  # SP: an Entra token for Azure DevOps, from the client credentials grant. The secret goes to
+  # curl on stdin, never on a command line.
+  authority=${AZURE_AUTHORITY_HOST:-https://login.microsoftonline.com}
+  authority=${authority%/}
+  token_json=$azp_home/.entra-token.json
+  printf 'data = "grant_type=client_credentials"\ndata-urlencode = "client_id=%s"\ndata-urlencode = "client_secret=%s"\ndata-urlencode = "scope=499b84ac-1321-427f-aa17-267ca6975798/.default"\n' \
+    "$(curl_quote "$AZP_CLIENT_ID")" "$(curl_quote "$azp_secret")" |
+    curl -sS -K - -o "$token_json" -w '%{http_code}' --connect-timeout 20 --max-time 60 \
+      "$authority/$AZP_TENANT_ID/oauth2/v2.0/token" >"$azp_home/.http-code" 2>"$azp_home/.http-error" &
+  wait_child $!
+  code=$(cat "$azp_home/.http-code" 2>/dev/null)
+  access_token=$(json_string "$token_json" access_token)
+  rm -f "$token_json"
+  if [ "$code" != 200 ] || [ -z "$access_token" ]; then
+    fail "$EX_QUERY" "Microsoft Entra refused the service principal $AZP_CLIENT_ID in tenant $AZP_TENANT_ID (HTTP ${code:-none}$(head -c 200 "$azp_home/.http-error" 2>/dev/null))"
+  fi
+  auth_header="Bearer $access_token"
+}
+
+# http_get URL OUTFILE WITH_AUTH: sets http_code and curl_rc.
+http_get() {
+  if [ "$3" = yes ]; then
+    printf 'header = "Authorization: %s"\n' "$(curl_quote "$auth_header")"
+  else
+    printf '\n'
+  fi | curl -sS -L -K - -o "$2" -w '%{http_code}' --connect-timeout 20 --max-time 900 \
+    -H 'Accept: application/json;api-version=7.1' "$1" >"$azp_home/.http-code" 2>"$azp_home/.http-error" &
+  wait_child $!
+  curl_rc=$child_rc
+  http_code=$(cat "$azp_home/.http-code" 2>/dev/null)
+  http_code=${http_code:-000}
+}
+
+# get_with_retries URL OUTFILE WITH_AUTH WHAT EXIT_CODE: 200 or a clear failure. Retries
+# connection failures, timeouts, 408, 429 and 5xx with exponential backoff.
+get_with_retries() {
+  attempt=1
+  delay=2
+  while :; do
+    http_get "$1" "$2" "$3"
+    if [ "$curl_rc" = 0 ] && [ "$http_code" = 200 ]; then
+      return 0
+    fi
+    case $http_code in
+      000 | 408 | 429 | 5??) transient=yes ;;
+      *) transient=no ;;
+    esac
+    reason="HTTP $http_code"
+    [ "$curl_rc" != 0 ] && reason="$reason, curl exit $curl_rc: $(head -c 200 "$azp_home/.http-error" 2>/dev/null | tr '\n' ' ')"
+    if [ "$transient" = no ] || [ "$attempt" -ge "$HTTP_ATTEMPTS" ]; then
+      case $http_code in
+        203) reason="$reason: a sign-in page instead of JSON, so the token was not accepted (expired, revoked or for another organization?)" ;;
+        401) reason="$reason: the token was rejected (expired or revoked?)" ;;
+        403) reason="$reason: access denied (the token needs the Agent Pools (read & manage) scope)" ;;
+        404) reason="$reason: not found (is AZP_URL the organization URL?)" ;;
+      esac
+      fail "$5" "$4 failed after $attempt attempt(s): $reason"
+    fi
+    log "phase=$current_phase retry=$attempt wait=${delay}s reason=\"$reason\""
+    pause "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2))
+  done
+}
+
+sha256_of() {
+  if have sha256sum; then
+    sha256sum "$1" | cut -d ' ' -f 1
+  elif have openssl; then
+    openssl dgst -sha256 "$1" | sed 's/.*= *//'
+  else
+    shasum -a 256 "$1" | cut -d ' ' -f 1
+  fi
+}
+
+download_agent() {
+  if [ -f "$agent_dir/config.sh" ]; then
+    phase download result=skipped reason=agent-already-in-image dir="$agent_dir"
+    return 0
+  fi
+  detect_platform
+  make_auth_header
+  phase download platform="$platform"
+  query=$azp_home/.agent-package.json
+  get_with_retries "$url/_apis/distributedtask/packages/agent?platform=$platform&top=1" "$query" yes \
+    "asking $url for the agent package" "$EX_QUERY"
+  if [ "$(head -c 1 "$query")" != "{" ]; then
+    fail "$EX_QUERY" "$url answered with a page that is not JSON (a sign-in page: the token was not accepted)"
+  fi
+  if [ "$(json_number "$query" count)" = 0 ]; then
+    fail "$EX_QUERY" "$url has no agent package for platform $platform"
+  fi
+  download_url=$(json_string "$query" downloadUrl)
+  file_name=$(json_string "$query" filename)
+  expected_hash=$(json_string "$query" hashValue | tr 'A-F' 'a-f')
+  [ -n "$download_url" ] || fail "$EX_QUERY" "the agent package answer has no downloadUrl"
+  rm -f "$query"
+
+  # The public CDN needs no credential; send it only to the organization's own host.
+  with_auth=no
+  [ "$(origin_of "$download_url")" = "$(origin_of "$url")" ] && with_auth=yes
+  archive=$azp_home/agent.tar.gz
+  get_with_retries "$download_url" "$archive" "$with_auth" "downloading ${file_name:-$download_url}" "$EX_DOWNLOAD"
+
+  if [ -n "$expected_hash" ]; then
+    actual_hash=$(sha256_of "$archive")
+    if [ "$actual_hash" != "$expected_hash" ]; then
+      rm -f "$archive"
+      fail "$EX_HASH" "sha256 mismatch for ${file_name:-agent package}: expected $expected_hash, got $actual_hash; nothing was run"
+    fi
+    hash_state=verified
+  else
+    hash_state=not-provided
+  fi
+
+  phase extract file="${file_name:-agent.tar.gz}" sha256="$hash_state"
+  staging=$azp_home/.agent-extract
+  rm -rf "$staging"
+  mkdir -p "$staging" || fail "$EX_EXTRACT" "cannot create $staging"
+  run_child tar -xzf "$archive" -C "$staging"
+  [ "$child_rc" = 0 ] || fail "$EX_EXTRACT" "tar could not extract $archive (exit $child_rc)"
+  [ -f "$staging/config.sh" ] || fail "$EX_EXTRACT" "the package has no config.sh"
+  rm -rf "$agent_dir"
+  mv "$staging" "$agent_dir" || fail "$EX_EXTRACT" "cannot move the agent to $agent_dir"
+  rm -f "$archive"
+}
+
+# ---- startup script ---------------------------------------------------------------------------
+
+run_startup_script() {
+  if [ -z "$startup_script" ]; then
+    phase startup-script result=skipped reason=none
+    return 0
+  fi
+  shell="sh"
+  have bash && shell=bash
+  phase startup-script shell="$shell"
+  (cd "$azp_home" && exec "$shell" -c "$startup_script" aci-startup-script) &
+  wait_child $!
+  [ "$child_rc" = 0 ] || fail "$EX_STARTUP" "AZP_STARTUP_SCRIPT exited with $child_rc (see the lines above)"
+}
+
+# ---- configure, run, deregister ----------------------------------------------------------------
+
+forget_local_registration() {
+  rm -f "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams"
+}
+
+configure_agent() {
+  cd "$agent_dir" || fail "$EX_CONFIGURE" "cannot enter $agent_dir"
+  if [ -f .agent ]; then
+    # Left by an earlier run of this container: free the name, then register again.
+    log "phase=configure note=already-configured action=remove-first"
+    deregister
+    forget_local_registration
+  fi
+  phase configure pool="$pool" agent="$agent_name" auth="$auth" work="$work"
+  if [ "$auth" = pat ]; then
+    VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh --unattended --url "$url" --auth pat \
+      --pool "$pool" --agent "$agent_name" --work "$work" --replace --acceptTeeEula &
+  else
+    VSTS_AGENT_INPUT_CLIENTSECRET=$azp_secret ./config.sh --unattended --url "$url" --auth SP \
+      --clientId "$AZP_CLIENT_ID" --tenantId "$AZP_TENANT_ID" \
+      --pool "$pool" --agent "$agent_name" --work "$work" --replace --acceptTeeEula &
+  fi
+  wait_child $!
+  [ "$child_rc" = 0 ] || fail "$EX_CONFIGURE" "config.sh exited with $child_rc (see the lines above)"
+}
+
+# One bounded attempt of `config.sh remove`; sets child_rc.
+remove_once() {
+  if [ "$auth" = pat ]; then
+    VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh remove --unattended --auth pat &
+  else
+    VSTS_AGENT_INPUT_CLIENTSECRET=$azp_secret ./config.sh remove --unattended --auth SP \
+      --clientId "$AZP_CLIENT_ID" --tenantId "$AZP_TENANT_ID" &
+  fi
+  remove_pid=$!
+  sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog 30 "$remove_pid" >/dev/null 2>&1 &
+  watchdog_pid=$!
+  wait_child "$remove_pid"
+  kill "$watchdog_pid" 2>/dev/null
+}
+
+# Deregisters the agent if it is configured; retries while the server says it is busy.
+deregister() {
+  [ -n "${agent_dir:-}" ] && [ -f "$agent_dir/.agent" ] || return 0
+  cd "$agent_dir" || return 0
+  phase deregister agent="$agent_name"
+  deadline=$(($(date +%s) + REMOVE_BUDGET_SECONDS))
+  while :; do
+    remove_once
+    if [ "$child_rc" = 0 ]; then
+      log "phase=deregister result=removed"
+      return 0
+    fi
+    if [ "$(date +%s)" -ge "$((deadline - 3))" ]; then
+      log "phase=deregister result=failed rc=$child_rc note=\"the agent stays registered; AciAgentStop or scope=expired removes it\""
+      return 0
+    fi
+    pause 3
+  done
+}
+
+stop_agent() {
+  [ -n "${agent_pid:-}" ] || return 0
+  if kill -0 "$agent_pid" 2>/dev/null; then
+    log "phase=stop agent_pid=$agent_pid signal=TERM grace=${STOP_GRACE_SECONDS}s"
+    kill -TERM "$agent_pid" 2>/dev/null
+    sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog "$STOP_GRACE_SECONDS" "$agent_pid" >/dev/null 2>&1 &
+    watchdog_pid=$!
+    wait_child "$agent_pid"
+    kill "$watchdog_pid" 2>/dev/null
+    agent_rc=$child_rc
+  fi
+  agent_pid=
+}
+
+# As the container's PID 1, end whatever jobs left behind before the secret is used again
+# (kill -1 from PID 1 reaches every other process of the container and nothing outside it).
+sweep_leftovers() {
+  [ "$$" = 1 ] || return 0
+  kill -KILL -1 2>/dev/null
+}
+
+# shutdown CODE REASON: the one way out of stage 2.
+shutdown() {
+  [ -z "${shutting_down:-}" ] || exit "$1"
+  shutting_down=1
+  trap ':' TERM INT HUP USR1
+  [ -n "${lifetime_pid:-}" ] && kill "$lifetime_pid" 2>/dev/null
+  [ -n "${child_pid:-}" ] && kill -TERM "$child_pid" 2>/dev/null
+  stop_agent
+  sweep_leftovers
+  deregister
+  phase exit code="$1" reason="'$2'"
+  exit "$1"
+}
+
+# shellcheck disable=SC2317 # called from a trap
+on_signal() {
+  log "phase=${current_phase:-start} signal=$1"
+  case $1 in
+    INT) shutdown 130 "SIGINT received" ;;
+    HUP) shutdown 129 "SIGHUP received" ;;
+    *) shutdown 143 "SIGTERM received" ;;
+  esac
+}
+
+# shellcheck disable=SC2317 # called from a trap
+on_lifetime() {
+  log "phase=lifetime result=reached minutes=${AZP_MAX_LIFETIME_MINUTES:-} action=stop-agent"
+  shutdown "$EX_LIFETIME" "AZP_MAX_LIFETIME_MINUTES reached"
+}
+
+run_agent() {
+  cd "$agent_dir" || fail "$EX_CONFIGURE" "cannot enter $agent_dir"
+  if [ "$once" = true ]; then
+    set -- --once
+  else
+    set --
+  fi
+  ./run.sh "$@" &
+  agent_pid=$!
+  phase run agent_pid="$agent_pid" once="$once"
+  wait_child "$agent_pid"
+  agent_rc=$child_rc
+  agent_pid=
+  if [ "$agent_rc" = 0 ]; then
+    reason="the agent exited"
+    [ "$once" = true ] && reason="the agent ran its one job"
+  else
+    reason="the agent failed with exit code $agent_rc"
+  fi
+  shutdown "$agent_rc" "$reason"
+}
+
+stage2() {
+  started_at=${ACI_AGENT_STARTED_AT:-$(date +%s)}
+  current_phase=setup
+  unset ACI_AGENT_STAGE ACI_AGENT_STARTED_AT
+  azp_secret=
+  IFS= read -r azp_secret 2>/dev/null <&3
+  exec 3<&-
+  startup_script=$(cat 2>/dev/null <&4)
+  exec 4<&-
+
+  trap 'on_signal TERM' TERM
+  trap 'on_signal INT' INT
+  trap 'on_signal HUP' HUP
+  trap 'on_lifetime' USR1
+
+  validate
+  # Names the agent must never report as capabilities (it reads VSO_AGENT_IGNORE).
+  VSO_AGENT_IGNORE="${VSO_AGENT_IGNORE:+$VSO_AGENT_IGNORE,}AZP_TOKEN,AZP_TOKEN_FILE,AZP_CLIENT_SECRET,AZP_STARTUP_SCRIPT,VSTS_AGENT_INPUT_TOKEN,VSTS_AGENT_INPUT_CLIENTSECRET"
+  export VSO_AGENT_IGNORE
+  if [ "$(id -u)" = 0 ]; then
+    AGENT_ALLOW_RUNASROOT=1
+    export AGENT_ALLOW_RUNASROOT
+  fi
+  start_lifetime_timer
+  phase setup url="$url" pool="$pool" agent="$agent_name" auth="$auth" once="$once" \
+    max_lifetime_s="$lifetime_seconds" home="$azp_home"
+
+  install_dependencies
+  download_agent
+  run_startup_script
+  configure_agent
+  run_agent
+}
+
+main() {
+  if [ "${ACI_AGENT_STAGE:-}" = 2 ] && [ -z "${AZP_TOKEN+x}${AZP_CLIENT_SECRET+x}${AZP_TOKEN_FILE+x}${AZP_STARTUP_SCRIPT+x}" ]; then
+    stage2
+  else
+    stage1 "$@"
+  fi
+}
+
+main "$@"; exit $?

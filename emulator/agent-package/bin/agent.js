@@ -1,0 +1,642 @@
+"use strict";
+// The emulated Azure Pipelines agent (see ../README.md). Plain CommonJS, no dependencies, so the
+// emulator can ship it as the agent package and run it as a container's process. It speaks the
+// agent's side of the wire: registration (config.sh), the listener (run.sh) and removal.
+//
+// Usage: node bin/agent.js configure|remove|run [--flag] [--name value] ...
+// Inputs also come from VSTS_AGENT_INPUT_<NAME> environment variables, which are read and then
+// removed from this process's environment, as the real agent does.
+
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const http = require("node:http");
+const https = require("node:https");
+const os = require("node:os");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
+
+const agentVersion = "4.264.2";
+const apiVersion = "7.1";
+const azureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default";
+const root = path.resolve(__dirname, "..");
+const settingsFile = path.join(root, ".agent");
+const credentialsFile = path.join(root, ".credentials");
+const rsaFile = path.join(root, ".credentials_rsaparams");
+const flagNames = ["unattended", "replace", "acceptteeeula", "once", "help", "version"];
+const secretInputs = ["token", "clientsecret", "password"];
+
+class AgentError extends Error {}
+
+class HttpError extends Error {
+  constructor(method, url, status, text) {
+    super(`${method} ${url} answered ${status}: ${serverMessage(text)}`);
+    this.status = status;
+    this.text = text;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function stamp() {
+  return new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function say(line) {
+  process.stdout.write(`${stamp()}: ${line}\n`);
+}
+
+function serverMessage(text) {
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body.message === "string") return body.message;
+    if (body && typeof body.error_description === "string") return body.error_description;
+  } catch {
+    // not JSON
+  }
+  return String(text).slice(0, 200).replace(/\s+/g, " ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line and VSTS_AGENT_INPUT_* inputs
+
+function parseCommandLine(argv) {
+  const commands = [];
+  const args = new Map();
+  const flags = new Set();
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (!word.startsWith("--")) {
+      commands.push(word.toLowerCase());
+      continue;
+    }
+    const name = word.slice(2).toLowerCase();
+    if (flagNames.includes(name)) {
+      flags.add(name);
+    } else {
+      args.set(name, argv[i + 1] ?? "");
+      i++;
+    }
+  }
+  const envArgs = new Map();
+  for (const key of Object.keys(process.env)) {
+    if (!key.toUpperCase().startsWith("VSTS_AGENT_INPUT_")) continue;
+    const value = (process.env[key] ?? "").trim();
+    if (value !== "") envArgs.set(key.slice("VSTS_AGENT_INPUT_".length).toLowerCase(), value);
+    delete process.env[key];
+  }
+  return {
+    commands,
+    arg(name) {
+      const value = args.get(name) ?? envArgs.get(name);
+      return value === undefined || value === "" ? undefined : value;
+    },
+    flag(name) {
+      return flags.has(name) || (envArgs.get(name) ?? "").toLowerCase() === "true";
+    },
+  };
+}
+
+function required(settings, name, fallback) {
+  const value = settings.arg(name) ?? fallback;
+  if (value === undefined) {
+    throw new AgentError(`Invalid configuration provided for ${name}: it is required in unattended mode.`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS
+
+function send(method, url, options = {}) {
+  const target = new URL(url);
+  const transport = target.protocol === "http:" ? http : https;
+  const body = options.body;
+  const headers = {
+    Accept: `application/json;api-version=${apiVersion}`,
+    "User-Agent": `VstsAgentCore-linux-x64/${agentVersion} (emulated)`,
+    ...(options.headers ?? {}),
+  };
+  if (body !== undefined) headers["Content-Length"] = Buffer.byteLength(body);
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method, headers, timeout: options.timeoutMs ?? 100_000 }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"] ?? ""), text: Buffer.concat(chunks).toString("utf8") });
+      });
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(Object.assign(new Error(`${method} ${url} timed out`), { code: "ETIMEDOUT" })));
+    req.on("error", reject);
+    const signal = options.signal;
+    if (signal) {
+      const abort = () => req.destroy(Object.assign(new Error("aborted"), { code: "ABORTED" }));
+      if (signal.aborted) abort();
+      signal.addEventListener("abort", abort, { once: true });
+      req.once("close", () => signal.removeEventListener("abort", abort));
+    }
+    req.end(body);
+  });
+}
+
+/** A JSON request to Azure DevOps; throws HttpError for any status other than 2xx with JSON. */
+async function devops(method, url, authorization, payload, options = {}) {
+  const headers = { Authorization: authorization };
+  let body;
+  if (payload !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(payload);
+  }
+  const res = await send(method, url, { ...options, headers, body });
+  if (res.status === 204) return { status: 204, json: undefined };
+  if (res.status === 203 || (res.status >= 200 && res.status < 300 && res.text !== "" && !res.type.includes("json"))) {
+    // A rejected PAT gets a sign-in page instead of a 401.
+    throw new HttpError(method, url, 401, "a sign-in page instead of JSON");
+  }
+  if (res.status < 200 || res.status >= 300) throw new HttpError(method, url, res.status, res.text);
+  return { status: res.status, json: res.text === "" ? undefined : JSON.parse(res.text) };
+}
+
+function isTransient(error) {
+  if (error instanceof HttpError) return error.status >= 500 || error.status === 429 || error.status === 408;
+  return ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"].includes(error.code);
+}
+
+function isAuthFailure(error) {
+  return error instanceof HttpError && (error.status === 401 || error.status === 403);
+}
+
+function delay(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Retries transient failures with exponential backoff (1 s doubling to 30 s). */
+async function withRetries(what, action, { attempts = Infinity, signal } = {}) {
+  let wait = 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      if (signal?.aborted || !isTransient(error) || attempt >= attempts) throw error;
+      say(`${what} failed (${error.message}); retrying in ${wait / 1000} s.`);
+      await delay(wait, signal);
+      wait = Math.min(wait * 2, 30_000);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials used to configure and remove: a PAT, or a service principal's Entra token
+
+async function configurationAuthorization(settings) {
+  const auth = (settings.arg("auth") ?? "pat").toLowerCase();
+  if (auth === "pat") {
+    const token = required(settings, "token");
+    return `Basic ${Buffer.from(`VstsAgent:${token}`).toString("base64")}`;
+  }
+  if (auth === "sp") {
+    const tenantId = required(settings, "tenantid");
+    const clientId = required(settings, "clientid");
+    const clientSecret = required(settings, "clientsecret");
+    const authority = (process.env.AZURE_AUTHORITY_HOST ?? "https://login.microsoftonline.com").replace(/\/+$/, "");
+    const form = new URLSearchParams({ client_id: clientId, client_secret: clientSecret, scope: azureDevOpsScope, grant_type: "client_credentials" });
+    const res = await withRetries("Getting a Microsoft Entra token", () =>
+      send("POST", `${authority}/${encodeURIComponent(tenantId)}/oauth2/v2.0/token`, {
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+        body: form.toString(),
+      }).then((r) => {
+        if (r.status >= 500) throw new HttpError("POST", "token", r.status, r.text);
+        return r;
+      }),
+    { attempts: 5 });
+    if (res.status !== 200) {
+      throw new AgentError(`Microsoft Entra refused the service principal ${clientId}: ${serverMessage(res.text)}`);
+    }
+    return `Bearer ${JSON.parse(res.text).access_token}`;
+  }
+  throw new AgentError(`Authentication type '${auth}' is not supported by this emulated agent (use PAT or SP).`);
+}
+
+async function connect(serverUrl, authorization) {
+  say(`Connecting to server ...`);
+  try {
+    return (await withRetries("Connecting to the server", () => devops("GET", `${serverUrl}/_apis/connectionData`, authorization), { attempts: 5 })).json;
+  } catch (error) {
+    if (isAuthFailure(error)) throw new AgentError(`VS30063: You are not authorized to access ${serverUrl}.`);
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// configure
+
+function systemCapabilities(settingsName) {
+  const ignored = new Set(
+    (process.env.VSO_AGENT_IGNORE ?? "")
+      .split(",")
+      .map((name) => name.trim().toUpperCase())
+      .filter((name) => name !== ""),
+  );
+  const capabilities = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined || ignored.has(name.toUpperCase())) continue;
+    if (name.toUpperCase().startsWith("VSTS_AGENT_INPUT_")) continue;
+    capabilities[name] = value;
+  }
+  Object.assign(capabilities, {
+    "Agent.Name": settingsName,
+    "Agent.Version": agentVersion,
+    "Agent.ComputerName": os.hostname(),
+    "Agent.HomeDirectory": root,
+    "Agent.OS": "Linux",
+    "Agent.OSArchitecture": process.arch === "arm64" ? "ARM64" : "X64",
+  });
+  return capabilities;
+}
+
+function osDescription() {
+  return `${os.type()} ${os.release()} ${os.version()}`.trim();
+}
+
+function base64(urlEncoded) {
+  return Buffer.from(urlEncoded, "base64url").toString("base64");
+}
+
+async function configure(settings) {
+  if (fs.existsSync(settingsFile)) {
+    throw new AgentError("Cannot configure the agent: it is already configured. Run './config.sh remove' first.");
+  }
+  if (!settings.flag("unattended")) {
+    throw new AgentError("This emulated agent configures only with --unattended.");
+  }
+  const serverUrl = required(settings, "url").replace(/\/+$/, "");
+  const poolName = required(settings, "pool", "default");
+  const agentName = required(settings, "agent", os.hostname());
+  const workFolder = required(settings, "work", "_work");
+  const replace = settings.flag("replace");
+
+  say(">> Connect:");
+  const authorization = await configurationAuthorization(settings);
+  await connect(serverUrl, authorization);
+  say("Successfully connected to the server.");
+
+  say(">> Register Agent:");
+  const api = `${serverUrl}/_apis/distributedtask`;
+  const call = (method, url, payload) => withRetries(`${method} ${url}`, () => devops(method, url, authorization, payload), { attempts: 5 });
+  const pools = (await call("GET", `${api}/pools?poolName=${encodeURIComponent(poolName)}&poolType=automation`)).json;
+  const pool = pools?.value?.[0];
+  if (pool === undefined) throw new AgentError(`Agent pool not found: '${poolName}'`);
+
+  const found = (await call("GET", `${api}/pools/${pool.id}/agents?agentName=${encodeURIComponent(agentName)}`)).json;
+  const existing = found?.value?.find((a) => String(a.name).toLowerCase() === agentName.toLowerCase());
+  if (existing !== undefined && !replace) {
+    throw new AgentError(`Pool ${pool.name} already contains an agent with name ${agentName}.`);
+  }
+
+  const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: "jwk" });
+  const body = {
+    name: agentName,
+    version: agentVersion,
+    osDescription: osDescription(),
+    enabled: true,
+    maxParallelism: 1,
+    authorization: { publicKey: { exponent: base64(jwk.e), modulus: base64(jwk.n) } },
+    systemCapabilities: systemCapabilities(agentName),
+  };
+  let agent;
+  if (existing !== undefined) {
+    agent = (await call("PUT", `${api}/pools/${pool.id}/agents/${existing.id}`, { ...body, id: existing.id })).json;
+    say("Successfully replaced the agent");
+  } else {
+    agent = (await call("POST", `${api}/pools/${pool.id}/agents`, body)).json;
+    say("Successfully added the agent");
+  }
+  const clientId = agent?.authorization?.clientId;
+  const authorizationUrl = agent?.authorization?.authorizationUrl;
+  if (typeof clientId !== "string" || typeof authorizationUrl !== "string") {
+    throw new AgentError("The server did not return the agent's OAuth client (authorization.clientId, authorization.authorizationUrl).");
+  }
+
+  const rsaParams = {
+    d: base64(jwk.d),
+    dp: base64(jwk.dp),
+    dq: base64(jwk.dq),
+    exponent: base64(jwk.e),
+    inverseQ: base64(jwk.qi),
+    modulus: base64(jwk.n),
+    p: base64(jwk.p),
+    q: base64(jwk.q),
+  };
+  fs.writeFileSync(rsaFile, JSON.stringify(rsaParams), { mode: 0o600 });
+  fs.chmodSync(rsaFile, 0o600);
+
+  say("Testing agent connection.");
+  const credentials = { scheme: "OAuth", data: { clientId, authorizationUrl, oauthEndpointUrl: authorizationUrl } };
+  const token = await agentAccessToken(credentials.data);
+  await connect(serverUrl, `Bearer ${token.accessToken}`);
+
+  fs.writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2));
+  const settingsJson = { agentId: agent.id, agentName: agent.name ?? agentName, poolId: pool.id, poolName: pool.name, serverUrl, workFolder };
+  fs.writeFileSync(settingsFile, JSON.stringify(settingsJson, null, 2));
+  say("Settings Saved.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// remove
+
+function readJson(file) {
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+async function remove(settings) {
+  if (!fs.existsSync(settingsFile)) {
+    say("The agent is not configured: nothing to remove.");
+    return;
+  }
+  const agentSettings = readJson(settingsFile);
+  const serverUrl = String(agentSettings.serverUrl).replace(/\/+$/, "");
+  say(">> Remove Agent:");
+  const authorization = await configurationAuthorization(settings);
+  await connect(serverUrl, authorization);
+  say("Removing agent from the server");
+  const url = `${serverUrl}/_apis/distributedtask/pools/${agentSettings.poolId}/agents/${agentSettings.agentId}`;
+  try {
+    await withRetries("Removing the agent", () => devops("DELETE", url, authorization), { attempts: 5 });
+    say("Success: the agent was removed from the server");
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.status !== 404) {
+      throw new AgentError(`Failed to remove the agent from the server: ${error instanceof HttpError ? serverMessage(error.text) : error.message}`);
+    }
+    say("The agent was no longer registered on the server");
+  }
+  for (const file of [credentialsFile, rsaFile, settingsFile]) {
+    say(`Removing ${path.basename(file)}`);
+    fs.rmSync(file, { force: true });
+  }
+  say("Success: the agent is removed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// run: the listener
+
+/** The agent's own access token: a client_credentials grant with a JWT signed by its key. */
+async function agentAccessToken(credentials) {
+  const rsa = readJson(rsaFile);
+  const url = (value) => Buffer.from(value, "base64").toString("base64url");
+  const key = crypto.createPrivateKey({
+    key: { kty: "RSA", n: url(rsa.modulus), e: url(rsa.exponent), d: url(rsa.d), p: url(rsa.p), q: url(rsa.q), dp: url(rsa.dp), dq: url(rsa.dq), qi: url(rsa.inverseQ) },
+    format: "jwk",
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({
+    iss: credentials.clientId,
+    sub: credentials.clientId,
+    aud: credentials.authorizationUrl,
+    jti: crypto.randomUUID(),
+    nbf: now - 30,
+    iat: now,
+    exp: now + 300,
+  })}`;
+  const signature = crypto.sign("RSA-SHA256", Buffer.from(unsigned), key).toString("base64url");
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    client_assertion: `${unsigned}.${signature}`,
+  });
+  const res = await withRetries("Getting the agent's access token", async () => {
+    const r = await send("POST", credentials.authorizationUrl, {
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+      body: form.toString(),
+    });
+    if (r.status >= 500 || r.status === 429) throw new HttpError("POST", credentials.authorizationUrl, r.status, r.text);
+    return r;
+  });
+  if (res.status !== 200) throw new HttpError("POST", credentials.authorizationUrl, res.status, res.text);
+  const body = JSON.parse(res.text);
+  return { accessToken: body.access_token, expiresAt: Date.now() + Number(body.expires_in ?? 3600) * 1000 };
+}
+
+class Listener {
+  constructor(once) {
+    this.once = once;
+    this.settings = readJson(settingsFile);
+    const credentials = readJson(credentialsFile);
+    this.credentials = credentials.data ?? credentials;
+    this.serverUrl = String(this.settings.serverUrl).replace(/\/+$/, "");
+    this.api = `${this.serverUrl}/_apis/distributedtask/pools/${this.settings.poolId}`;
+    this.stopping = new AbortController();
+    this.token = undefined;
+    this.sessionId = undefined;
+    this.job = undefined;
+  }
+
+  async authorization(refresh = false) {
+    if (refresh || this.token === undefined || Date.now() > this.token.expiresAt - 60_000) {
+      this.token = await agentAccessToken(this.credentials);
+    }
+    return `Bearer ${this.token.accessToken}`;
+  }
+
+  /** A call with the agent's token: refreshes it once on 401, retries transient failures. */
+  async call(method, url, payload, options = {}) {
+    return withRetries(`${method} ${url}`, async () => {
+      try {
+        return await devops(method, url, await this.authorization(), payload, options);
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 401) {
+          return devops(method, url, await this.authorization(true), payload, options);
+        }
+        throw error;
+      }
+    }, { signal: this.stopping.signal, attempts: options.attempts });
+  }
+
+  async createSession() {
+    const body = {
+      ownerName: os.hostname(),
+      agent: { id: this.settings.agentId, name: this.settings.agentName, version: agentVersion, osDescription: osDescription() },
+      useFipsEncryption: false,
+    };
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        const session = (await this.call("POST", `${this.api}/sessions`, body)).json;
+        this.sessionId = session.sessionId;
+        return;
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 409 && Date.now() < deadline && !this.stopping.signal.aborted) {
+          say("A session for this agent already exists; retrying in 5 s.");
+          await delay(5000, this.stopping.signal);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  async deleteSession() {
+    if (this.sessionId === undefined) return;
+    const sessionId = this.sessionId;
+    this.sessionId = undefined;
+    try {
+      await withRetries("Deleting the session", async () => devops("DELETE", `${this.api}/sessions/${sessionId}`, await this.authorization()), { attempts: 3 });
+    } catch (error) {
+      say(`Could not delete the session: ${error.message}`);
+    }
+  }
+
+  stop(signal) {
+    if (this.stopping.signal.aborted) return;
+    say(`Received ${signal}: shutting down.`);
+    this.stopping.abort();
+    this.job?.cancel();
+  }
+
+  async run() {
+    say("Connecting to the server.");
+    await this.createSession();
+    say("Listening for Jobs");
+    let lastMessageId = 0;
+    while (!this.stopping.signal.aborted) {
+      let message;
+      try {
+        const url = `${this.api}/messages?sessionId=${encodeURIComponent(this.sessionId)}&lastMessageId=${lastMessageId}`;
+        message = (await this.call("GET", url, undefined, { signal: this.stopping.signal, timeoutMs: 70_000 })).json;
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        if (error instanceof HttpError && error.status === 404) {
+          say("The session expired; creating a new one.");
+          await this.createSession();
+          continue;
+        }
+        throw error;
+      }
+      if (message === undefined) continue;
+      lastMessageId = message.messageId;
+      await this.call("DELETE", `${this.api}/messages/${message.messageId}?sessionId=${encodeURIComponent(this.sessionId)}`);
+      if (message.messageType !== "PipelineAgentJobRequest") {
+        say(`Ignoring message ${message.messageId} of type ${message.messageType}.`);
+        continue;
+      }
+      await this.runJob(JSON.parse(message.body));
+      if (this.once) break;
+    }
+    await this.deleteSession();
+  }
+
+  async runJob(request) {
+    const jobName = request.jobName ?? `job ${request.requestId}`;
+    say(`Running job: ${jobName}`);
+    const workRoot = path.resolve(root, this.settings.workFolder ?? "_work");
+    const sources = path.join(workRoot, "1", "s");
+    const temp = path.join(workRoot, "_temp");
+    fs.mkdirSync(sources, { recursive: true });
+    fs.mkdirSync(temp, { recursive: true });
+    const scriptFile = path.join(temp, `${crypto.randomUUID()}.sh`);
+    fs.writeFileSync(scriptFile, String(request.script ?? ""));
+
+    const env = {
+      ...process.env,
+      AGENT_NAME: this.settings.agentName,
+      AGENT_ID: String(this.settings.agentId),
+      AGENT_VERSION: agentVersion,
+      AGENT_HOMEDIRECTORY: root,
+      AGENT_WORKFOLDER: workRoot,
+      AGENT_TEMPDIRECTORY: temp,
+      AGENT_JOBNAME: jobName,
+      BUILD_SOURCESDIRECTORY: sources,
+      SYSTEM_DEFAULTWORKINGDIRECTORY: sources,
+    };
+    // Its own process group, so that whatever the step leaves behind ends with it.
+    const child = spawn("bash", ["--noprofile", "--norc", scriptFile], { cwd: sources, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pipe(process.stdout, { end: false });
+    child.stderr.pipe(process.stderr, { end: false });
+    let canceled = false;
+    const killGroup = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    this.job = {
+      cancel: () => {
+        canceled = true;
+        killGroup("SIGTERM");
+        setTimeout(() => killGroup("SIGKILL"), 5000).unref();
+      },
+    };
+    const code = await new Promise((resolve) => {
+      child.once("error", (error) => { process.stderr.write(`${error.message}\n`); resolve(1); });
+      child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+    });
+    killGroup("SIGKILL");
+    this.job = undefined;
+    fs.rmSync(scriptFile, { force: true });
+
+    const result = canceled ? "canceled" : code === 0 ? "succeeded" : "failed";
+    try {
+      await this.call(
+        "PATCH",
+        `${this.api}/jobrequests/${request.requestId}?lockToken=${encodeURIComponent(request.lockToken ?? "")}`,
+        { requestId: request.requestId, result, finishTime: new Date().toISOString() },
+        { attempts: 10 },
+      );
+    } catch (error) {
+      say(`Could not report the result of job ${jobName}: ${error.message}`);
+    }
+    say(`Job ${jobName} completed with result: ${result[0].toUpperCase()}${result.slice(1)}`);
+  }
+}
+
+async function run(settings) {
+  if (!fs.existsSync(settingsFile) || !fs.existsSync(credentialsFile)) {
+    throw new AgentError("The agent is not configured. Run './config.sh' first.");
+  }
+  const listener = new Listener(settings.flag("once"));
+  process.on("SIGTERM", () => listener.stop("SIGTERM"));
+  process.on("SIGINT", () => listener.stop("SIGINT"));
+  await listener.run();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const settings = parseCommandLine(process.argv.slice(2));
+  if (settings.flag("version")) {
+    process.stdout.write(`${agentVersion}\n`);
+    return 0;
+  }
+  const command = settings.commands[0] ?? "run";
+  try {
+    if (command === "configure") await configure(settings);
+    else if (command === "remove") await remove(settings);
+    else if (command === "run") await run(settings);
+    else throw new AgentError(`Unknown command '${command}'.`);
+    return 0;
+  } catch (error) {
+    if (error instanceof AgentError) {
+      say(`Error: ${error.message}`);
+    } else if (isAuthFailure(error)) {
+      say(`Error: the server refused the agent's credentials (${error.message}). Is the agent still registered?`);
+    } else {
+      say(`Error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return 1;
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,334 @@
+// agent/start.sh as the emulator runs it: the container's command (bootstrap mode) or an
+// image's entrypoint (prebuilt mode), spawned as a local process with the container's
+// environment, talking HTTPS to the emulated Azure DevOps and running the emulated agent.
+import { strict as assert } from "node:assert";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
+// The task's own container command for bootstrap mode: the test runs what the product sends.
+import { bootstrapCommand } from "../../src/start/containerGroupSpec";
+import {
+  armClient,
+  containerGroup,
+  control,
+  devops,
+  eventually,
+  poolId,
+  requestLog,
+  setBehaviour,
+  useEmulator,
+  type EmulatorInfo,
+} from "../helpers/emulator";
+
+const startScriptPath = resolve(__dirname, "..", "..", "agent", "start.sh");
+const startScript = readFileSync(startScriptPath, "utf8");
+const prebuiltImage = "aciagents.example.azurecr.io/azp-agent:test";
+
+interface EnvironmentVariable {
+  name: string;
+  value?: string;
+  secureValue?: string;
+}
+
+interface AgentRun {
+  name: string;
+  runId: string;
+  /** PAT used to register; the well-known one unless given. */
+  pat?: string;
+  /** Pass the PAT in AZP_TOKEN (default) or in a file named by AZP_TOKEN_FILE. */
+  tokenFile?: string;
+  once?: boolean;
+  lifetimeMinutes?: string;
+  startupScript?: string;
+  /** Prebuilt mode: no command, the registered image's entrypoint runs start.sh. */
+  prebuilt?: boolean;
+}
+
+function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
+  const pat = run.pat ?? info.pat;
+  const variables: EnvironmentVariable[] = [
+    { name: "AZP_URL", value: info.organizationUrl },
+    { name: "AZP_POOL", value: info.pool },
+    { name: "AZP_AGENT_NAME", value: run.name },
+    { name: "AZP_AUTH", value: "PAT" },
+    { name: "AZP_WORK", value: "_work" },
+    { name: "AZP_ONCE", value: String(run.once ?? true) },
+    { name: "AZP_MAX_LIFETIME_MINUTES", value: run.lifetimeMinutes ?? "0" },
+    { name: "ACI_RUN_ID", value: run.runId },
+  ];
+  if (run.tokenFile === undefined) variables.push({ name: "AZP_TOKEN", secureValue: pat });
+  else variables.push({ name: "AZP_TOKEN_FILE", value: run.tokenFile });
+  if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
+  return variables;
+}
+
+class Harness {
+  readonly client: ContainerInstanceManagementClient;
+
+  constructor(readonly info: EmulatorInfo) {
+    this.client = armClient(info);
+  }
+
+  async start(run: AgentRun): Promise<void> {
+    const group = containerGroup(this.info, {
+      ...(run.prebuilt === true ? { image: prebuiltImage } : { image: "debian:bookworm-slim", command: bootstrapCommand(startScript) }),
+      environmentVariables: environment(this.info, run),
+    });
+    await this.client.containerGroups.beginCreateOrUpdateAndWait(this.info.resourceGroup, run.name, group, { updateIntervalInMs: 50 });
+  }
+
+  /** The container's exit code once it has terminated. */
+  async exitCode(name: string, timeoutMs = 45_000): Promise<number> {
+    return eventually(
+      `container ${name} to terminate`,
+      async () => {
+        const group = await this.client.containerGroups.get(this.info.resourceGroup, name);
+        const state = group.containers[0]?.instanceView?.currentState;
+        return state?.state === "Terminated" ? (state.exitCode ?? -1) : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  async logs(name: string): Promise<string> {
+    return (await this.client.containers.listLogs(this.info.resourceGroup, name, "main")).content ?? "";
+  }
+
+  async agentStatus(name: string): Promise<string | undefined> {
+    const pool = await poolId(this.info);
+    const res = await devops(this.info, "GET", `_apis/distributedtask/pools/${pool}/agents?agentName=${encodeURIComponent(name)}`);
+    assert.equal(res.status, 200, res.text);
+    return (res.json as { value: { status: string }[] }).value[0]?.status;
+  }
+
+  async queueJob(runId: string, jobName: string, script: string): Promise<number> {
+    const res = await control(this.info, "POST", "/jobs", { pool: this.info.pool, demands: { ACI_RUN_ID: runId }, jobName, script });
+    assert.equal(res.status, 201, res.text);
+    return (res.json as { requestId: number }).requestId;
+  }
+
+  async jobResult(requestId: number, timeoutMs = 30_000): Promise<string> {
+    return eventually(
+      `job ${requestId} to finish`,
+      async () => {
+        const res = await control(this.info, "GET", `/jobs/${requestId}`);
+        return (res.json as { result?: string } | undefined)?.result;
+      },
+      timeoutMs,
+    );
+  }
+}
+
+/** The value of `key=` on the start.sh log line of `phase`. */
+function phaseLine(log: string, phase: string, contains = ""): string | undefined {
+  return log.split("\n").find((line) => line.includes(`[aci-agent] phase=${phase} `) && line.includes(contains));
+}
+
+/**
+ * A bash script that collects everything a job (or the startup script) can read about its
+ * process tree: its environment, the environ and cmdline of each ancestor and of every process
+ * it can read on the machine, the token file, and the files of the container's folders.
+ */
+function spyScript(out: string, tokenFile: string): string {
+  return `
+out='${out}'
+mkdir -p "$out"
+env > "$out/env"
+pid=$$
+n=0
+while [ -n "$pid" ] && [ "$pid" -gt 1 ] && [ "$n" -lt 40 ]; do
+  if cat "/proc/$pid/environ" > "$out/ancestor-environ.$n" 2>/dev/null; then state=readable; else state=unreadable; fi
+  printf '%s %s %s\\n' "$pid" "$state" "$(tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | head -c 200)" >> "$out/ancestors"
+  pid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
+  n=$((n + 1))
+done
+for p in /proc/[0-9]*; do
+  cat "$p/environ" "$p/cmdline" 2>/dev/null
+done > "$out/all-processes"
+if cat '${tokenFile}' > "$out/token-file" 2>/dev/null; then echo present; else echo absent; fi > "$out/token-file-state"
+for d in "\${AZP_HOME:-/azp}" "\${HOME:-/root}" "\${TMPDIR:-/tmp}"; do
+  find "$d" -type f -size -2048k 2>/dev/null
+done | while IFS= read -r f; do cat "$f" 2>/dev/null; done > "$out/files"
+echo "spy done: $(wc -l < "$out/ancestors") ancestors"
+`;
+}
+
+/** Every file under `dir`, recursively, as one string. */
+function readTree(dir: string): string {
+  if (!existsSync(dir)) return "";
+  let text = "";
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (stat?.isDirectory() === true) text += readTree(path);
+    else if (stat?.isFile() === true) text += readFileSync(path, "latin1");
+  }
+  return text;
+}
+
+describe("agent/start.sh in an emulated container", function () {
+  this.timeout(120_000);
+  const emulator = useEmulator();
+  let harness: Harness;
+  let scratch: string;
+
+  beforeEach(async function () {
+    harness = new Harness(emulator().info);
+    scratch = mkdtempSync(join(tmpdir(), "aci-start-sh-"));
+    await setBehaviour(emulator().info, { images: { [prebuiltImage]: { entrypoint: ["/bin/sh", startScriptPath], agentPreinstalled: true } } });
+  });
+
+  afterEach(function () {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("fresh image: skips the dependency step, downloads and verifies the agent, comes online; a stop deregisters it", async function () {
+    const run: AgentRun = { name: "azp-fresh-1", runId: "101", once: false };
+    await harness.start(run);
+    await eventually("the agent to come online", async () => ((await harness.agentStatus(run.name)) === "online" ? true : undefined), 30_000);
+
+    let log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "dependencies", "result=skipped reason=all-present"), log);
+    assert.ok(phaseLine(log, "download", "platform=linux-x64"), log);
+    assert.ok(phaseLine(log, "extract", "sha256=verified"), log);
+    assert.match(log, /Listening for Jobs/);
+    assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[aci-agent\] phase=start elapsed=0s /m);
+
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+    log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "deregister"), log);
+    assert.match(log, /phase=deregister result=removed/);
+    assert.ok(phaseLine(log, "exit", "code=143"), log);
+    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  it("--once: runs one job, deregisters and exits 0", async function () {
+    const run: AgentRun = { name: "azp-once-1", runId: "102", once: true };
+    await harness.start(run);
+    const requestId = await harness.queueJob(run.runId, "build", "echo building in $(pwd)");
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.exitCode(run.name), 0);
+
+    const log = await harness.logs(run.name);
+    assert.match(log, /Running job: build/);
+    assert.match(log, /building in .*\/_work\/1\/s/);
+    assert.match(log, /Job build completed with result: Succeeded/);
+    assert.ok(phaseLine(log, "run", "once=true"), log);
+    assert.match(log, /phase=deregister result=removed/);
+    assert.ok(phaseLine(log, "exit", "code=0"), log);
+    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  it("prebuilt image: the agent is already there, so nothing is downloaded", async function () {
+    const run: AgentRun = { name: "azp-prebuilt-1", runId: "103", once: true, prebuilt: true };
+    await harness.start(run);
+    const requestId = await harness.queueJob(run.runId, "prebuilt-job", "echo prebuilt ok");
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.exitCode(run.name), 0);
+
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "download", "result=skipped reason=agent-already-in-image"), log);
+    assert.equal(phaseLine(log, "extract"), undefined, log);
+    const downloads = (await requestLog(emulator().info)).filter((entry) => /packages\/agent|_agentcdn/.test(entry.url));
+    assert.deepEqual(downloads, [], "the prebuilt container asked for the agent package");
+  });
+
+  it("AZP_MAX_LIFETIME_MINUTES: the agent is stopped and the container exits 124", async function () {
+    const run: AgentRun = { name: "azp-lifetime-1", runId: "104", once: false, lifetimeMinutes: "0.05" };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 124);
+
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "setup", "max_lifetime_s=3"), log);
+    assert.match(log, /phase=lifetime result=reached/);
+    assert.match(log, /phase=stop agent_pid=\d+ signal=TERM/);
+    assert.match(log, /phase=deregister result=removed/);
+    assert.ok(phaseLine(log, "exit", "code=124 reason='AZP_MAX_LIFETIME_MINUTES reached'"), log);
+    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  it("a failing AZP_STARTUP_SCRIPT stops the start with exit 17 and one clear line; nothing is registered", async function () {
+    const run: AgentRun = { name: "azp-startup-1", runId: "105", startupScript: "echo installing tools; exit 3" };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 17);
+
+    const log = await harness.logs(run.name);
+    assert.match(log, /installing tools/);
+    const errors = log.split("\n").filter((line) => line.includes("[aci-agent] error:"));
+    assert.equal(errors.length, 1, log);
+    assert.match(errors[0] ?? "", /phase=startup-script AZP_STARTUP_SCRIPT exited with 3 .*exit=17/);
+    assert.equal(phaseLine(log, "configure"), undefined, log);
+    assert.equal(await harness.agentStatus(run.name), undefined);
+  });
+
+  it("a package whose sha256 does not match is refused with exit 15: nothing is extracted or run", async function () {
+    await setBehaviour(emulator().info, { agentPackageHash: "0".repeat(64) });
+    const run: AgentRun = { name: "azp-hash-1", runId: "106" };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 15);
+
+    const log = await harness.logs(run.name);
+    const errors = log.split("\n").filter((line) => line.includes("[aci-agent] error:"));
+    assert.equal(errors.length, 1, log);
+    assert.match(errors[0] ?? "", /sha256 mismatch .*expected 0{64}, got [0-9a-f]{64}; nothing was run; exit=15/);
+    assert.equal(phaseLine(log, "extract"), undefined, log);
+    assert.equal(phaseLine(log, "configure"), undefined, log);
+    const home = /home=(\S+)/.exec(phaseLine(log, "setup") ?? "")?.[1];
+    assert.ok(home !== undefined, log);
+    assert.equal(existsSync(join(home, "agent")), false, "the agent was extracted");
+    assert.equal(existsSync(join(home, "agent.tar.gz")), false, "the refused package was left behind");
+    assert.equal(await harness.agentStatus(run.name), undefined);
+  });
+
+  for (const via of ["AZP_TOKEN", "AZP_TOKEN_FILE"] as const) {
+    it(`secret in ${via}: neither the startup script nor a job can find the token`, async function () {
+      const info = emulator().info;
+      const created = await control(info, "POST", "/pats", {});
+      const pat = (created.json as { pat: string }).pat;
+      // The spy looks for the token file in both cases; only the AZP_TOKEN_FILE run has one.
+      const tokenFile = join(scratch, "token");
+      if (via === "AZP_TOKEN_FILE") writeFileSync(tokenFile, `${pat}\n`, { mode: 0o600 });
+      const run: AgentRun = {
+        name: `azp-secret-${via === "AZP_TOKEN" ? "env" : "file"}`,
+        runId: via === "AZP_TOKEN" ? "107" : "108",
+        pat,
+        once: true,
+        startupScript: spyScript(join(scratch, "startup"), tokenFile),
+        ...(via === "AZP_TOKEN_FILE" ? { tokenFile } : {}),
+      };
+      await harness.start(run);
+      const requestId = await harness.queueJob(run.runId, "spy", spyScript(join(scratch, "job"), tokenFile));
+      assert.equal(await harness.jobResult(requestId), "succeeded");
+      assert.equal(await harness.exitCode(run.name), 0);
+
+      const log = await harness.logs(run.name);
+      assert.match(log, /spy done/);
+      assert.equal(existsSync(tokenFile), false, "AZP_TOKEN_FILE was not deleted");
+      for (const who of ["startup", "job"]) {
+        const seen = join(scratch, who);
+        // The spy really read its ancestors, start.sh included: the check is not vacuous.
+        const ancestors = readFileSync(join(seen, "ancestors"), "utf8");
+        assert.match(ancestors, /^\d+ readable .*start\.sh/m, `${who}: start.sh is not among the readable ancestors:\n${ancestors}`);
+        const env = readFileSync(join(seen, "env"), "utf8");
+        assert.match(env, /^AZP_POOL=/m);
+        assert.doesNotMatch(env, /^(AZP_TOKEN|AZP_TOKEN_FILE|AZP_STARTUP_SCRIPT|VSTS_AGENT_INPUT_\w+)=/m);
+        assert.equal(readFileSync(join(seen, "token-file-state"), "utf8").trim(), "absent", `${who} read the token file`);
+        const leaks = readdirSync(seen).filter((file) => readFileSync(join(seen, file), "latin1").includes(pat));
+        assert.deepEqual(leaks, [], `${who} found the token in: ${leaks.join(", ")}`);
+      }
+      assert.ok(!log.includes(pat), "the token is in the container log");
+      const registration = (await requestLog(info)).find((entry) => entry.method === "POST" && /\/pools\/\d+\/agents$/.test(entry.url.split("?")[0] ?? ""));
+      assert.ok(registration !== undefined, "no agent registration was recorded");
+      const capabilities = (JSON.parse(registration.requestBody) as { systemCapabilities: Record<string, string> }).systemCapabilities;
+      assert.equal(capabilities.ACI_RUN_ID, run.runId);
+      for (const name of ["AZP_TOKEN", "AZP_TOKEN_FILE", "AZP_STARTUP_SCRIPT", "VSTS_AGENT_INPUT_TOKEN"]) {
+        assert.equal(capabilities[name], undefined, `${name} is a capability`);
+      }
+      const home = /home=(\S+)/.exec(phaseLine(log, "setup") ?? "")?.[1];
+      assert.ok(home !== undefined, log);
+      assert.ok(!readTree(dirname(home)).includes(pat), "the token is in a file of the container");
+    });
+  }
+});
