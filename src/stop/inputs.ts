@@ -54,12 +54,20 @@ export function parseStopInputs(read: InputReader, vars: PipelineVariables): Sto
     containerGroupNames: parseInput(
       read,
       "containerGroupNames",
-      namesNeeded ? required(containerGroupNames, "required when scope is names; pass $(aci.containerGroupNames) from the start step") : withDefault([], containerGroupNames),
+      namesNeeded ? required(atLeastOneName, namesRequired) : withDefault([], containerGroupNames),
     ),
     namePrefix: parseInput(read, "namePrefix", withDefault("azp", namePrefix)),
     collectLogs: parseInput(read, "collectLogs", withDefault(true, bool)),
     run: runIdentity(vars),
   });
+}
+
+const namesRequired = "required when scope is names; pass $(aci.containerGroupNames) from the start step";
+
+function atLeastOneName(text: string): string[] {
+  const names = containerGroupNames(text);
+  if (names.length === 0) throw invalid(namesRequired);
+  return names;
 }
 
 function containerGroupNames(text: string): string[] {

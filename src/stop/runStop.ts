@@ -152,13 +152,23 @@ async function removeTarget(config: StopConfig, services: StopServices, pool: Ag
     logFile: undefined,
   };
   if (target.group !== undefined && config.collectLogs) result.logFile = await collectLog(config, services, target.group);
+  // The group goes even when its registration cannot: a running container costs money and its
+  // agent could take other jobs; a dead registration only clutters the pool.
+  let registrationFailure: unknown;
   if (target.agent !== undefined && pool !== undefined) {
-    result.removedRegistration = await deregister(services, pool, target.agent);
-    if (result.removedRegistration) log.info(`${target.name}: deregistered from pool '${pool.name}'`);
+    try {
+      result.removedRegistration = await deregister(services, pool, target.agent);
+      if (result.removedRegistration) log.info(`${target.name}: deregistered from pool '${pool.name}'`);
+    } catch (error) {
+      registrationFailure = error;
+    }
   }
   if (target.group !== undefined) {
     result.removedGroup = await aci.delete(config.resourceGroup, target.name);
     if (result.removedGroup) log.info(`${target.name}: container group deleted`);
+  }
+  if (registrationFailure !== undefined) {
+    throw new Error(`${result.removedGroup ? "container group deleted, but " : ""}the agent registration was not removed: ${describe(registrationFailure)}`);
   }
   return result;
 }

@@ -1,0 +1,212 @@
+// Shared pieces of the AciAgentStop unit tests: inputs and pipeline variables of a typical run,
+// snapshots of container groups and agents, and small in-memory fakes of ACI, the pool and time.
+import type { AciApi, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
+import type { Clock } from "../../../src/core/clock";
+import type { InputReader, PipelineVariables } from "../../../src/core/inputSource";
+import type { AgentPool, PoolAgent } from "../../../src/devops/client";
+import type { PoolApi } from "../../../src/start/runStart";
+import { OWN_TAGS } from "../../../src/start/tags";
+import { parseStopInputs, type StopConfig } from "../../../src/stop/inputs";
+
+export const PROJECT_ID = "6c5b2f9e-1f2a-4e0b-9a55-0d7e8c3b1a42";
+export const PAT = "stop-pat-0123456789-secret";
+export const RUN_ID = "1234";
+/** The `aci-agents-run` tag of run 1234 of the project in organization contoso. */
+export const RUN_TAG = `contoso/${PROJECT_ID}/${RUN_ID}`;
+
+/** The inputs of the design's example cleanup job. */
+export const REQUIRED_INPUTS: Readonly<Record<string, string>> = {
+  azureSubscription: "9f0c3c1e-arm-connection",
+  resourceGroup: "ci-agents",
+  pool: "aci",
+  registrationToken: PAT,
+};
+
+export const BUILD_VARIABLES: Readonly<PipelineVariables> = {
+  buildId: RUN_ID,
+  jobAttempt: "1",
+  collectionUri: "https://dev.azure.com/contoso/",
+  teamProjectId: PROJECT_ID,
+  teamProject: "Platform",
+};
+
+export function readerOf(inputs: Readonly<Record<string, string>>): InputReader {
+  return { get: (name) => inputs[name] };
+}
+
+/** Parses the required inputs with the given ones on top; "" leaves an input unset. */
+export function stopConfigWith(inputs: Readonly<Record<string, string>> = {}, vars: PipelineVariables = BUILD_VARIABLES): StopConfig {
+  return parseStopInputs(readerOf({ ...REQUIRED_INPUTS, ...inputs }), vars);
+}
+
+export interface GroupOptions {
+  tags?: Record<string, string>;
+  state?: string | undefined;
+  /** Container log returned by `logs`. */
+  log?: string;
+}
+
+/** A container group as the SDK gateway reports it (one container named like the group). */
+export function groupSnapshot(name: string, options: GroupOptions = {}): GroupSnapshot {
+  return {
+    name,
+    location: "westeurope",
+    provisioningState: "Succeeded",
+    state: "state" in options ? options.state : "Running",
+    tags: options.tags ?? {},
+    containers: [{ name, state: "Running", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [] }],
+    events: [],
+  };
+}
+
+/** The tags AciAgentStart puts on a group of run `runTag`. */
+export function ownTags(name: string, runTag = RUN_TAG, expires = "2099-01-01T00:00:00Z", created = "2026-03-01T10:00:00Z"): Record<string, string> {
+  return {
+    [OWN_TAGS.run]: runTag,
+    [OWN_TAGS.pool]: "aci",
+    [OWN_TAGS.agent]: name,
+    [OWN_TAGS.created]: created,
+    [OWN_TAGS.expires]: expires,
+  };
+}
+
+export function poolAgent(id: number, name: string, status: PoolAgent["status"] = "online"): PoolAgent {
+  return { id, name, status, enabled: true };
+}
+
+/**
+ * ACI in memory. `list` leaves out the instance view, as ARM's list does, so `state` is
+ * undefined there; `get` returns the full snapshot.
+ */
+export class FakeAci implements AciApi {
+  readonly groups = new Map<string, GroupSnapshot>();
+  readonly logsOf = new Map<string, string>();
+  /** Errors thrown by `delete` of a name, every time. */
+  readonly deleteFailures = new Map<string, Error>();
+  /** Errors thrown by `logs` of a name. */
+  readonly logFailures = new Map<string, Error>();
+  /** Groups that vanish between `list` and `delete` (someone else removed them). */
+  readonly vanishBeforeDelete = new Set<string>();
+  readonly calls: string[] = [];
+  readonly requestCount = 0;
+  private deletesInFlight = 0;
+  maxDeletesInFlight = 0;
+
+  add(group: GroupSnapshot, log?: string): this {
+    this.groups.set(group.name, group);
+    if (log !== undefined) this.logsOf.set(group.name, log);
+    return this;
+  }
+
+  resourceGroupLocation(): Promise<string> {
+    return Promise.reject(new Error("the stop task does not need the resource group's location"));
+  }
+
+  beginCreate(): Promise<CreateOperation> {
+    return Promise.reject(new Error("the stop task must not create anything"));
+  }
+
+  get(resourceGroup: string, name: string): Promise<GroupSnapshot | undefined> {
+    this.calls.push(`get ${resourceGroup}/${name}`);
+    return Promise.resolve(this.groups.get(name));
+  }
+
+  async delete(resourceGroup: string, name: string): Promise<boolean> {
+    this.calls.push(`delete ${resourceGroup}/${name}`);
+    this.deletesInFlight++;
+    this.maxDeletesInFlight = Math.max(this.maxDeletesInFlight, this.deletesInFlight);
+    try {
+      // Let other deletes start, so that concurrency shows.
+      await new Promise((resolve) => setImmediate(resolve));
+      const failure = this.deleteFailures.get(name);
+      if (failure !== undefined) throw failure;
+      if (this.vanishBeforeDelete.has(name)) this.groups.delete(name);
+      return this.groups.delete(name);
+    } finally {
+      this.deletesInFlight--;
+    }
+  }
+
+  list(resourceGroup: string): Promise<GroupSnapshot[]> {
+    this.calls.push(`list ${resourceGroup}`);
+    return Promise.resolve([...this.groups.values()].map((g) => ({ ...g, state: undefined })));
+  }
+
+  logs(resourceGroup: string, name: string, container: string): Promise<string> {
+    this.calls.push(`logs ${resourceGroup}/${name}/${container}`);
+    const failure = this.logFailures.get(name);
+    if (failure !== undefined) return Promise.reject(failure);
+    return Promise.resolve(this.logsOf.get(name) ?? "");
+  }
+
+  /** The names `delete` was called with, in order. */
+  get deleted(): string[] {
+    return this.calls.filter((c) => c.startsWith("delete ")).map((c) => c.replace(/^delete [^/]+\//, ""));
+  }
+}
+
+/** An agent pool in memory. */
+export class FakePools implements PoolApi {
+  readonly pool: AgentPool = { id: 7, name: "aci", isHosted: false };
+  readonly agents = new Map<number, PoolAgent>();
+  /** Makes the pool invisible (findPool answers undefined). */
+  hidden = false;
+  /** Errors `deleteAgent` throws for an agent id, one per call, in order; then it succeeds. */
+  readonly deleteErrors = new Map<number, Error[]>();
+  /** An error `deleteAgent` throws for an agent id on every call. */
+  readonly deleteAlways = new Map<number, Error>();
+  /** Agents that deregister themselves just before `deleteAgent` reaches them. */
+  readonly vanishBeforeDelete = new Set<number>();
+  readonly deleteCalls: number[] = [];
+  readonly requestCount = 0;
+
+  add(...agents: PoolAgent[]): this {
+    for (const agent of agents) this.agents.set(agent.id, agent);
+    return this;
+  }
+
+  findPool(name: string): Promise<AgentPool | undefined> {
+    return Promise.resolve(this.hidden || name.toLowerCase() !== this.pool.name ? undefined : this.pool);
+  }
+
+  canManagePool(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  listAgents(poolId: number): Promise<PoolAgent[]> {
+    if (poolId !== this.pool.id) return Promise.reject(new Error(`no pool ${poolId}`));
+    return Promise.resolve([...this.agents.values()]);
+  }
+
+  deleteAgent(poolId: number, agentId: number): Promise<boolean> {
+    this.deleteCalls.push(agentId);
+    if (poolId !== this.pool.id) return Promise.reject(new Error(`no pool ${poolId}`));
+    const always = this.deleteAlways.get(agentId);
+    if (always !== undefined) return Promise.reject(always);
+    const next = this.deleteErrors.get(agentId)?.shift();
+    if (next !== undefined) return Promise.reject(next);
+    if (this.vanishBeforeDelete.has(agentId)) this.agents.delete(agentId);
+    return Promise.resolve(this.agents.delete(agentId));
+  }
+
+  /** Names of the agents still registered. */
+  get names(): string[] {
+    return [...this.agents.values()].map((a) => a.name).sort();
+  }
+}
+
+/** A clock that stands still; `sleep` returns at once and remembers how long it was asked to wait. */
+export class FakeClock implements Clock {
+  readonly sleeps: number[] = [];
+
+  constructor(private readonly at: number = Date.parse("2026-03-01T12:00:00Z")) {}
+
+  now(): number {
+    return this.at;
+  }
+
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,315 @@
+// runStop against in-memory ACI and pool fakes: what each scope selects, what is removed, and
+// how busy agents, failures and things already gone are handled.
+import { strict as assert } from "node:assert";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AzureError } from "../../../src/azure/aci";
+import { InputError } from "../../../src/core/errors";
+import { DevOpsError } from "../../../src/devops/client";
+import { NEVER_EXPIRES } from "../../../src/start/tags";
+import type { StopConfig } from "../../../src/stop/inputs";
+import { runStop, type StopResult } from "../../../src/stop/runStop";
+import { FakePlatform } from "../../helpers/fakePlatform";
+import { FakeAci, FakeClock, FakePools, PROJECT_ID, groupSnapshot, ownTags, poolAgent, stopConfigWith } from "./fixtures";
+
+const OTHER_RUN_TAG = `contoso/${PROJECT_ID}/999`;
+const busy = (name: string) => new DevOpsError(`Azure DevOps answered 400: Agent "${name}" is running a job for pool "aci"`, 400, "TaskAgentJobStillRunningException");
+
+describe("runStop", () => {
+  let logDirectory: string;
+  let aci: FakeAci;
+  let pools: FakePools;
+  let clock: FakeClock;
+  let log: FakePlatform;
+
+  beforeEach(() => {
+    logDirectory = mkdtempSync(join(tmpdir(), "aci-stop-unit-"));
+    aci = new FakeAci();
+    pools = new FakePools();
+    clock = new FakeClock();
+    log = new FakePlatform({ tempDirectory: logDirectory });
+  });
+
+  afterEach(() => {
+    rmSync(logDirectory, { recursive: true, force: true });
+  });
+
+  function stop(config: StopConfig): Promise<StopResult> {
+    return runStop(config, { aci, pools, log, clock, logDirectory });
+  }
+
+  const removedNames = (result: StopResult) => result.removed.map((r) => r.name).sort();
+
+  describe("scope run", () => {
+    it("removes this run's groups and registrations, found by the run tag alone", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }))
+        .add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }))
+        .add(groupSnapshot("azp-999-1-1", { tags: ownTags("azp-999-1-1", OTHER_RUN_TAG) }))
+        .add(groupSnapshot("web-frontend", { tags: { team: "web" } }));
+      pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(2, "azp-1234-1-2"), poolAgent(3, "azp-999-1-1"), poolAgent(4, "build-box"));
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2"]);
+      assert.deepEqual(result.leftovers, []);
+      assert.deepEqual([...aci.groups.keys()].sort(), ["azp-999-1-1", "web-frontend"]);
+      assert.deepEqual(pools.names, ["azp-999-1-1", "build-box"]);
+      for (const removed of result.removed) {
+        assert.equal(removed.removedGroup, true);
+        assert.equal(removed.removedRegistration, true);
+      }
+    });
+
+    it("also removes registrations of this run whose group is gone (any attempt), and nothing of other runs", async () => {
+      pools.add(poolAgent(1, "azp-1234-1-1", "offline"), poolAgent(2, "azp-1234-2-1", "online"), poolAgent(3, "azp-12345-1-1", "offline"), poolAgent(4, "azp-999-1-1", "offline"));
+
+      const result = await stop(stopConfigWith());
+
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-2-1"]);
+      assert.deepEqual(pools.names, ["azp-12345-1-1", "azp-999-1-1"]);
+      for (const removed of result.removed) {
+        assert.equal(removed.removedGroup, false);
+        assert.equal(removed.removedRegistration, true);
+      }
+    });
+
+    it("matches the run tag of the organization whatever URL form names it", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      const result = await stop(stopConfigWith({ organizationUrl: "https://contoso.visualstudio.com/" }));
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1"]);
+    });
+
+    it("succeeds with nothing removed when nothing is there, and says so", async () => {
+      const result = await stop(stopConfigWith());
+      assert.deepEqual(result, { removed: [], leftovers: [] });
+      assert.ok(log.messages("info").includes("Nothing to remove."), log.messages("info").join("\n"));
+      assert.deepEqual(aci.deleted, []);
+    });
+
+    it("counts nothing for what vanished in the meantime, and does not fail on it", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      aci.vanishBeforeDelete.add("azp-1234-1-1");
+      // The agent deregistered itself just before: the pool answers 404 (false).
+      pools.add(poolAgent(1, "azp-1234-1-1"));
+      pools.vanishBeforeDelete.add(1);
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(result, { removed: [], leftovers: [] });
+      assert.deepEqual(aci.deleted, ["azp-1234-1-1"]);
+      assert.deepEqual(pools.deleteCalls, [1]);
+    });
+
+    it("records when each removed agent was created and how long it lived", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1", undefined, undefined, "2026-03-01T11:00:00Z") }));
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+      const [removed] = result.removed;
+      assert.ok(removed !== undefined, "nothing was removed");
+      assert.equal(removed.createdAt, "2026-03-01T11:00:00Z");
+      assert.equal(removed.lifetimeMs, 3_600_000);
+    });
+  });
+
+  describe("scope names", () => {
+    it("removes exactly the named groups and their registrations", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }))
+        .add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }))
+        .add(groupSnapshot("azp-1234-1-3", { tags: ownTags("azp-1234-1-3") }));
+      pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(3, "azp-1234-1-3"));
+
+      const result = await stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,azp-1234-1-2", collectLogs: "false" }));
+
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2"]);
+      assert.deepEqual([...aci.groups.keys()], ["azp-1234-1-3"]);
+      assert.deepEqual(pools.names, ["azp-1234-1-3"]);
+    });
+
+    it("refuses a group this extension did not create, naming it and the input, before removing anything", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") })).add(groupSnapshot("database", { tags: { team: "data" } }));
+      pools.add(poolAgent(1, "azp-1234-1-1"));
+
+      await assert.rejects(
+        stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,database" })),
+        (error: unknown) => error instanceof InputError && /^containerGroupNames: database was not created by this extension/.test(error.message),
+      );
+      assert.deepEqual(aci.deleted, []);
+      assert.deepEqual(pools.deleteCalls, []);
+      assert.deepEqual(log.uploadedFiles, []);
+      assert.equal(aci.groups.size, 2);
+    });
+
+    it("names every foreign group in one message", async () => {
+      aci.add(groupSnapshot("db-1")).add(groupSnapshot("db-2", { tags: { [`aci-agents-expires`]: "2020-01-01T00:00:00Z" } }));
+      await assert.rejects(stop(stopConfigWith({ scope: "names", containerGroupNames: "db-1,db-2" })), /containerGroupNames: db-1, db-2 were not created by this extension/);
+    });
+
+    it("removes the registration of a named agent whose group is already gone, and passes over a name that is gone entirely", async () => {
+      pools.add(poolAgent(1, "azp-1234-1-1", "offline"));
+      const result = await stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,azp-1234-1-2" }));
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1"]);
+      assert.deepEqual(result.leftovers, []);
+      assert.deepEqual(pools.names, []);
+    });
+  });
+
+  describe("scope expired", () => {
+    it("removes expired and stopped groups of this extension and stale registrations, nothing live or foreign", async () => {
+      const past = "2026-03-01T11:59:00Z";
+      aci.add(groupSnapshot("azp-1-1-1", { tags: ownTags("azp-1-1-1", "contoso/p/1", past) }))
+        .add(groupSnapshot("azp-2-1-1", { tags: ownTags("azp-2-1-1", "contoso/p/2") }))
+        .add(groupSnapshot("azp-3-1-1", { tags: ownTags("azp-3-1-1", "contoso/p/3"), state: "Succeeded" }))
+        .add(groupSnapshot("azp-4-1-1", { tags: ownTags("azp-4-1-1", "contoso/p/4", NEVER_EXPIRES) }))
+        .add(groupSnapshot("azp-5-1-1", { tags: ownTags("azp-5-1-1", "other-org/p/5", past) }))
+        .add(groupSnapshot("legacy", { tags: { "aci-agents-expires": past } }));
+      pools.add(
+        poolAgent(1, "azp-1-1-1", "online"),
+        poolAgent(2, "azp-2-1-1", "offline"),
+        poolAgent(6, "azp-6-1-1", "offline"),
+        poolAgent(7, "azp-7-1-1", "online"),
+        poolAgent(8, "build-box", "offline"),
+      );
+
+      const result = await stop(stopConfigWith({ scope: "expired", collectLogs: "false" }));
+
+      // 1 and 5 expired (any run, any organization), 3 has stopped, 6 is an offline leftover.
+      assert.deepEqual(removedNames(result), ["azp-1-1-1", "azp-3-1-1", "azp-5-1-1", "azp-6-1-1"]);
+      assert.deepEqual([...aci.groups.keys()].sort(), ["azp-2-1-1", "azp-4-1-1", "legacy"]);
+      // 2 is offline but its group is live (it may still be registering); 7 is online.
+      assert.deepEqual(pools.names, ["azp-2-1-1", "azp-7-1-1", "build-box"]);
+      // The state of a group that has not expired is read, since list items carry none.
+      assert.ok(aci.calls.includes("get ci-agents/azp-3-1-1"), aci.calls.join("\n"));
+    });
+
+    it("uses namePrefix for stale registrations", async () => {
+      pools.add(poolAgent(1, "azp-6-1-1", "offline"), poolAgent(2, "gpu-6-1-1", "offline"));
+      const result = await stop(stopConfigWith({ scope: "expired", namePrefix: "gpu" }));
+      assert.deepEqual(removedNames(result), ["gpu-6-1-1"]);
+      assert.deepEqual(pools.names, ["azp-6-1-1"]);
+    });
+  });
+
+  describe("busy agents", () => {
+    it("retries deregistration while Azure DevOps says the agent is running a job, with growing pauses", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      pools.add(poolAgent(1, "azp-1234-1-1"));
+      pools.deleteErrors.set(1, [busy("azp-1234-1-1"), busy("azp-1234-1-1"), busy("azp-1234-1-1")]);
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1"]);
+      assert.deepEqual(pools.deleteCalls, [1, 1, 1, 1]);
+      assert.deepEqual(clock.sleeps, [1000, 1500, 2250]);
+      assert.equal(log.messages("info").filter((m) => m.includes("still busy; retrying")).length, 3);
+      assert.deepEqual(pools.names, []);
+      assert.equal(aci.groups.size, 0);
+    });
+
+    it("gives up after eight attempts and names the agent as left over", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") })).add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }));
+      pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(2, "azp-1234-1-2"));
+      pools.deleteAlways.set(1, busy("azp-1234-1-1"));
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.equal(pools.deleteCalls.filter((id) => id === 1).length, 8);
+      assert.ok(clock.sleeps.every((ms) => ms <= 5000), clock.sleeps.join(", "));
+      assert.deepEqual(removedNames(result), ["azp-1234-1-2"]);
+      assert.deepEqual(result.leftovers.map((l) => l.name), ["azp-1234-1-1"]);
+      assert.match(result.leftovers[0]?.reason ?? "", /running a job/);
+    });
+
+    it("does not retry other refusals", async () => {
+      pools.add(poolAgent(1, "azp-1234-1-1", "offline"));
+      pools.deleteAlways.set(1, new DevOpsError("Azure DevOps answered 403: Access denied", 403));
+      const result = await stop(stopConfigWith());
+      assert.deepEqual(pools.deleteCalls, [1]);
+      assert.deepEqual(clock.sleeps, []);
+      assert.deepEqual(result.leftovers.map((l) => l.name), ["azp-1234-1-1"]);
+      assert.match(result.leftovers[0]?.reason ?? "", /registration was not removed: Azure DevOps answered 403: Access denied$/);
+    });
+  });
+
+  describe("failures", () => {
+    it("still deletes the container group when the pool refuses to deregister its agent, and names the registration as left over", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      pools.add(poolAgent(1, "azp-1234-1-1"));
+      pools.deleteAlways.set(1, new DevOpsError("Azure DevOps answered 403: Access denied. Needs Manage permissions for pool aci", 403));
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(result.leftovers.map((l) => l.name), ["azp-1234-1-1"]);
+      assert.match(result.leftovers[0]?.reason ?? "", /403/);
+      // A running agent that cannot be deregistered still takes jobs and costs money: its group must go.
+      assert.deepEqual(aci.deleted, ["azp-1234-1-1"], "the container group was not deleted");
+      assert.equal(aci.groups.size, 0);
+    });
+
+    it("removes everything else when one group cannot be deleted, and says why that one is left", async () => {
+      for (const name of ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-1-3"]) aci.add(groupSnapshot(name, { tags: ownTags(name) }));
+      aci.deleteFailures.set("azp-1234-1-2", new AzureError("Internal error", "InternalServerError", 500));
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-3"]);
+      assert.deepEqual(result.leftovers, [{ name: "azp-1234-1-2", reason: "InternalServerError: Internal error" }]);
+      assert.deepEqual([...aci.groups.keys()], ["azp-1234-1-2"]);
+    });
+
+    it("still removes the groups when the pool is not visible, with a warning naming the pool", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      pools.hidden = true;
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1"]);
+      assert.equal(result.removed[0]?.removedRegistration, false);
+      assert.ok(log.messages("warning").some((w) => w.startsWith("pool: no agent pool 'aci'")), log.messages("warning").join("\n"));
+    });
+
+    it("removes the agents concurrently, not one after the other", async () => {
+      for (let i = 1; i <= 20; i++) aci.add(groupSnapshot(`azp-1234-1-${i}`, { tags: ownTags(`azp-1234-1-${i}`) }));
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+      assert.equal(result.removed.length, 20);
+      assert.ok(aci.maxDeletesInFlight > 1, `only ${aci.maxDeletesInFlight} delete in flight at a time`);
+    });
+  });
+
+  describe("collectLogs", () => {
+    it("writes each container's log to a file, attaches it, shows its last lines, then deletes the group", async () => {
+      const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }), `${lines.join("\n")}\n`);
+      aci.add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }), "");
+
+      const result = await stop(stopConfigWith());
+
+      const file1 = join(logDirectory, "azp-1234-1-1.log");
+      const file2 = join(logDirectory, "azp-1234-1-2.log");
+      assert.deepEqual([...log.uploadedFiles].sort(), [file1, file2]);
+      assert.equal(readFileSync(file1, "utf8"), `${lines.join("\n")}\n`);
+      assert.equal(readFileSync(file2, "utf8"), "");
+      assert.deepEqual(result.removed.map((r) => r.logFile).sort(), [file1, file2]);
+      const shown = log.messages("infoExternal");
+      assert.ok(shown.includes(lines.slice(-20).join("\n")), shown.join("\n---\n"));
+      assert.ok(shown.includes("(empty)"), shown.join("\n---\n"));
+      // The log is read before the group goes.
+      const order = aci.calls.filter((c) => c.includes("azp-1234-1-1"));
+      assert.ok(order.indexOf("logs ci-agents/azp-1234-1-1/azp-1234-1-1") < order.indexOf("delete ci-agents/azp-1234-1-1"), order.join("\n"));
+    });
+
+    it("warns and still deletes the group when its log cannot be read", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }));
+      aci.logFailures.set("azp-1234-1-1", new AzureError("The container is not running", "ContainerGroupNotRunning", 409));
+      const result = await stop(stopConfigWith());
+      assert.deepEqual(removedNames(result), ["azp-1234-1-1"]);
+      assert.equal(result.removed[0]?.logFile, undefined);
+      assert.ok(log.messages("warning").some((w) => w.startsWith("azp-1234-1-1: could not read its log: ContainerGroupNotRunning")), log.messages("warning").join("\n"));
+      assert.deepEqual(log.uploadedFiles, []);
+    });
+
+    it("reads no log when collectLogs is false", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }), "hello");
+      await stop(stopConfigWith({ collectLogs: "false" }));
+      assert.ok(!aci.calls.some((c) => c.startsWith("logs ")), aci.calls.join("\n"));
+      assert.deepEqual(log.uploadedFiles, []);
+    });
+  });
+});

@@ -1,0 +1,29 @@
+import { strict as assert } from "node:assert";
+import { stopSummary } from "../../../src/stop/summary";
+import { stopConfigWith } from "./fixtures";
+
+describe("stopSummary", () => {
+  it("tabulates what was removed and lists what was not", () => {
+    const text = stopSummary(stopConfigWith({ scope: "expired" }), {
+      removed: [
+        { name: "azp-1-1-1", createdAt: "2026-03-01T10:00:00Z", lifetimeMs: 90_500, removedGroup: true, removedRegistration: true, logFile: "/tmp/azp-1-1-1.log" },
+        { name: "azp-2-1-1", createdAt: undefined, lifetimeMs: undefined, removedGroup: false, removedRegistration: true, logFile: undefined },
+      ],
+      leftovers: [{ name: "azp-3-1-1", reason: "InternalServerError: boom" }],
+    });
+    assert.match(text, /^## ACI agents removed \(scope: expired\)$/m);
+    assert.match(text, /2 agent\(s\) removed from resource group \*\*ci-agents\*\* and pool \*\*aci\*\*\./);
+    assert.match(text, /^\| azp-1-1-1 \| 2026-03-01T10:00:00Z \| 90\.5 s \| container group \+ registration \| attached \|$/m);
+    assert.match(text, /^\| azp-2-1-1 \| – \| – \| registration \| – \|$/m);
+    assert.match(text, /^### Not removed$/m);
+    assert.match(text, /^- \*\*azp-3-1-1\*\*: InternalServerError: boom$/m);
+  });
+
+  it("says when there was nothing to remove, with no table and no leftovers", () => {
+    const text = stopSummary(stopConfigWith(), { removed: [], leftovers: [] });
+    assert.match(text, /^## ACI agents removed \(scope: run\)$/m);
+    assert.match(text, /Nothing was left to remove\./);
+    assert.doesNotMatch(text, /\| agent \|/);
+    assert.doesNotMatch(text, /Not removed/);
+  });
+});
