@@ -3,12 +3,8 @@
 import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import jwt from "jsonwebtoken";
 
-export interface AccessTokenClaims {
-  aud: string;
-  tid: string;
-  appid: string;
-  oid: string;
-}
+/** Entra tolerates five minutes of clock skew; MSAL rounds nbf up to half a second ahead. */
+const clockSkewSeconds = 300;
 
 export class TokenService {
   private readonly privateKey: string;
@@ -38,7 +34,7 @@ export class TokenService {
   /** Verifies a token this emulator signed; undefined when it is not one or has expired. */
   verify(token: string, issuer: string): Record<string, unknown> | undefined {
     try {
-      const payload = jwt.verify(token, this.publicKey, { algorithms: ["RS256"], issuer });
+      const payload = jwt.verify(token, this.publicKey, { algorithms: ["RS256"], issuer, clockTolerance: clockSkewSeconds });
       return typeof payload === "string" ? undefined : payload;
     } catch {
       return undefined;
@@ -57,6 +53,7 @@ export function verifyCertificateAssertion(
     const publicKey = new X509Certificate(certificatePem).publicKey;
     const payload = jwt.verify(assertion, publicKey, {
       algorithms: ["RS256", "PS256"],
+      clockTolerance: clockSkewSeconds,
       audience,
       issuer: clientId,
       subject: clientId,

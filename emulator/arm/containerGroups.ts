@@ -43,6 +43,15 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     }
     const location = normaliseLocation(wire.location);
     const existing = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
+    if (existing !== undefined && existing.location !== location) {
+      // [guess] the status; code and message are ARM's for a resource moved by PUT.
+      sendArmError(res, {
+        status: 409,
+        code: "InvalidResourceLocation",
+        message: `The resource '${target.name}' already exists in location '${existing.location}' in resource group '${target.resourceGroupName}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
+      });
+      return;
+    }
     const inLocation = [...state.containerGroups.values()].filter((g) => g.location === location && g !== existing).length;
     if (inLocation >= state.behaviour.groupQuota) {
       // [guess] code; the message follows the published quota messages of ACI.
@@ -116,7 +125,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     if (state.delays.deleteMs > 0) {
       record.provisioningState = "Deleting";
       const operation = startOperation(ctx, record.location, groupId(record));
-      void sleep(state.delays.deleteMs)
+      void sleep(state.delays.deleteMs, undefined, { ref: false })
         .then(() => ctx.runtime.remove(record))
         .then(() => {
           if (state.containerGroups.get(key) === record) state.containerGroups.delete(key);
@@ -214,7 +223,7 @@ function findGroup(ctx: EmulatorContext, req: Request, res: Response): Container
 
 async function provision(ctx: EmulatorContext, record: ContainerGroupRecord, noCapacity: boolean): Promise<{ code: string; message: string } | undefined> {
   const generation = record.generation;
-  await sleep(ctx.state.delays.provisionMs);
+  await sleep(ctx.state.delays.provisionMs, undefined, { ref: false });
   if (record.generation !== generation) return undefined;
   if (noCapacity) {
     record.state = "Failed";

@@ -55,7 +55,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
       format: "jwk",
     });
     try {
-      jwt.verify(assertion, key, { algorithms: ["RS256"], audience: agentAuthorizationUrl(ctx), subject: agent.authorizationClientId });
+      jwt.verify(assertion, key, { algorithms: ["RS256"], audience: agentAuthorizationUrl(ctx), subject: agent.authorizationClientId, clockTolerance: 300 });
     } catch {
       res.status(401).json({ error: "invalid_client" });
       return;

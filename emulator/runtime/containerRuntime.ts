@@ -54,7 +54,7 @@ export class ContainerRuntime {
       const container = containerState(group, spec.name);
       addEvent(container.events, "Pulling", `pulling image "${spec.image}"`, "Normal");
     }
-    await sleep(this.state.delays.pullMs);
+    await sleep(this.state.delays.pullMs, undefined, { ref: false });
     if (group.generation !== generation) return undefined;
     for (const spec of containerSpecs(group)) {
       const container = containerState(group, spec.name);
@@ -158,7 +158,7 @@ export class ContainerRuntime {
       const policy = restartPolicy(group);
       if (policy === "Always" || (policy === "OnFailure" && container.exitCode !== 0)) {
         container.restartCount++;
-        void sleep(restartBackoffMs).then(() => {
+        void sleep(restartBackoffMs, undefined, { ref: false }).then(() => {
           if (group.generation === generation && group.state === "Running") this.launch(group, spec);
         });
         return;

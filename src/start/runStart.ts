@@ -4,10 +4,10 @@ import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
-import type { AgentPool, PoolAgent } from "../devops/client";
+import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
 import { containerGroupFor } from "./containerGroupSpec";
-import type { StartConfig } from "./inputs";
+import type { Registration, StartConfig } from "./inputs";
 import { agentNames } from "./names";
 import { agentTags } from "./tags";
 
@@ -135,7 +135,9 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
 /** Everything that can be checked before creating anything; failures name the input. */
 async function preflight(config: StartConfig, services: StartServices): Promise<{ pool: AgentPool; location: string }> {
   const [pool, resourceGroupLocation] = await Promise.all([
-    services.pools.findPool(config.pool),
+    services.pools.findPool(config.pool).catch((error: unknown) => {
+      throw namingRegistrationInput(error, config.registration);
+    }),
     services.aci.resourceGroupLocation(config.resourceGroup).catch((error: unknown) => {
       if (error instanceof AzureError && error.code === "ResourceGroupNotFound") {
         throw new InputError([`resourceGroup: the resource group '${config.resourceGroup}' does not exist in the service connection's subscription`]);
@@ -174,8 +176,10 @@ async function createWithFallback(
     const spec: ContainerGroup = containerGroupFor(config, agent, location, services.bootstrapScript, { registrationToken: services.registrationToken });
     try {
       signal.throwIfAborted();
-      const operation = await aci.beginCreate(config.resourceGroup, spec);
+      // From the request on, the group may exist: the SDK polls once before it returns, and a
+      // create that already failed throws even though ARM accepted the PUT.
       agent.created = true;
+      const operation = await aci.beginCreate(config.resourceGroup, spec);
       // The agent coming online, not this operation, is what the step waits for: poll it gently,
       // only to learn early of a failure (such as no capacity) that needs another region.
       const backoff = new Backoff(2000, 10_000);
@@ -191,6 +195,12 @@ async function createWithFallback(
       agent.created = false;
     }
   }
+}
+
+/** Azure DevOps refusing the registering credentials is a problem with an input: say which. */
+export function namingRegistrationInput(error: unknown, registration: Registration): unknown {
+  if (!(error instanceof DevOpsError) || error.status !== 401) return error;
+  return new InputError([`${registration.auth === "pat" ? "registrationToken" : "registrationAuth"}: ${error.message}`]);
 }
 
 export function isCapacityError(error: AzureError): boolean {
@@ -243,14 +253,16 @@ async function watchGroups(config: StartConfig, services: StartServices, agents:
     due.map(async (agent) => {
       agent.lastWatchAt = clock.now();
       const group = await aci.get(config.resourceGroup, agent.name);
-      if (group === undefined) return;
+      // A group left in another region is on its way out while the next region is tried.
+      if (group === undefined || group.location !== agent.location) return;
       for (const line of newEvents(agent, group)) log.info(`${agent.name}: ${line}`);
       const state = describeState(group);
       if (state !== agent.lastState) {
         agent.lastState = state;
         log.info(`${agent.name}: ${state}`);
       }
-      const dead = deadReason(group);
+      // Until its create operation ends, a failure is that operation's to report.
+      const dead = agent.provisionedAfterMs === undefined ? undefined : deadReason(group);
       if (dead !== undefined && !stop.signal.aborted) {
         agent.failure = dead;
         stop.abort(new StartFailure(`${agent.name}: ${dead}`));
@@ -313,36 +325,37 @@ async function failAndCleanUp(
     }
   }
 
-  const reason = cause instanceof StartFailure || cause instanceof InputError ? cause.message : describe(cause);
+  const reason = (cause instanceof StartFailure || cause instanceof InputError ? cause.message : describe(cause)).replace(/\.$/, "");
   if (config.keepOnFailure) {
     return new StartFailure(`${reason}. keepOnFailure is set: ${created.map((a) => a.name).join(", ") || "nothing"} kept for debugging; remove it with AciAgentStop (scope: run).`);
   }
   // Every planned name, not only those known to be created: a request cut short by a cancel
   // may still have created its group, and deleting one that does not exist costs one read.
-  const leftovers = await removeAgents(config, services, pool, agents.map((a) => a.name));
+  const { removed, leftovers } = await removeAgents(config, services, pool, agents.map((a) => a.name));
   if (leftovers.length > 0) {
     return new StartFailure(`${reason}. Could not remove ${leftovers.join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
   }
-  return new StartFailure(`${reason}. Everything this step created (${created.length} container group(s)) was removed.`);
+  return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s)).`);
 }
 
-/** Deletes the groups and their agents' registrations; returns what could not be removed. */
-async function removeAgents(config: StartConfig, services: StartServices, pool: AgentPool, names: string[]): Promise<string[]> {
-  if (names.length === 0) return [];
+/** Deletes the groups and their agents' registrations; counts the groups deleted and names what could not be removed. */
+async function removeAgents(config: StartConfig, services: StartServices, pool: AgentPool, names: string[]): Promise<{ removed: number; leftovers: string[] }> {
   const registered = await services.pools.listAgents(pool.id).catch(() => [] as PoolAgent[]);
   const results = await Promise.allSettled(
     names.map(async (name) => {
-      await services.aci.delete(config.resourceGroup, name);
+      const deleted = await services.aci.delete(config.resourceGroup, name);
       const agent = registered.find((a) => a.name.toLowerCase() === name.toLowerCase());
       if (agent !== undefined) await services.pools.deleteAgent(pool.id, agent.id);
+      return deleted;
     }),
   );
-  return names.filter((name, index) => {
+  const leftovers = names.filter((name, index) => {
     const result = results[index];
     if (result?.status !== "rejected") return false;
     services.log.warning(`${name}: not removed: ${describe(result.reason)}`);
     return true;
   });
+  return { removed: results.filter((r) => r.status === "fulfilled" && r.value).length, leftovers };
 }
 
 function describe(error: unknown): string {

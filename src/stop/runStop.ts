@@ -8,7 +8,7 @@ import { Backoff, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import type { PoolApi } from "../start/runStart";
+import { namingRegistrationInput, type PoolApi } from "../start/runStart";
 import { runTagValue } from "../start/names";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../start/tags";
 import type { StopConfig } from "./inputs";
@@ -54,7 +54,9 @@ export interface StopResult {
 
 export async function runStop(config: StopConfig, services: StopServices): Promise<StopResult> {
   const { log } = services;
-  const pool = await services.pools.findPool(config.pool);
+  const pool = await services.pools.findPool(config.pool).catch((error: unknown) => {
+    throw namingRegistrationInput(error, config.registration);
+  });
   if (pool === undefined) log.warning(`pool: no agent pool '${config.pool}' is visible to the registering identity; only container groups are removed`);
   const registrations = pool === undefined ? [] : await services.pools.listAgents(pool.id);
   const targets = await findTargets(config, services, registrations);
