@@ -255,6 +255,11 @@ export class EmulatorState {
     return `${resourceGroup.toLowerCase()}/${name.toLowerCase()}`;
   }
 
+  /** Whether this very record is the stored one (not replaced, deleted or reset away). */
+  isStored(group: ContainerGroupRecord): boolean {
+    return this.containerGroups.get(this.groupKey(group.resourceGroup, group.name)) === group;
+  }
+
   poolByName(name: string): Pool | undefined {
     for (const pool of this.pools.values()) if (pool.name.toLowerCase() === name.toLowerCase()) return pool;
     return undefined;

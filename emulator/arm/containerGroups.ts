@@ -83,7 +83,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     state.containerGroups.set(state.groupKey(target.resourceGroup, target.name), record);
     const operation = startOperation(ctx, location, groupId(record));
     void provision(ctx, record, capacityFailure === "async").then((failure) => {
-      if (state.containerGroups.get(state.groupKey(record.resourceGroup, record.name)) !== record) return;
+      if (!state.isStored(record)) return;
       record.provisioningState = failure === undefined ? "Succeeded" : "Failed";
       finishOperation(operation, failure);
     });
@@ -224,7 +224,7 @@ function findGroup(ctx: EmulatorContext, req: Request, res: Response): Container
 async function provision(ctx: EmulatorContext, record: ContainerGroupRecord, noCapacity: boolean): Promise<{ code: string; message: string } | undefined> {
   const generation = record.generation;
   await sleep(ctx.state.delays.provisionMs, undefined, { ref: false });
-  if (record.generation !== generation) return undefined;
+  if (record.generation !== generation || !ctx.state.isStored(record)) return undefined;
   if (noCapacity) {
     record.state = "Failed";
     return capacityUnavailable(shortfallOf(record.body, record.location));

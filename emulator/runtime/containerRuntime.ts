@@ -36,6 +36,9 @@ interface ContainerSpec {
 
 export class ContainerRuntime {
   private readonly running = new Map<string, RunningContainer>();
+  /** Each stored group (each PUT makes a new record) gets a folder of its own. */
+  private readonly folders = new WeakMap<ContainerGroupRecord, string>();
+  private nextFolder = 1;
 
   constructor(
     private readonly state: EmulatorState,
@@ -55,7 +58,7 @@ export class ContainerRuntime {
       addEvent(container.events, "Pulling", `pulling image "${spec.image}"`, "Normal");
     }
     await sleep(this.state.delays.pullMs, undefined, { ref: false });
-    if (group.generation !== generation) return undefined;
+    if (group.generation !== generation || !this.state.isStored(group)) return undefined;
     for (const spec of containerSpecs(group)) {
       const container = containerState(group, spec.name);
       if (this.state.behaviour.inaccessibleImages.has(spec.image)) {
@@ -78,7 +81,7 @@ export class ContainerRuntime {
   /** Ends the group's processes and removes their folders: the group is being deleted. */
   async remove(group: ContainerGroupRecord): Promise<void> {
     await Promise.all(containerSpecs(group).map((spec) => this.kill(group, spec.name)));
-    rmSync(join(this.workRoot, group.name), { recursive: true, force: true });
+    rmSync(this.folderOf(group), { recursive: true, force: true });
   }
 
   async stopAll(): Promise<void> {
@@ -93,7 +96,7 @@ export class ContainerRuntime {
 
   private launch(group: ContainerGroupRecord, spec: ContainerSpec): void {
     const container = containerState(group, spec.name);
-    const root = join(this.workRoot, group.name, spec.name);
+    const root = join(this.folderOf(group), spec.name);
     const azpHome = join(root, "azp");
     const home = join(root, "home");
     const tmp = join(root, "tmp");
@@ -123,7 +126,7 @@ export class ContainerRuntime {
 
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
     const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    const key = `${group.name}/${spec.name}`;
+    const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
       process: child,
       stopping: false,
@@ -170,8 +173,21 @@ export class ContainerRuntime {
     });
   }
 
+  private folderOf(group: ContainerGroupRecord): string {
+    let folder = this.folders.get(group);
+    if (folder === undefined) {
+      folder = join(this.workRoot, `${group.name}-${this.nextFolder++}`);
+      this.folders.set(group, folder);
+    }
+    return folder;
+  }
+
+  private keyOf(group: ContainerGroupRecord, containerName: string): string {
+    return `${this.folderOf(group)}/${containerName}`;
+  }
+
   private async kill(group: ContainerGroupRecord, containerName: string): Promise<void> {
-    const run = this.running.get(`${group.name}/${containerName}`);
+    const run = this.running.get(this.keyOf(group, containerName));
     if (run === undefined) return;
     run.stopping = true;
     addEvent(containerState(group, containerName).events, "Killing", `Killing container ${containerName}`, "Normal");
