@@ -1,7 +1,7 @@
 // `npm run demo`: the emulator, then AciAgentStart and AciAgentStop run from their bundles the way
 // an Azure Pipelines agent runs them, with a job in between on the new agents, and a timeline.
+// Exits non-zero unless the agents came online, ran the jobs, and the stop step left nothing.
 import { mkdtempSync, rmSync } from "node:fs";
-import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulator, type RunningEmulator } from "../emulator/emulator";
@@ -67,26 +67,24 @@ async function main(): Promise<void> {
       note("azure devops", `${job?.jobName ?? id} ran on ${agent?.name ?? "?"}: ${job?.result ?? "?"}`);
     }
 
-    collectContainerPhases(emulator, started, timeline);
+    collectContainerPhases(emulator, timeline);
 
-    if (existsSync(join(root, "tasks", "AciAgentStopV1", "dist", "main.js"))) {
-      const stop = await step(emulator, "AciAgentStopV1", {
-        resourceGroup: emulator.info.resourceGroup,
-        pool: emulator.info.pool,
-        registrationAuth: "pat",
-        registrationToken: emulator.info.pat,
-        scope: "run",
-      }, temp, note);
-      note("pipeline", `AciAgentStop: ${stop.result ?? "no result"}: ${stop.message}`);
-    }
+    const stop = await step(emulator, "AciAgentStopV1", {
+      resourceGroup: emulator.info.resourceGroup,
+      pool: emulator.info.pool,
+      registrationAuth: "pat",
+      registrationToken: emulator.info.pat,
+      scope: "run",
+    }, temp, note);
+    note("pipeline", `AciAgentStop: ${stop.result ?? "no result"}: ${stop.message}`);
     note("emulator", `left behind: ${emulator.state.containerGroups.size} container group(s), ${emulator.state.agents.size} agent registration(s)`);
 
     process.stdout.write("\nTimeline (the step's lines, the emulated Azure DevOps, and start.sh phases from the container logs):\n");
-    for (const entry of timeline.sort((a, b) => a.at - b.at)) {
+    for (const entry of timeline.filter((e) => !e.text.startsWith("##vso[")).sort((a, b) => a.at - b.at)) {
       process.stdout.write(`  ${clock(entry.at - started)}  ${entry.source.padEnd(14)} ${entry.text}\n`);
     }
-    if (emulator.state.containerGroups.size > 0 && existsSync(join(root, "tasks", "AciAgentStopV1", "dist", "main.js"))) {
-      throw new Error("AciAgentStop left container groups behind");
+    if (stop.result !== "Succeeded" || emulator.state.containerGroups.size > 0 || emulator.state.agents.size > 0) {
+      throw new Error("AciAgentStop did not remove everything AciAgentStart created");
     }
   } finally {
     await emulator.stop();
@@ -110,14 +108,13 @@ async function step(
 }
 
 /** start.sh prints `... phase=<name> ...` lines; they show where a container's time went. */
-function collectContainerPhases(emulator: RunningEmulator, started: number, timeline: TimelineEntry[]): void {
+function collectContainerPhases(emulator: RunningEmulator, timeline: TimelineEntry[]): void {
   for (const group of emulator.state.containerGroups.values()) {
     const log = containerState(group, group.name).log;
     for (const line of log.filter((l) => l.text.includes("phase="))) {
       timeline.push({ at: Date.parse(line.at), source: group.name, text: line.text.replace(/^\S+\s+/, "") });
     }
   }
-  void started;
 }
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
