@@ -132,7 +132,6 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
           finishOperation(operation);
         });
       res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
-      res.setHeader("Location", operationUrl(ctx, operation));
       res.status(202).end();
       return;
     }
@@ -152,7 +151,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     }
     const tail = Number(queryString(req, "tail") ?? "0");
     const timestamps = queryString(req, "timestamps") === "true";
-    const lines = containerState(record, containerName).log;
+    const lines = record.containers.get(containerName)?.log ?? [];
     const shown = tail > 0 ? lines.slice(-tail) : lines;
     res.json({ content: shown.map((line) => (timestamps ? `${line.at} ${line.text}` : line.text)).join("\n") + (shown.length > 0 ? "\n" : "") });
   });

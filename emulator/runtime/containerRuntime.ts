@@ -130,7 +130,7 @@ export class ContainerRuntime {
     const run: RunningContainer = {
       process: child,
       stopping: false,
-      exited: new Promise((resolve) => child.once("close", () => { resolve(); })),
+      exited: new Promise((resolve) => child.once("exit", () => { resolve(); })),
     };
     this.running.set(key, run);
     const output = logWriter(container);
@@ -149,8 +149,11 @@ export class ContainerRuntime {
     addEvent(container.events, "Started", `Started container ${spec.name}`, "Normal");
 
     const generation = group.generation;
-    child.once("close", (code, signal) => {
-      output.flush();
+    // Output may still arrive from processes the main one left behind, until they are killed.
+    child.once("close", () => { output.flush(); });
+    child.once("exit", (code, signal) => {
+      // As in a container, everything inside ends with its main process.
+      signalGroup(child, "SIGKILL");
       if (this.running.get(key) === run) this.running.delete(key);
       if (group.generation !== generation) return;
       container.state = "Terminated";
@@ -254,8 +257,9 @@ function logWriter(container: ContainerRuntimeState): { append: (chunk: Buffer) 
   };
 }
 
+/** Signals the container's whole process group, which may outlive its main process. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
   } catch {

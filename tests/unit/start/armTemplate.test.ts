@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { armTemplateFor } from "../../../src/start/armTemplate";
-import { containerGroupFor } from "../../../src/start/containerGroupSpec";
+import { bootstrapCommand, containerGroupFor } from "../../../src/start/containerGroupSpec";
 import { PAT, configWith } from "./fixtures";
 
 const REGISTRY_PASSWORD = "registry-password-value";
@@ -44,7 +44,7 @@ describe("armTemplateFor", () => {
     assert.ok(container);
     assert.equal(container.name, "azp-1234-1-1");
     assert.equal(container.properties.image, "mcr.microsoft.com/dotnet/runtime-deps:8.0");
-    assert.deepEqual(container.properties.command, ["/bin/sh", "-c", BOOTSTRAP_SCRIPT]);
+    assert.deepEqual(container.properties.command, bootstrapCommand(BOOTSTRAP_SCRIPT));
     assert.deepEqual(container.properties.resources, { requests: { cpu: 2, memoryInGB: 4 } });
   });
 
