@@ -1,61 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { MockTestRunner } from "azure-pipelines-task-lib/mock-test";
-import { seedMockTestRunnerNode } from "../helpers/mockNode";
-
-const repo = path.join(__dirname, "..", "..");
-
-/** Runs `body` with extra environment variables, which MockTestRunner's child process inherits. */
-async function withEnv(vars: Record<string, string>, body: () => Promise<void>): Promise<void> {
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    await body();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) Reflect.deleteProperty(process.env, name);
-      else process.env[name] = value;
-    }
-  }
-}
+import { useL0Task } from "../helpers/l0";
 
 describe("L0 AciAgentStart@1 (MockTestRunner, offline)", function () {
-  let tempDir: string;
-
-  before(function () {
-    seedMockTestRunnerNode();
-    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "aci-l0-"));
-  });
-
-  after(function () {
-    fs.rmSync(tempDir, { recursive: true, force: true });
-  });
-
-  async function run(runnerFile: string): Promise<MockTestRunner> {
-    const runner = new MockTestRunner(path.join(__dirname, runnerFile), path.join(repo, "tasks", "AciAgentStartV1", "task.json"));
-    await withEnv(
-      {
-        // The runner is TypeScript and main.ts imports agent/start.sh as text: the child Node
-        // loads both the way mocha and the bundler do.
-        NODE_OPTIONS: [
-          process.env.NODE_OPTIONS ?? "",
-          `--require ${JSON.stringify(require.resolve("tsx/cjs"))}`,
-          `--require ${JSON.stringify(path.join(repo, "tests", "helpers", "textModules.ts"))}`,
-        ]
-          .join(" ")
-          .trim(),
-        AGENT_TEMPDIRECTORY: tempDir,
-        BUILD_BUILDID: "4242",
-        SYSTEM_JOBATTEMPT: "1",
-        SYSTEM_COLLECTIONURI: "https://dev.azure.com/contoso/",
-        SYSTEM_TEAMPROJECTID: "6b0c4a55-0000-4000-8000-000000000001",
-      },
-      () => runner.runAsync(),
-    );
-    return runner;
-  }
+  const run = useL0Task("AciAgentStartV1", { tempPrefix: "aci-l0-", buildId: "4242" });
 
   it("fails before creating anything, naming every bad input", async function () {
     const runner = await run("startBadInputL0.ts");

@@ -1,26 +1,8 @@
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { MockTestRunner } from "azure-pipelines-task-lib/mock-test";
-import { seedMockTestRunnerNode } from "../helpers/mockNode";
+import type { MockTestRunner } from "azure-pipelines-task-lib/mock-test";
+import { useL0Task } from "../helpers/l0";
 
-const repo = path.join(__dirname, "..", "..");
 const PAT = "l0-stop-secret-pat-value";
-
-/** Runs `body` with extra environment variables, which MockTestRunner's child process inherits. */
-async function withEnv(vars: Record<string, string>, body: () => Promise<void>): Promise<void> {
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    await body();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) Reflect.deleteProperty(process.env, name);
-      else process.env[name] = value;
-    }
-  }
-}
 
 /** Output lines other than the one that registers the PAT as a secret must not show it. */
 function assertPatOnlyMasked(runner: MockTestRunner): void {
@@ -31,32 +13,7 @@ function assertPatOnlyMasked(runner: MockTestRunner): void {
 }
 
 describe("L0 AciAgentStop@1 (MockTestRunner, offline)", function () {
-  let tempDir: string;
-
-  before(function () {
-    seedMockTestRunnerNode();
-    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "aci-l0-stop-"));
-  });
-
-  after(function () {
-    fs.rmSync(tempDir, { recursive: true, force: true });
-  });
-
-  async function run(runnerFile: string): Promise<MockTestRunner> {
-    const runner = new MockTestRunner(path.join(__dirname, runnerFile), path.join(repo, "tasks", "AciAgentStopV1", "task.json"));
-    await withEnv(
-      {
-        NODE_OPTIONS: [process.env.NODE_OPTIONS ?? "", `--require ${JSON.stringify(require.resolve("tsx/cjs"))}`].join(" ").trim(),
-        AGENT_TEMPDIRECTORY: tempDir,
-        BUILD_BUILDID: "4243",
-        SYSTEM_JOBATTEMPT: "1",
-        SYSTEM_COLLECTIONURI: "https://dev.azure.com/contoso/",
-        SYSTEM_TEAMPROJECTID: "6b0c4a55-0000-4000-8000-000000000001",
-      },
-      () => runner.runAsync(),
-    );
-    return runner;
-  }
+  const run = useL0Task("AciAgentStopV1", { tempPrefix: "aci-l0-stop-", buildId: "4243" });
 
   it("fails before touching Azure, naming every bad input", async function () {
     const runner = await run("stopBadInputL0.ts");

@@ -18,6 +18,7 @@ import forge from "node-forge";
 import {
   arm,
   armClient,
+  armError,
   azureDevOpsResource,
   containerGroup,
   containerGroupWire,
@@ -25,8 +26,10 @@ import {
   credentialOptions,
   devops,
   eventually,
+  fastPolling,
   groupPath,
   rawRequest,
+  rejectionOf,
   requestLog,
   secretCredential,
   setBehaviour,
@@ -35,29 +38,6 @@ import {
   type EmulatorInfo,
   type HttpResult,
 } from "../helpers/emulator";
-
-const fastPolling = { updateIntervalInMs: 25 };
-
-interface RestErrorLike {
-  name: string;
-  message: string;
-  statusCode?: number;
-  code?: string;
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<RestErrorLike> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
-function armError(json: unknown): { code?: string; message?: string } {
-  return (json as { error?: { code?: string; message?: string } } | undefined)?.error ?? {};
-}
 
 /** A self-signed certificate and its key in one PEM, as ClientCertificateCredential takes it. */
 function selfSignedCertificate(): { certificatePem: string; privateKeyPem: string; bundlePem: string } {
@@ -108,6 +88,21 @@ function tokenRequest(info: EmulatorInfo, assertion: string): Promise<HttpResult
 async function secondHalfOfASecond(): Promise<void> {
   const ms = Date.now() % 1000;
   if (ms < 600) await sleep(650 - ms);
+}
+
+/** Whether a process runs (a zombie nobody reaped yet counts as ended). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return true;
+  }
 }
 
 function oidcRequestUri(info: EmulatorInfo): string {
@@ -481,6 +476,71 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         const starts = readFileSync(marker, "utf8").trim().split("\n");
         assert.deepEqual(starts, ["started"], "the deleted group's container was started again (an orphaned process)");
       } finally {
+        rmSync(marker, { force: true });
+      }
+    });
+  });
+
+  describe("container processes", function () {
+    it("when the main process exits, the container is Terminated and the processes it left in the background end", async function () {
+      const { info } = emulator();
+      const marker = join(tmpdir(), `aci-emulator-background-${randomUUID()}`);
+      let pid: number | undefined;
+      try {
+        // As in Docker and ACI, the container ends with its main process, whatever it started.
+        const command = ["/bin/sh", "-c", `sleep 30 & echo $! > '${marker}'; exit 0`];
+        await createGroup(info, "cg-background", containerGroup(info, { command, restartPolicy: "Never" }));
+        pid = Number(await eventually("the background pid", () => Promise.resolve(existsSync(marker) ? readFileSync(marker, "utf8").trim() || undefined : undefined)));
+        const group = await eventually(
+          "the container to terminate",
+          async () => {
+            const g = await getGroup(info, "cg-background");
+            return g.containers[0]?.instanceView?.currentState?.state === "Terminated" ? g : undefined;
+          },
+          10_000,
+        );
+        assert.equal(group.containers[0]?.instanceView?.currentState?.exitCode, 0);
+        const background = pid;
+        await eventually("the background process to end", () => Promise.resolve(isAlive(background) ? undefined : true), 5_000);
+      } finally {
+        if (pid !== undefined && isAlive(pid)) process.kill(pid, "SIGKILL");
+        rmSync(marker, { force: true });
+      }
+    });
+
+    it("when the main process exits, a background process with redirected output ends too", async function () {
+      const { info } = emulator();
+      const marker = join(tmpdir(), `aci-emulator-redirected-${randomUUID()}`);
+      let pid: number | undefined;
+      try {
+        const command = ["/bin/sh", "-c", `sleep 30 >/dev/null 2>&1 & echo $! > '${marker}'; exit 0`];
+        await createGroup(info, "cg-redirected", containerGroup(info, { command, restartPolicy: "Never" }));
+        pid = Number(await eventually("the background pid", () => Promise.resolve(existsSync(marker) ? readFileSync(marker, "utf8").trim() || undefined : undefined)));
+        await eventually("the container to terminate", async () => {
+          const g = await getGroup(info, "cg-redirected");
+          return g.containers[0]?.instanceView?.currentState?.state === "Terminated" ? g : undefined;
+        });
+        const background = pid;
+        await eventually("the background process to end", () => Promise.resolve(isAlive(background) ? undefined : true), 5_000);
+      } finally {
+        if (pid !== undefined && isAlive(pid)) process.kill(pid, "SIGKILL");
+        rmSync(marker, { force: true });
+      }
+    });
+
+    it("deleting a group ends every process of its containers, background ones included", async function () {
+      const { info } = emulator();
+      const marker = join(tmpdir(), `aci-emulator-delete-background-${randomUUID()}`);
+      let pid: number | undefined;
+      try {
+        const command = ["/bin/sh", "-c", `sleep 30 >/dev/null 2>&1 & echo $! > '${marker}'; sleep 30`];
+        await createGroup(info, "cg-delete-background", containerGroup(info, { command }));
+        pid = Number(await eventually("the background pid", () => Promise.resolve(existsSync(marker) ? readFileSync(marker, "utf8").trim() || undefined : undefined)));
+        await armClient(info).containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-delete-background", fastPolling);
+        const background = pid;
+        await eventually("the background process to end", () => Promise.resolve(isAlive(background) ? undefined : true), 5_000);
+      } finally {
+        if (pid !== undefined && isAlive(pid)) process.kill(pid, "SIGKILL");
         rmSync(marker, { force: true });
       }
     });

@@ -9,15 +9,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   arm,
   armClient,
+  armError,
   connectAgent,
   containerGroup,
   containerGroupWire,
   control,
   devops,
   eventually,
+  fastPolling,
   groupPath,
   poolId,
   registerAgent,
+  rejectionOf,
   requestLog,
   setBehaviour,
   setDelays,
@@ -25,29 +28,6 @@ import {
   type AgentJson,
   type EmulatorInfo,
 } from "../helpers/emulator";
-
-const fastPolling = { updateIntervalInMs: 25 };
-
-interface RestErrorLike {
-  name: string;
-  message: string;
-  statusCode?: number;
-  code?: string;
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<RestErrorLike> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
-}
-
-function armError(json: unknown): { code?: string; message?: string } {
-  return (json as { error?: { code?: string; message?: string } } | undefined)?.error ?? {};
-}
 
 async function addFault(info: EmulatorInfo, fault: Record<string, unknown>): Promise<void> {
   const res = await control(info, "POST", "/faults", fault);

@@ -5,6 +5,7 @@
  * so SDK clients get it through core-rest-pipeline's `tlsOptions: { ca }` and raw calls through
  * `https.request({ ca })`.
  */
+import { strict as assert } from "node:assert";
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -84,6 +85,33 @@ export function armClient(info: EmulatorInfo, options: ArmClientOptions = {}): C
     tlsOptions: { ca: caOf(info) },
     ...(options.retryOptions === undefined ? {} : { retryOptions: options.retryOptions }),
   });
+}
+
+/** SDK poller options that poll long-running operations fast (the emulator answers at once). */
+export const fastPolling = { updateIntervalInMs: 25 };
+
+/** What a failed SDK call rejects with (a RestError, as far as the tests look at it). */
+export interface RestErrorLike {
+  name: string;
+  message: string;
+  statusCode?: number;
+  code?: string;
+}
+
+/** The error `promise` rejects with; fails the test when it resolves or rejects with a non-Error. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<RestErrorLike> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** The `error` object of an ARM error body (empty when there is none). */
+export function armError(json: unknown): { code?: string; message?: string } {
+  return (json as { error?: { code?: string; message?: string } } | undefined)?.error ?? {};
 }
 
 export interface HttpResult {

@@ -1,23 +1,32 @@
 /**
- * Helpers for the integration tests: the bundled AciAgentStart task (tasks/AciAgentStartV1/dist/main.js)
- * runs as a child process against the in-process emulator, exactly as an Azure Pipelines agent
- * would run it (emulator/pipeline.ts), and every run is checked for leaked secrets.
+ * Helpers for the integration tests of both tasks: the bundled tasks (tasks/<Task>/dist/main.js)
+ * run as child processes with the environment an Azure Pipelines agent gives them
+ * (emulator/pipeline.ts), against the in-process emulator. Every step a test runs is recorded, so
+ * that the test can check that no secret showed anywhere the run exposes.
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
 import { runStep, stepEnvironment, type ConnectionScheme, type RunningStep, type StepRun } from "../../emulator/pipeline";
+import { containerSpecs, containerState } from "../../emulator/runtime/containerRuntime";
 import type { RequestLogEntry } from "../../emulator/state";
+import { runTagValue } from "../../src/start/names";
+import { OWN_TAGS } from "../../src/start/tags";
+import { armClient, containerGroup, devops } from "../helpers/emulator";
 
 export type { RunningEmulator, StepRun };
 
 export const repoRoot = resolve(__dirname, "..", "..");
-export const startTaskFolder = "AciAgentStartV1";
-const bundlePath = join(repoRoot, "tasks", startTaskFolder, "dist", "main.js");
+export type TaskFolder = "AciAgentStartV1" | "AciAgentStopV1";
+const taskFolders: TaskFolder[] = ["AciAgentStartV1", "AciAgentStopV1"];
+
+// ------------------------------------------------------------------------------------------
+// Bundles, the emulator and the steps a test runs.
+// ------------------------------------------------------------------------------------------
 
 /** Newest modification time of the files under `path` (a file or a folder). */
 function newestMtime(path: string): number {
@@ -29,34 +38,54 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-/** Builds the task bundles when dist/main.js is missing or older than what goes into it. */
-export function ensureBundle(): void {
+/** Builds the task bundles when one is missing or older than what goes into it. */
+export function ensureBundles(): void {
   const sources = Math.max(
     newestMtime(join(repoRoot, "src")),
-    newestMtime(join(repoRoot, "tasks", startTaskFolder, "main.ts")),
     newestMtime(join(repoRoot, "agent", "start.sh")),
+    ...taskFolders.map((task) => newestMtime(join(repoRoot, "tasks", task, "main.ts"))),
   );
-  if (existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= sources) return;
+  const bundles = taskFolders.map((task) => join(repoRoot, "tasks", task, "dist", "main.js"));
+  if (bundles.every((bundle) => existsSync(bundle) && statSync(bundle).mtimeMs >= sources)) return;
   execFileSync(process.execPath, [join(repoRoot, "scripts", "bundle.mjs")], { cwd: repoRoot, stdio: "pipe" });
-  assert.ok(existsSync(bundlePath), `scripts/bundle.mjs did not produce ${bundlePath}`);
+  for (const bundle of bundles) assert.ok(existsSync(bundle), `scripts/bundle.mjs did not produce ${bundle}`);
 }
+
+/** A step that ran (or runs) in the current test. */
+export interface RecordedStep {
+  task: TaskFolder;
+  buildId: string;
+  tempDirectory: string;
+  lines: string[];
+  /** Everything the step must not print or send in clear (besides setsecret and secureValue). */
+  secrets: string[];
+}
+
+const recorded: RecordedStep[] = [];
+const tempDirectories: string[] = [];
 
 /**
  * One emulator for the enclosing `describe` (started in `before`, stopped in `after`); after every
- * test its containers are stopped and its state is reset. Also builds the bundle if needed.
+ * test its containers are stopped, its state is reset and the steps' temp directories are
+ * removed. Builds the bundles if needed.
  */
 export function useEmulator(): () => RunningEmulator {
   let running: RunningEmulator | undefined;
   before(async function () {
     this.timeout(180_000);
-    ensureBundle();
+    ensureBundles();
     running = await startEmulator();
+  });
+  beforeEach(function () {
+    recorded.splice(0);
   });
   afterEach(async function () {
     this.timeout(60_000);
-    if (running === undefined) return;
-    await running.context.runtime.stopAll();
-    running.state.reset();
+    if (running !== undefined) {
+      await running.context.runtime.stopAll();
+      running.state.reset();
+    }
+    for (const dir of tempDirectories.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
   after(async function () {
     this.timeout(60_000);
@@ -69,26 +98,6 @@ export function useEmulator(): () => RunningEmulator {
   };
 }
 
-export interface StartStepOptions {
-  /** Task inputs; resourceGroup, pool, registrationAuth and registrationToken default to the emulator's. */
-  inputs?: Record<string, string>;
-  /** Inputs to leave out (e.g. registrationToken). */
-  omit?: string[];
-  scheme?: ConnectionScheme;
-  certificatePem?: string;
-  buildId?: string;
-  env?: Record<string, string>;
-}
-
-export interface StartStep {
-  running: RunningStep;
-  lines: string[];
-  tempDirectory: string;
-  buildId: string;
-  /** Everything the step must not print or send in clear (besides setsecret and secureValue). */
-  secrets: string[];
-}
-
 let buildCounter = 7000;
 
 /** A fresh build id per step, so agent and group names never collide between tests. */
@@ -97,14 +106,23 @@ export function nextBuildId(): string {
   return String(buildCounter);
 }
 
-const tempDirectories: string[] = [];
+export interface StepOptions {
+  /** Default: a fresh one (nextBuildId). */
+  buildId?: string;
+  /** Task inputs; resourceGroup, pool, registrationAuth and registrationToken default to the emulator's. */
+  inputs?: Record<string, string>;
+  /** Inputs to leave out (e.g. registrationToken). */
+  omit?: string[];
+  scheme?: ConnectionScheme;
+  certificatePem?: string;
+  env?: Record<string, string>;
+}
 
-after(function () {
-  for (const dir of tempDirectories.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Starts the bundled AciAgentStart as the agent would; `done` resolves when the process ends. */
-export function startStep(emu: RunningEmulator, options: StartStepOptions = {}): StartStep {
+/**
+ * Starts a task's bundle as the agent would, each step in its own temp directory (its own job);
+ * `done` resolves when the process ends.
+ */
+export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: StepOptions = {}): RunningStep & { step: RecordedStep } {
   const { info } = emu;
   const tempDirectory = mkdtempSync(join(tmpdir(), "aci-it-"));
   tempDirectories.push(tempDirectory);
@@ -125,20 +143,71 @@ export function startStep(emu: RunningEmulator, options: StartStepOptions = {}):
     tempDirectory,
     ...(options.env === undefined ? {} : { env: options.env }),
   });
-  const secrets = [info.pat, info.clientSecret, info.systemAccessToken];
+  const secrets = secretsOf(emu);
   const given = inputs.registrationToken;
   if (given !== undefined && given !== "" && !secrets.includes(given)) secrets.push(given);
   if (options.certificatePem !== undefined) secrets.push(...privateKeyLines(options.certificatePem));
-  const lines: string[] = [];
-  const running = runStep(repoRoot, startTaskFolder, env, (line) => lines.push(line));
-  return { running, lines, tempDirectory, buildId, secrets };
+  const step: RecordedStep = { task, buildId, tempDirectory, lines: [], secrets };
+  recorded.push(step);
+  const running = runStep(repoRoot, task, env, (line) => step.lines.push(line));
+  return { ...running, step };
 }
 
-/** Runs the step to its end. */
-export async function runStart(emu: RunningEmulator, options: StartStepOptions = {}): Promise<StepRun & { step: StartStep }> {
-  const step = startStep(emu, options);
-  const run = await step.running.done;
-  return { ...run, step };
+export type Run = StepRun & { step: RecordedStep };
+
+/** Runs a task's step to its end. */
+export async function runTaskStep(emu: RunningEmulator, task: TaskFolder, options: StepOptions = {}): Promise<Run> {
+  const running = startTaskStep(emu, task, options);
+  return { ...(await running.done), step: running.step };
+}
+
+/** A running AciAgentStart step, with what it recorded. */
+export type StartStep = RecordedStep & { running: RunningStep };
+
+/** Starts the bundled AciAgentStart as the agent would; `running.done` resolves when the process ends. */
+export function startStep(emu: RunningEmulator, options: StepOptions = {}): StartStep {
+  const { step, ...running } = startTaskStep(emu, "AciAgentStartV1", options);
+  return { ...step, running };
+}
+
+/** Runs AciAgentStart to its end. */
+export function runStart(emu: RunningEmulator, options: StepOptions = {}): Promise<Run> {
+  return runTaskStep(emu, "AciAgentStartV1", options);
+}
+
+/** Runs AciAgentStart and insists that it succeeded. */
+export async function startAgents(emu: RunningEmulator, buildId: string, agentCount: number, inputs: Record<string, string> = {}): Promise<Run> {
+  const run = await runStart(emu, { buildId, inputs: { agentCount: String(agentCount), ...inputs } });
+  assert.equal(run.result, "Succeeded", `AciAgentStart failed: ${run.message}\n${plainOutput(run)}`);
+  return run;
+}
+
+/** Runs AciAgentStop with the given inputs (scope run by default). */
+export function stopAgents(emu: RunningEmulator, buildId: string, inputs: Record<string, string> = {}, omit: string[] = []): Promise<Run> {
+  return runTaskStep(emu, "AciAgentStopV1", { buildId, inputs, omit });
+}
+
+/** Lines of a step that are neither debug commands nor blank, for failure messages. */
+export function plainOutput(run: { lines: readonly string[] }): string {
+  return run.lines.filter((l) => !l.startsWith("##vso[task.debug]") && l.trim() !== "").join("\n");
+}
+
+/** Polls `probe` until it is true (a guard against hanging, not a timing assertion). */
+export async function until(what: string, probe: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Secrets and writes.
+// ------------------------------------------------------------------------------------------
+
+/** The PAT, the service connection's client secret and the job's System.AccessToken. */
+export function secretsOf(emu: RunningEmulator): string[] {
+  return [emu.info.pat, emu.info.clientSecret, emu.info.systemAccessToken];
 }
 
 /**
@@ -195,20 +264,38 @@ function bodyWithoutAllowedSecrets(entry: RequestLogEntry, clientSecret: string)
   return entry.requestBody;
 }
 
-/**
- * Fails when a secret shows in an output line other than `##vso[task.setsecret]`, in a request
- * body the emulator logged (other than an ARM secureValue, or the client secret sent to Entra's
- * token endpoint), or in any response body.
- */
-export function assertNoSecretLeaks(emu: RunningEmulator, step: StartStep, lines: readonly string[] = step.lines): void {
-  const secrets = step.secrets.filter((s) => s.length >= 8);
-  assert.ok(secrets.length >= 3, "no secrets to look for");
+function describeSecret(secret: string): string {
+  return `${secret.slice(0, 4)}… (${secret.length} characters)`;
+}
+
+/** No secret in an output line of `task` other than `##vso[task.setsecret]`. */
+function assertLinesHoldNoSecret(task: TaskFolder, lines: readonly string[], secrets: readonly string[]): void {
   for (const line of lines) {
     if (line.startsWith("##vso[task.setsecret]")) continue;
     for (const secret of secrets) {
-      assert.ok(!line.includes(secret), `the step printed a secret (${describeSecret(secret)}) in: ${line.slice(0, 300)}`);
+      assert.ok(!line.includes(secret), `${task} printed a secret (${describeSecret(secret)}) in: ${line.slice(0, 300)}`);
     }
   }
+}
+
+/** No secret in any response the emulated services sent. */
+function assertResponsesHoldNoSecret(emu: RunningEmulator, secrets: readonly string[]): void {
+  for (const entry of emu.state.requestLog) {
+    for (const secret of secrets) {
+      assert.ok(!entry.responseBody.includes(secret), `a response carried a secret (${describeSecret(secret)}): ${entry.service} ${entry.method} ${entry.url}`);
+    }
+  }
+}
+
+/**
+ * Fails when one of the step's secrets shows in an output line other than `##vso[task.setsecret]`,
+ * in a request body the emulator logged (other than an ARM secureValue, or the client secret sent
+ * to Entra's token endpoint), or in any response body.
+ */
+function assertStepLeakedNoSecret(emu: RunningEmulator, step: RecordedStep, lines: readonly string[] = step.lines): void {
+  const secrets = step.secrets.filter((s) => s.length >= 8);
+  assert.ok(secrets.length >= 3, "no secrets to look for");
+  assertLinesHoldNoSecret(step.task, lines, secrets);
   for (const entry of emu.state.requestLog) {
     const request = bodyWithoutAllowedSecrets(entry, emu.info.clientSecret);
     for (const secret of secrets) {
@@ -216,22 +303,61 @@ export function assertNoSecretLeaks(emu: RunningEmulator, step: StartStep, lines
         !request.includes(secret) && !request.includes(encodeURIComponent(secret)),
         `a request body carried a secret (${describeSecret(secret)}) outside a secureValue: ${entry.service} ${entry.method} ${entry.url}: ${request.slice(0, 400)}`,
       );
-      assert.ok(
-        !entry.responseBody.includes(secret),
-        `a response body carried a secret (${describeSecret(secret)}): ${entry.service} ${entry.method} ${entry.url}`,
-      );
     }
+  }
+  assertResponsesHoldNoSecret(emu, secrets);
+}
+
+/**
+ * What every AciAgentStart run must satisfy: no secret leaked and, when it failed (unless the test
+ * kept the groups on purpose), no container group and no agent registration of the run left behind.
+ */
+export function assertInvariants(emu: RunningEmulator, run: StepRun & { step: RecordedStep }, options: { keepOnFailure?: boolean } = {}): void {
+  assertStepLeakedNoSecret(emu, run.step, run.lines);
+  if (run.result !== "Succeeded" && options.keepOnFailure !== true) {
+    assert.deepEqual(groupNames(emu), [], `the failed step left container groups behind (message: ${run.message})`);
+    const ours = agentNamesInPool(emu).filter((name) => name.includes(`-${run.step.buildId}-`));
+    assert.deepEqual(ours, [], `the failed step left agent registrations behind (message: ${run.message})`);
   }
 }
 
-function describeSecret(secret: string): string {
-  return `${secret.slice(0, 4)}… (${secret.length} characters)`;
+/** The files a step attached to the run (`##vso[task.uploadfile]`). */
+export function uploadedFiles(run: { lines: readonly string[] }): string[] {
+  return run.lines.flatMap((line) => {
+    const match = /^##vso\[task\.uploadfile\](.+)$/.exec(line);
+    return match?.[1] === undefined ? [] : [match[1].trim()];
+  });
 }
 
-/** The names this run's agents and container groups get. */
-export function namesOf(buildId: string, count: number, prefix = "azp", attempt = 1): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}-${buildId}-${attempt}-${i + 1}`);
+function summaryFiles(lines: readonly string[]): string[] {
+  return lines.flatMap((line) => {
+    const match = /^##vso\[task\.uploadsummary\](.+)$/.exec(line);
+    return match?.[1] === undefined ? [] : [match[1].trim()];
+  });
 }
+
+/**
+ * No secret of the emulator (secretsOf) in any output line of any step of this test other than
+ * `##vso[task.setsecret]`, in any file a step attached to the run (logs and summaries are not
+ * masked), or in any response the emulated services sent.
+ */
+export function assertNoSecretLeaks(emu: RunningEmulator): void {
+  const secrets = secretsOf(emu);
+  assert.ok(recorded.length > 0, "no step ran in this test");
+  for (const step of recorded) {
+    assertLinesHoldNoSecret(step.task, step.lines, secrets);
+    for (const file of [...uploadedFiles(step), ...summaryFiles(step.lines)]) {
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, "utf8");
+      for (const secret of secrets) assert.ok(!text.includes(secret), `${step.task} attached ${file}, which holds a secret (${describeSecret(secret)})`);
+    }
+  }
+  assertResponsesHoldNoSecret(emu, secrets);
+}
+
+// ------------------------------------------------------------------------------------------
+// What is there: container groups and agent registrations.
+// ------------------------------------------------------------------------------------------
 
 export function groupNames(emu: RunningEmulator): string[] {
   return [...emu.state.containerGroups.values()].map((g) => g.name).sort();
@@ -241,29 +367,74 @@ export function agentNamesInPool(emu: RunningEmulator): string[] {
   return [...emu.state.agents.values()].map((a) => a.name).sort();
 }
 
+/** Names of groups and agents of a build (names contain `-{buildId}-`). */
+export function namesOfBuild(names: readonly string[], buildId: string): string[] {
+  return names.filter((name) => name.includes(`-${buildId}-`));
+}
+
+/** The names a run's agents and container groups get: `{prefix}-{buildId}-{attempt}-{index}` for index 1..count. */
+export function namesOf(buildId: string, count: number, prefix = "azp", attempt = 1): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${buildId}-${attempt}-${i + 1}`);
+}
+
+/** The text of a container group's first container's log, as the emulator holds it. */
+export function containerLogText(emu: RunningEmulator, groupName: string): string {
+  const record = [...emu.state.containerGroups.values()].find((g) => g.name === groupName);
+  assert.ok(record !== undefined, `no container group ${groupName}`);
+  const spec = containerSpecs(record)[0];
+  assert.ok(spec !== undefined, `${groupName} has no container`);
+  return containerState(record, spec.name).log.map((line) => line.text).join("\n");
+}
+
+/** Requests of one service and method whose path matches. */
+export function requests(emu: RunningEmulator, service: string, method: string, path: RegExp): RequestLogEntry[] {
+  return emu.state.requestLog.filter((e) => e.service === service && e.method.toUpperCase() === method && path.test(e.url.split("?")[0] ?? ""));
+}
+
+// ------------------------------------------------------------------------------------------
+// Putting things in place the way someone else would: ARM through the real SDK, agents through
+// the Azure DevOps REST API.
+// ------------------------------------------------------------------------------------------
+
+/** The tags AciAgentStart puts on a group of `buildId` in the emulated organization and project. */
+export function ownTags(emu: RunningEmulator, buildId: string, name: string, expires: string): Record<string, string> {
+  return {
+    [OWN_TAGS.run]: runTagValue(emu.info.organizationUrl, emu.info.projectId, buildId),
+    [OWN_TAGS.pool]: emu.info.pool,
+    [OWN_TAGS.agent]: name,
+    [OWN_TAGS.created]: "2026-01-01T00:00:00Z",
+    [OWN_TAGS.expires]: expires,
+  };
+}
+
 /**
- * What every run must satisfy: no secret leaked and, when it failed (unless the test kept the
- * groups on purpose), no container group and no agent registration of the run left behind.
+ * Creates a container group through ARM with the SDK; its one container runs `script` (by default
+ * it prints a line) and then idles.
  */
-export function assertInvariants(emu: RunningEmulator, run: StepRun & { step: StartStep }, options: { keepOnFailure?: boolean } = {}): void {
-  assertNoSecretLeaks(emu, run.step, run.lines);
-  if (run.result !== "Succeeded" && options.keepOnFailure !== true) {
-    assert.deepEqual(groupNames(emu), [], `the failed step left container groups behind (message: ${run.message})`);
-    const ours = agentNamesInPool(emu).filter((name) => name.includes(`-${run.step.buildId}-`));
-    assert.deepEqual(ours, [], `the failed step left agent registrations behind (message: ${run.message})`);
-  }
+export async function putGroup(emu: RunningEmulator, name: string, tags: Record<string, string>, script = `echo "hello from ${name}"`): Promise<void> {
+  await armClient(emu.info).containerGroups.beginCreateOrUpdateAndWait(emu.info.resourceGroup, name, {
+    ...containerGroup(emu.info, { command: ["sh", "-c", `${script}; exec sleep 3600`] }),
+    tags,
+  });
 }
 
-/** Polls `probe` until it is true (a guard against hanging, not a timing assertion). */
-export async function until(what: string, probe: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+/** Stops a container group through ARM (its state becomes Stopped). */
+export async function stopGroup(emu: RunningEmulator, name: string): Promise<void> {
+  await armClient(emu.info).containerGroups.stop(emu.info.resourceGroup, name);
 }
 
-/** Lines of the step that are neither logging commands nor blank, for failure messages. */
-export function plainOutput(lines: readonly string[]): string {
-  return lines.filter((l) => !l.startsWith("##vso[task.debug]") && l.trim() !== "").join("\n");
+/** Registers an agent in the emulator's pool through the REST API (offline: no session). */
+export async function registerAgent(emu: RunningEmulator, name: string, options: { online?: boolean } = {}): Promise<void> {
+  const pool = emu.state.poolByName(emu.info.pool);
+  assert.ok(pool !== undefined, "the emulator has no pool");
+  const response = await devops(emu.info, "POST", `_apis/distributedtask/pools/${pool.id}/agents?api-version=7.1`, {
+    body: { name, version: "4.264.2", osDescription: "Linux", enabled: true, systemCapabilities: { "Agent.Name": name } },
+  });
+  assert.equal(response.status, 200, `registering ${name}: ${response.text}`);
+  if (options.online === true) {
+    // An agent is online while it holds a session; this one's listener is imaginary.
+    const agent = emu.state.agentByName(pool.id, name);
+    assert.ok(agent !== undefined);
+    agent.sessionId = `session-of-${name}`;
+  }
 }

@@ -85,7 +85,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       const emu = emulator();
       const run = await runStart(emu, { inputs: { agentCount: "3", timeoutMinutes: "5" } });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       assert.equal(run.exitCode, 0);
 
       const { buildId } = run.step;
@@ -161,7 +161,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       const emu = emulator();
       const run = await runStart(emu, { scheme: "workloadIdentity" });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       const oidc = emu.state.requestLog.filter((e) => e.service === "devops" && e.method === "POST" && /\/oidctoken/i.test(e.url));
       assert.ok(oidc.length > 0, "the OIDC token route was called");
       assert.ok(oidc.every((e) => e.status === 200), `OIDC answers: ${oidc.map((e) => e.status).join(",")}`);
@@ -207,7 +207,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       emu.state.behaviour.capacityFailures.set("westeurope", "sync");
       const run = await runStart(emu, { inputs: { agentCount: "2", fallbackLocations: "northeurope" } });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       const names = namesOf(run.step.buildId, 2);
       assert.deepEqual(groupNames(emu), names);
       for (const name of names) assert.equal(wire(emu, name).location, "northeurope");
@@ -221,7 +221,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       emu.state.behaviour.capacityFailures.set("westeurope", "async");
       const run = await runStart(emu, { inputs: { fallbackLocations: "northeurope" } });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       const [name = ""] = namesOf(run.step.buildId, 1);
       assert.deepEqual(groupNames(emu), [name]);
       assert.equal(wire(emu, name).location, "northeurope");
@@ -234,7 +234,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       emu.state.behaviour.capacityFailures.set("westeurope", "async");
       const run = await runStart(emu, { inputs: { fallbackLocations: "northeurope" } });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       // ARM refuses to move an existing resource to another region, so the failed westeurope
       // group must be gone before the northeurope PUT of the same name.
       const writes = emu.state.requestLog
@@ -257,7 +257,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       });
       const run = await runStart(emu);
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       assert.deepEqual(
         armPuts(emu).map((p) => p.status),
         [429, 429, 201],
@@ -270,7 +270,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       const emu = emulator();
       const run = await runStart(emu, { inputs: { dryRun: "true", agentCount: "2" } });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run.lines)}`);
+      assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
       const path = run.outputs.armTemplatePath;
       assert.ok(path !== undefined && existsSync(path), `armTemplatePath ${String(path)} exists`);
       const text = readFileSync(path, "utf8");
@@ -292,36 +292,42 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
   });
 
   describe("cancel", function () {
-    it("on SIGINT while the groups are provisioning, exits and removes every group", async function () {
-      const emu = emulator();
-      // Long enough to cancel in; short, because the emulator's provisioning timer outlives the test.
-      emu.state.delays.provisionMs = 20_000;
-      const step = startStep(emu, { inputs: { agentCount: "2" } });
-      const names = namesOf(step.buildId, 2);
-      await until("both groups to be accepted", () => names.every((n) => groupNames(emu).includes(n)));
-      step.running.signal("SIGINT");
-      const run = { ...(await step.running.done), step };
-      assertInvariants(emu, run);
-      assert.equal(run.result, "Failed", plainOutput(run.lines));
-      assert.match(run.message, /cancel/i, plainOutput(run.lines));
-      assert.deepEqual(groupNames(emu), []);
-      assert.deepEqual(agentNamesInPool(emu), []);
-    });
+    const cancels: { title: string; arrange: (emu: RunningEmulator) => void; waitFor: string; present: (emu: RunningEmulator) => string[] }[] = [
+      {
+        title: "on SIGINT while the groups are provisioning, exits and removes every group",
+        arrange: (emu) => {
+          // Long enough to cancel in; short, because the emulator's provisioning timer outlives the test.
+          emu.state.delays.provisionMs = 20_000;
+        },
+        waitFor: "both groups to be accepted",
+        present: groupNames,
+      },
+      {
+        title: "on SIGINT after the agents registered but before they are online, removes groups and registrations",
+        arrange: (emu) => {
+          emu.state.behaviour.agentsNeverOnline.push("azp-");
+        },
+        waitFor: "both agents to register",
+        present: agentNamesInPool,
+      },
+    ];
 
-    it("on SIGINT after the agents registered but before they are online, removes groups and registrations", async function () {
-      const emu = emulator();
-      emu.state.behaviour.agentsNeverOnline.push("azp-");
-      const step = startStep(emu, { inputs: { agentCount: "2" } });
-      const names = namesOf(step.buildId, 2);
-      await until("both agents to register", () => names.every((n) => agentNamesInPool(emu).includes(n)));
-      step.running.signal("SIGINT");
-      const run = { ...(await step.running.done), step };
-      assertInvariants(emu, run);
-      assert.equal(run.result, "Failed", plainOutput(run.lines));
-      assert.match(run.message, /cancel/i, plainOutput(run.lines));
-      assert.deepEqual(groupNames(emu), []);
-      assert.deepEqual(agentNamesInPool(emu), []);
-    });
+    for (const { title, arrange, waitFor, present } of cancels) {
+      it(title, async function () {
+        const emu = emulator();
+        arrange(emu);
+        const step = startStep(emu, { inputs: { agentCount: "2" } });
+        const names = namesOf(step.buildId, 2);
+        await until(waitFor, () => names.every((n) => present(emu).includes(n)));
+        step.running.signal("SIGINT");
+        const run = { ...(await step.running.done), step };
+        assertInvariants(emu, run);
+        assert.equal(run.result, "Failed", plainOutput(run));
+        assert.match(run.message, /cancel/i, plainOutput(run));
+        assert.deepEqual(groupNames(emu), []);
+        assert.deepEqual(agentNamesInPool(emu), []);
+      });
+    }
   });
 
   describe("failure", function () {

@@ -57,7 +57,7 @@ describe("integration: AciAgentStart@1 bad inputs", function () {
       const emu = emulator();
       const run = await runStart(emu, { inputs: badInput.inputs, ...(badInput.omit === undefined ? {} : { omit: badInput.omit }) });
       assertInvariants(emu, run);
-      assert.equal(run.result, "Failed", plainOutput(run.lines));
+      assert.equal(run.result, "Failed", plainOutput(run));
       assert.notEqual(run.exitCode, null);
       assert.match(run.message, new RegExp(`(^|\\n)${badInput.input}: `), `the message does not name ${badInput.input}: ${run.message}`);
       assertNoWrites(emu);

@@ -27,7 +27,7 @@ import {
   uploadedFiles,
   useEmulator,
   type Run,
-} from "./stopHelpers";
+} from "./helpers";
 
 const PAST = "2020-01-01T00:00:00Z";
 const FUTURE = "2099-01-01T00:00:00Z";

@@ -3,17 +3,10 @@ import { InputError } from "../../../src/core/errors";
 import type { PipelineVariables } from "../../../src/core/inputSource";
 import { DEFAULT_IMAGE, type StartConfig } from "../../../src/start/inputs";
 import { BUILD_VARIABLES, IDENTITY_ID, PAT, PROJECT_ID, PULL_IDENTITY_ID, SUBNET_ID, configWith } from "./fixtures";
+import { inputProblems } from "../fixtures";
 
-function problemsWith(inputs: Readonly<Record<string, string>>, vars: PipelineVariables = BUILD_VARIABLES): readonly string[] {
-  try {
-    configWith(inputs, vars);
-  } catch (error) {
-    if (error instanceof InputError) {
-      return error.problems;
-    }
-    throw error;
-  }
-  assert.fail(`expected an InputError for ${JSON.stringify(inputs)}`);
+function problemsWith(inputs: Readonly<Record<string, string>>, vars?: PipelineVariables): readonly string[] {
+  return inputProblems(configWith, inputs, vars);
 }
 
 const SHA256 = "a".repeat(64);

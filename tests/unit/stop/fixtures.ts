@@ -2,42 +2,23 @@
 // snapshots of container groups and agents, and small in-memory fakes of ACI, the pool and time.
 import type { AciApi, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
 import type { Clock } from "../../../src/core/clock";
-import type { InputReader, PipelineVariables } from "../../../src/core/inputSource";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/start/runStart";
 import { OWN_TAGS } from "../../../src/start/tags";
-import { parseStopInputs, type StopConfig } from "../../../src/stop/inputs";
+import { parseStopInputs } from "../../../src/stop/inputs";
+import { PROJECT_ID, RUN_ID, parserWith, requiredInputs } from "../fixtures";
 
-export const PROJECT_ID = "6c5b2f9e-1f2a-4e0b-9a55-0d7e8c3b1a42";
+export { BUILD_VARIABLES, PROJECT_ID, RUN_ID, readerOf } from "../fixtures";
+
 export const PAT = "stop-pat-0123456789-secret";
-export const RUN_ID = "1234";
 /** The `aci-agents-run` tag of run 1234 of the project in organization contoso. */
 export const RUN_TAG = `contoso/${PROJECT_ID}/${RUN_ID}`;
 
 /** The inputs of the design's example cleanup job. */
-export const REQUIRED_INPUTS: Readonly<Record<string, string>> = {
-  azureSubscription: "9f0c3c1e-arm-connection",
-  resourceGroup: "ci-agents",
-  pool: "aci",
-  registrationToken: PAT,
-};
-
-export const BUILD_VARIABLES: Readonly<PipelineVariables> = {
-  buildId: RUN_ID,
-  jobAttempt: "1",
-  collectionUri: "https://dev.azure.com/contoso/",
-  teamProjectId: PROJECT_ID,
-  teamProject: "Platform",
-};
-
-export function readerOf(inputs: Readonly<Record<string, string>>): InputReader {
-  return { get: (name) => inputs[name] };
-}
+export const REQUIRED_INPUTS = requiredInputs(PAT);
 
 /** Parses the required inputs with the given ones on top; "" leaves an input unset. */
-export function stopConfigWith(inputs: Readonly<Record<string, string>> = {}, vars: PipelineVariables = BUILD_VARIABLES): StopConfig {
-  return parseStopInputs(readerOf({ ...REQUIRED_INPUTS, ...inputs }), vars);
-}
+export const stopConfigWith = parserWith(parseStopInputs, REQUIRED_INPUTS);
 
 export interface GroupOptions {
   tags?: Record<string, string>;

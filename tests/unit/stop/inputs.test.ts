@@ -1,18 +1,12 @@
 import { strict as assert } from "node:assert";
-import { InputError } from "../../../src/core/errors";
 import type { PipelineVariables } from "../../../src/core/inputSource";
 import type { StopConfig } from "../../../src/stop/inputs";
 import { BUILD_VARIABLES, PAT, PROJECT_ID, REQUIRED_INPUTS, readerOf, stopConfigWith } from "./fixtures";
+import { inputProblems } from "../fixtures";
 import { parseStopInputs } from "../../../src/stop/inputs";
 
-function problemsWith(inputs: Readonly<Record<string, string>>, vars: PipelineVariables = BUILD_VARIABLES): readonly string[] {
-  try {
-    stopConfigWith(inputs, vars);
-  } catch (error) {
-    if (error instanceof InputError) return error.problems;
-    throw error;
-  }
-  assert.fail(`expected an InputError for ${JSON.stringify(inputs)}`);
+function problemsWith(inputs: Readonly<Record<string, string>>, vars?: PipelineVariables): readonly string[] {
+  return inputProblems(stopConfigWith, inputs, vars);
 }
 
 describe("parseStopInputs", () => {
