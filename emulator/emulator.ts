@@ -17,7 +17,7 @@ import { devopsRoutes } from "./devops/routes";
 import { entraRoutes } from "./entra/routes";
 import { serviceApp } from "./http";
 import { ContainerRuntime } from "./runtime/containerRuntime";
-import { EmulatorState, wellKnown } from "./state";
+import { EmulatorState, wellKnown, type WellKnownIdentity } from "./state";
 import { loadOrCreateTls } from "./tls";
 import { TokenService } from "./tokens";
 
@@ -29,23 +29,13 @@ export interface EmulatorOptions {
 }
 
 /** What `npm run emulator` prints: where the services are and the well-known test identity. */
-export interface EmulatorInfo {
+export type EmulatorInfo = {
   armUrl: string;
   authorityHost: string;
   organizationUrl: string;
   caFile: string;
   controlUrl: string;
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  location: string;
-  pool: string;
-  pat: string;
-  projectId: string;
-  systemAccessToken: string;
-}
+} & WellKnownIdentity;
 
 export interface RunningEmulator {
   info: EmulatorInfo;
@@ -114,16 +104,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     organizationUrl: urls.organization,
     caFile: tls.caFile,
     controlUrl: urls.control,
-    tenantId: wellKnown.tenantId,
-    clientId: wellKnown.clientId,
-    clientSecret: wellKnown.clientSecret,
-    subscriptionId: wellKnown.subscriptionId,
-    resourceGroup: wellKnown.resourceGroup,
-    location: wellKnown.location,
-    pool: wellKnown.pool,
-    pat: wellKnown.pat,
-    projectId: wellKnown.projectId,
-    systemAccessToken: wellKnown.systemAccessToken,
+    ...wellKnown,
   };
 
   return {

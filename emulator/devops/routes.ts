@@ -139,13 +139,9 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
   });
 
   router.put(`${api}/pools/:poolId/agents/:agentId`, async (req: CallerRequest, res) => {
-    const pool = poolOf(ctx, req, res);
-    if (pool === undefined || !mayManage(ctx, req, res, pool)) return;
-    const existing = state.agents.get(Number(param(req, "agentId")));
-    if (existing?.poolId !== pool.id) {
-      agentNotFound(res, param(req, "agentId"), pool);
-      return;
-    }
+    const target = managedAgent(ctx, req, res);
+    if (target === undefined) return;
+    const { pool, agent: existing } = target;
     const body = agentBody(req, res);
     if (body === undefined) return;
     await sleep(state.delays.registrationMs);
@@ -156,13 +152,9 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
   });
 
   router.delete(`${api}/pools/:poolId/agents/:agentId`, (req: CallerRequest, res) => {
-    const pool = poolOf(ctx, req, res);
-    if (pool === undefined || !mayManage(ctx, req, res, pool)) return;
-    const agent = state.agents.get(Number(param(req, "agentId")));
-    if (agent?.poolId !== pool.id) {
-      agentNotFound(res, param(req, "agentId"), pool);
-      return;
-    }
+    const target = managedAgent(ctx, req, res);
+    if (target === undefined) return;
+    const { pool, agent } = target;
     const busyLeft = state.behaviour.busyDeletes.get(agent.name) ?? 0;
     if (agent.assignedRequestId !== undefined || busyLeft > 0) {
       if (busyLeft > 0) state.behaviour.busyDeletes.set(agent.name, busyLeft - 1);
@@ -389,6 +381,18 @@ function mayManage(ctx: EmulatorContext, req: CallerRequest, res: Response, pool
     return false;
   }
   return true;
+}
+
+/** The pool and agent a write names, when the caller may manage the pool; else answered. */
+function managedAgent(ctx: EmulatorContext, req: CallerRequest, res: Response): { pool: Pool; agent: Agent } | undefined {
+  const pool = poolOf(ctx, req, res);
+  if (pool === undefined || !mayManage(ctx, req, res, pool)) return undefined;
+  const agent = ctx.state.agents.get(Number(param(req, "agentId")));
+  if (agent?.poolId !== pool.id) {
+    agentNotFound(res, param(req, "agentId"), pool);
+    return undefined;
+  }
+  return { pool, agent };
 }
 
 function agentOfCaller(ctx: EmulatorContext, req: CallerRequest, res: Response, pool: Pool): Agent | undefined {
