@@ -30,7 +30,7 @@ readonly EX_HASH=15       # the downloaded package does not match its sha256
 readonly EX_EXTRACT=16    # the package could not be extracted
 readonly EX_STARTUP=17    # AZP_STARTUP_SCRIPT failed
 readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not found, ...)
-readonly EX_LIFETIME=124  # AZP_MAX_LIFETIME_MINUTES reached (as timeout(1) reports)
+readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, so restart policy OnFailure must not restart it
 
 # Seconds the agent gets between SIGTERM and SIGKILL, and the budget for deregistering.
 readonly STOP_GRACE_SECONDS=15
