@@ -100,7 +100,7 @@ const TASKS: {
       scope: { type: "pickList", defaultValue: "run", options: ["run", "names", "expired"] },
       containerGroupNames: { type: "string", defaultValue: "", visibleRule: "scope = names" },
       // Not in the stop table of DESIGN.md, but scope "expired" is defined by it.
-      namePrefix: { type: "string", defaultValue: "azp", visibleRule: "scope = expired" },
+      namePrefix: { type: "string", defaultValue: "azp" },
       collectLogs: { type: "boolean", defaultValue: "true" },
     },
     outputs: ["removedCount"],

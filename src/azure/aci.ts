@@ -16,6 +16,8 @@ import { armScope, type ArmConnection } from "./connection";
  * not the waiting for their operations.
  */
 const writesInFlight = 8;
+/** Deletes usually end within a minute or two; past this one is reported as not done. */
+const deleteWaitMs = 15 * 60_000;
 
 
 /** An ARM or ACI failure: `code` is ARM's error code (e.g. ServiceUnavailable, InaccessibleImage). */
@@ -64,10 +66,14 @@ export interface CreateOperation {
 /** What the tasks need from ACI; the SDK implementation is below, tests give fakes. */
 export interface AciApi {
   resourceGroupLocation(resourceGroup: string): Promise<string>;
-  beginCreate(resourceGroup: string, group: ContainerGroup): Promise<CreateOperation>;
+  /** Sends the PUT unless `signal` is aborted by the time a write slot is free. */
+  beginCreate(resourceGroup: string, group: ContainerGroup, signal?: AbortSignal): Promise<CreateOperation>;
   get(resourceGroup: string, name: string): Promise<GroupSnapshot | undefined>;
-  /** Deletes the group and waits until it is gone; false when there was nothing to delete. */
-  delete(resourceGroup: string, name: string): Promise<boolean>;
+  /**
+   * Deletes the group; false when there was nothing to delete. Waits until it is gone unless
+   * `wait` is false (ACI stops the containers as soon as it accepts the delete).
+   */
+  delete(resourceGroup: string, name: string, options?: { wait?: boolean }): Promise<boolean>;
   list(resourceGroup: string): Promise<GroupSnapshot[]>;
   logs(resourceGroup: string, name: string, container: string, tail?: number): Promise<string>;
   /** Requests sent so far, for the summary and the benchmark. */
@@ -118,8 +124,13 @@ export class SdkAci implements AciApi {
     return typeof body?.location === "string" ? body.location : "";
   }
 
-  async beginCreate(resourceGroup: string, group: ContainerGroup): Promise<CreateOperation> {
-    const poller = await wrap(() => this.writes.run(() => this.client.containerGroups.beginCreateOrUpdate(resourceGroup, group.name ?? "", group)));
+  async beginCreate(resourceGroup: string, group: ContainerGroup, signal?: AbortSignal): Promise<CreateOperation> {
+    const poller = await wrap(() =>
+      this.writes.run(() => {
+        signal?.throwIfAborted();
+        return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, group.name ?? "", group);
+      }),
+    );
     return {
       poll: async () => {
         await wrap(() => poller.poll());
@@ -142,15 +153,20 @@ export class SdkAci implements AciApi {
     }
   }
 
-  async delete(resourceGroup: string, name: string): Promise<boolean> {
+  async delete(resourceGroup: string, name: string, options: { wait?: boolean } = {}): Promise<boolean> {
     const existed = (await this.get(resourceGroup, name)) !== undefined;
     if (!existed) return false;
     const poller = await wrap(() => this.writes.run(() => this.client.containerGroups.beginDelete(resourceGroup, name)));
+    if (options.wait === false) return true;
     // ACI deletes take from seconds to a minute or more: poll soon, then less and less often.
     const backoff = new Backoff(500, 5000);
+    const deadline = Date.now() + deleteWaitMs;
     await wrap(async () => {
       await poller.poll();
       while (!poller.isDone()) {
+        if (Date.now() > deadline) {
+          throw new AzureError(`the delete did not finish within ${deleteWaitMs / 60_000} minutes`, "DeleteTimeout", undefined);
+        }
         await delay(backoff.next());
         await poller.poll();
       }

@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 /** Time as the core sees it, so tests can run the waiting logic without waiting. */
 export interface Clock {
   now(): number;
-  /** Resolves after `ms`, or rejects with the signal's reason as soon as it is aborted. */
+  /** Resolves after `ms`, or rejects (with an AbortError) as soon as the signal is aborted. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -19,7 +19,7 @@ export class Backoff {
   private current: number;
 
   constructor(
-    private readonly firstMs: number,
+    firstMs: number,
     private readonly maxMs: number,
   ) {
     this.current = firstMs;
@@ -29,10 +29,6 @@ export class Backoff {
     const value = this.current;
     this.current = Math.min(this.maxMs, Math.round(this.current * 1.5));
     return value;
-  }
-
-  reset(): void {
-    this.current = this.firstMs;
   }
 }
 

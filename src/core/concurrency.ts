@@ -7,13 +7,16 @@ export class Limiter {
   constructor(private readonly limit: number) {}
 
   async run<T>(call: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    // A finishing call hands its slot straight to the next waiter, so a newcomer cannot take it
+    // in between and exceed the limit.
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await call();
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next === undefined) this.active--;
+      else next();
     }
   }
 }

@@ -12,20 +12,14 @@ import {
   type PipelineResponse,
   createDefaultHttpClient,
 } from "@azure/core-rest-pipeline";
-import type { TokenCredential } from "@azure/identity";
 import { userAgentPrefix } from "../core/userAgent";
 
 const apiVersion = "7.1";
-/** Microsoft Entra resource id of Azure DevOps. */
-export const azureDevOpsResource = "499b84ac-1321-427f-aa17-267ca6975798";
 /** Security namespace "DistributedTask" (agent pools), its token prefix and the Manage bit. */
 const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
 const managePermission = 2;
 
-export type DevOpsAuth =
-  | { kind: "pat"; token: string }
-  | { kind: "bearer"; token: string }
-  | { kind: "entra"; credential: TokenCredential };
+export type DevOpsAuth = { kind: "pat"; token: string } | { kind: "bearer"; token: string };
 
 export interface AgentPool {
   id: number;
@@ -90,14 +84,6 @@ export class DevOpsClient {
     return result.value;
   }
 
-  async findAgent(poolId: number, name: string): Promise<PoolAgent | undefined> {
-    const result = await this.json<{ value: PoolAgent[] }>(
-      "GET",
-      `_apis/distributedtask/pools/${poolId}/agents?agentName=${encodeURIComponent(name)}&includeAssignedRequest=true`,
-    );
-    return result.value[0];
-  }
-
   /** Deletes the agent registration; false when it was already gone. */
   async deleteAgent(poolId: number, agentId: number): Promise<boolean> {
     const response = await this.send("DELETE", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`);
@@ -128,24 +114,19 @@ export class DevOpsClient {
 
   private async send(method: "GET" | "POST" | "DELETE", path: string): Promise<PipelineResponse> {
     const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
-    headers.set("Authorization", await this.authorization());
+    headers.set("Authorization", this.authorization());
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     const request = createPipelineRequest({ url, method, headers });
     this.requestCount++;
     return this.pipeline.sendRequest(this.httpClient, request);
   }
 
-  private async authorization(): Promise<string> {
+  private authorization(): string {
     switch (this.auth.kind) {
       case "pat":
         return `Basic ${Buffer.from(`:${this.auth.token}`).toString("base64")}`;
       case "bearer":
         return `Bearer ${this.auth.token}`;
-      case "entra": {
-        const token = await this.auth.credential.getToken(`${azureDevOpsResource}/.default`);
-        if (token === null) throw new DevOpsError("no Microsoft Entra token for Azure DevOps could be obtained", 401);
-        return `Bearer ${token.token}`;
-      }
     }
   }
 }

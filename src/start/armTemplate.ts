@@ -70,7 +70,8 @@ function containerGroupResource(group: ContainerGroup, apiVersion: string, param
     type: "Microsoft.ContainerInstance/containerGroups",
     apiVersion,
     name,
-    location,
+    // A group without a location deploys to its resource group's: ARM evaluates the expression.
+    location: location ?? "[resourceGroup().location]",
     tags,
     identity,
     zones,

@@ -159,7 +159,8 @@ function platformProblems(fields: StartFields): string[] {
   if (osType === "Windows" && imageMode === "bootstrap") {
     problems.push("imageMode: bootstrap works only with osType Linux until a Windows bootstrap script exists; use imageMode prebuilt with a Windows image");
   }
-  if (imageMode === "prebuilt" && fields.image.ok && fields.image.value === undefined) {
+  // task.json fills in the default image, which has no agent: for prebuilt it counts as none.
+  if (imageMode === "prebuilt" && fields.image.ok && (fields.image.value === undefined || fields.image.value === DEFAULT_IMAGE)) {
     problems.push("image: required when imageMode is prebuilt (an image built from the shipped Dockerfile template)");
   }
   return problems;
@@ -451,11 +452,13 @@ export function runIdentity(vars: PipelineVariables): Parsed<RunIdentity> {
   const runIdDigits = required(wholeNumberText);
   const buildId = nonEmpty(vars.buildId);
   const releaseId = nonEmpty(vars.releaseId);
+  // A classic release also sets Build.BuildId (its primary artifact's build), which its stages
+  // and other releases share: the release's own id comes first.
   const runId =
-    buildId !== undefined
-      ? parseValue("Build.BuildId", buildId, runIdDigits)
-      : releaseId !== undefined
-        ? parseValue("Release.ReleaseId", releaseId, runIdDigits)
+    releaseId !== undefined
+      ? parseValue("Release.ReleaseId", releaseId, runIdDigits)
+      : buildId !== undefined
+        ? parseValue("Build.BuildId", buildId, runIdDigits)
         : failed(["runId: neither Build.BuildId nor Release.ReleaseId is set; run the task in a build, YAML or release pipeline"]);
   return combine({
     runId,

@@ -75,12 +75,13 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const startedAt = clock.now();
   const elapsed = () => clock.now() - startedAt;
 
-  const { pool, location } = await preflight(config, services);
+  const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
+  const { pool, location } = await preflight(config, services, names);
   const preflightMs = elapsed();
   log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}.`);
 
   const now = new Date(clock.now());
-  const agents: AgentProgress[] = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) => ({
+  const agents: AgentProgress[] = names.map((name) => ({
     name,
     location,
     tags: agentTags(config, name, now),
@@ -133,8 +134,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
 }
 
 /** Everything that can be checked before creating anything; failures name the input. */
-async function preflight(config: StartConfig, services: StartServices): Promise<{ pool: AgentPool; location: string }> {
-  const [pool, resourceGroupLocation] = await Promise.all([
+async function preflight(config: StartConfig, services: StartServices, names: string[]): Promise<{ pool: AgentPool; location: string }> {
+  const [pool, resourceGroupLocation, existing] = await Promise.all([
     services.pools.findPool(config.pool).catch((error: unknown) => {
       throw namingRegistrationInput(error, config.registration);
     }),
@@ -147,7 +148,15 @@ async function preflight(config: StartConfig, services: StartServices): Promise<
       }
       throw error;
     }),
+    // A missing resource group is reported by the read above.
+    services.aci.list(config.resourceGroup).catch(() => []),
   ]);
+  const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
+  if (taken.length > 0) {
+    throw new InputError([
+      `namePrefix: ${taken.join(", ")} already exist${taken.length === 1 ? "s" : ""} in resource group '${config.resourceGroup}' (another start step of this run, or one kept by keepOnFailure); give each start step its own namePrefix, or remove them with AciAgentStop`,
+    ]);
+  }
   if (pool === undefined) {
     throw new InputError([`pool: there is no agent pool '${config.pool}' in ${config.organizationUrl} that the registering identity can see`]);
   }
@@ -179,7 +188,7 @@ async function createWithFallback(
       // From the request on, the group may exist: the SDK polls once before it returns, and a
       // create that already failed throws even though ARM accepted the PUT.
       agent.created = true;
-      const operation = await aci.beginCreate(config.resourceGroup, spec);
+      const operation = await aci.beginCreate(config.resourceGroup, spec, signal);
       // The agent coming online, not this operation, is what the step waits for: poll it gently,
       // only to learn early of a failure (such as no capacity) that needs another region.
       const backoff = new Backoff(2000, 10_000);
@@ -191,7 +200,7 @@ async function createWithFallback(
       const next = locations[attempt + 1];
       if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
       log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
-      if (agent.created) await aci.delete(config.resourceGroup, agent.name);
+      await aci.delete(config.resourceGroup, agent.name);
       agent.created = false;
     }
   }
@@ -203,8 +212,9 @@ export function namingRegistrationInput(error: unknown, registration: Registrati
   return new InputError([`${registration.auth === "pat" ? "registrationToken" : "registrationAuth"}: ${error.message}`]);
 }
 
+/** No capacity, or the region's quota used up: another region may still have room. */
 export function isCapacityError(error: AzureError): boolean {
-  return error.code === "ServiceUnavailable" || /not available in the location/i.test(error.message);
+  return error.code === "ServiceUnavailable" || /not available in the location|quota .* exceeded in region/i.test(error.message);
 }
 
 async function waitUntilOnline(
@@ -309,8 +319,10 @@ async function failAndCleanUp(
   cause: unknown,
 ): Promise<Error> {
   const { aci, log } = services;
+  // On cancel the agent allows only seconds before it kills the step: remove first, read nothing.
+  const cancelled = services.signal.aborted;
   const created = agents.filter((a) => a.created);
-  const troubled = created.filter((a) => a.failure !== undefined || !a.online);
+  const troubled = cancelled ? [] : created.filter((a) => a.failure !== undefined || !a.online);
   for (const agent of troubled) {
     log.info(`----- ${agent.name}: last ${logLinesShownOnFailure} lines of the container log -----`);
     try {
@@ -331,31 +343,45 @@ async function failAndCleanUp(
   }
   // Every planned name, not only those known to be created: a request cut short by a cancel
   // may still have created its group, and deleting one that does not exist costs one read.
-  const { removed, leftovers } = await removeAgents(config, services, pool, agents.map((a) => a.name));
+  const { removed, leftovers } = await removeAgents(config, services, pool, agents.map((a) => a.name), !cancelled);
   if (leftovers.length > 0) {
     return new StartFailure(`${reason}. Could not remove ${leftovers.join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
   }
   return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s)).`);
 }
 
-/** Deletes the groups and their agents' registrations; counts the groups deleted and names what could not be removed. */
-async function removeAgents(config: StartConfig, services: StartServices, pool: AgentPool, names: string[]): Promise<{ removed: number; leftovers: string[] }> {
-  const registered = await services.pools.listAgents(pool.id).catch(() => [] as PoolAgent[]);
-  const results = await Promise.allSettled(
-    names.map(async (name) => {
-      const deleted = await services.aci.delete(config.resourceGroup, name);
-      const agent = registered.find((a) => a.name.toLowerCase() === name.toLowerCase());
-      if (agent !== undefined) await services.pools.deleteAgent(pool.id, agent.id);
-      return deleted;
-    }),
-  );
-  const leftovers = names.filter((name, index) => {
-    const result = results[index];
-    if (result?.status !== "rejected") return false;
-    services.log.warning(`${name}: not removed: ${describe(result.reason)}`);
-    return true;
+/**
+ * Deletes the groups, then the registrations of their agents (listed after the deletes, so an
+ * agent that registered meanwhile is caught too). Counts the groups deleted and names what was
+ * not removed.
+ */
+async function removeAgents(
+  config: StartConfig,
+  services: StartServices,
+  pool: AgentPool,
+  names: string[],
+  waitForDeletes: boolean,
+): Promise<{ removed: number; leftovers: string[] }> {
+  const leftovers: string[] = [];
+  const deletes = await Promise.allSettled(names.map((name) => services.aci.delete(config.resourceGroup, name, { wait: waitForDeletes })));
+  deletes.forEach((result, index) => {
+    if (result.status === "fulfilled") return;
+    services.log.warning(`${names[index] ?? ""}: container group not removed: ${describe(result.reason)}`);
+    leftovers.push(`container group ${names[index] ?? ""}`);
   });
-  return { removed: results.filter((r) => r.status === "fulfilled" && r.value).length, leftovers };
+  try {
+    const planned = new Set(names);
+    const registered = (await services.pools.listAgents(pool.id)).filter((a) => planned.has(a.name.toLowerCase()));
+    const deregistrations = await Promise.allSettled(registered.map((agent) => services.pools.deleteAgent(pool.id, agent.id)));
+    deregistrations.forEach((result, index) => {
+      if (result.status === "fulfilled") return;
+      services.log.warning(`${registered[index]?.name ?? ""}: registration not removed: ${describe(result.reason)}`);
+      leftovers.push(`agent ${registered[index]?.name ?? ""} in pool '${pool.name}'`);
+    });
+  } catch (error) {
+    leftovers.push(`the registrations of ${names.join(", ")} in pool '${pool.name}' (the pool could not be read: ${describe(error)})`);
+  }
+  return { removed: deletes.filter((r) => r.status === "fulfilled" && r.value).length, leftovers };
 }
 
 function describe(error: unknown): string {

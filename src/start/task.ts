@@ -50,12 +50,12 @@ function setOutputs(platform: TaskPlatform, config: StartConfig): void {
 }
 
 function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string): string {
-  // ARM evaluates the location expression at deployment, so a dry run needs no Azure access.
-  const location = config.location ?? "[resourceGroup().location]";
+  // Without a location the template deploys to the resource group's, so a dry run needs no Azure access.
   const now = new Date();
-  const groups = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) =>
-    containerGroupFor(config, { name, tags: agentTags(config, name, now) }, location, bootstrapScript, { registrationToken: "dry-run" }),
-  );
+  const groups = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) => ({
+    ...containerGroupFor(config, { name, tags: agentTags(config, name, now) }, "", bootstrapScript, { registrationToken: "dry-run" }),
+    location: config.location,
+  }));
   const { template, parameterNames } = armTemplateFor(groups);
   const path = join(platform.tempDirectory, `aci-agents-${config.run.runId}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);

@@ -96,7 +96,12 @@ async function findTargets(config: StopConfig, services: StopServices, registrat
           `containerGroupNames: ${foreign.join(", ")} ${foreign.length === 1 ? "was" : "were"} not created by this extension (no ${RESERVED_TAG_PREFIX}* tags) and will not be deleted`,
         ]);
       }
-      return config.containerGroupNames.map((name, index) => ({ name, group: groups[index], agent: byName(name) }));
+      // A registration goes with its group, or alone when it is named like ours: never a
+      // hand-made agent that merely shares a name.
+      return config.containerGroupNames.map((name, index) => {
+        const group = groups[index];
+        return { name, group, agent: group !== undefined || isOurAgentName(name, config.namePrefix) ? byName(name) : undefined };
+      });
     }
     case "expired": {
       const now = services.clock.now();
@@ -135,10 +140,14 @@ export function isRunAgentName(name: string, prefix: string, runId: string): boo
   return new RegExp(`^${escapeRegExp(prefix)}-${escapeRegExp(runId)}-\\d+-\\d+$`, "i").test(name);
 }
 
+/** `{prefix}-{runId}-{attempt}-{index}` for any run. */
+export function isOurAgentName(name: string, prefix: string): boolean {
+  return new RegExp(`^${escapeRegExp(prefix)}-\\d+-\\d+-\\d+$`, "i").test(name);
+}
+
 /** Offline agents named like ours whose container group is not live (a live one may be registering). */
 export function staleRegistrations(registrations: PoolAgent[], prefix: string, liveGroups: Set<string>): PoolAgent[] {
-  const pattern = new RegExp(`^${escapeRegExp(prefix)}-\\d+-\\d+-\\d+$`, "i");
-  return registrations.filter((a) => a.status === "offline" && pattern.test(a.name) && !liveGroups.has(a.name.toLowerCase()));
+  return registrations.filter((a) => a.status === "offline" && isOurAgentName(a.name, prefix) && !liveGroups.has(a.name.toLowerCase()));
 }
 
 async function removeTarget(config: StopConfig, services: StopServices, pool: AgentPool | undefined, target: StopTarget): Promise<RemovedAgent> {

@@ -444,6 +444,24 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       assertNoWrites(emu);
     });
 
+    it("fails naming namePrefix, and leaves the other step's groups alone, when its names are taken", async function () {
+      const emu = emulator();
+      const first = await runStart(emu, { buildId: "7777", inputs: { agentCount: "2" } });
+      assert.equal(first.result, "Succeeded", first.message);
+      const before = emu.state.requestLog.length;
+
+      const second = await runStart(emu, { buildId: "7777", inputs: { agentCount: "3" } });
+
+      assertInvariants(emu, second, { keepOnFailure: true });
+      assert.equal(second.result, "Failed");
+      assert.match(second.message, /(^|\n)namePrefix: azp-7777-1-1, azp-7777-1-2 already exist/);
+      assert.deepEqual(groupNames(emu), namesOf("7777", 2));
+      assert.deepEqual(
+        emu.state.requestLog.slice(before).filter((r) => r.method !== "GET" && !r.url.includes("oauth2")).map((r) => `${r.method} ${r.url}`),
+        [],
+      );
+    });
+
     it("fails naming resourceGroup before creating anything when the resource group does not exist", async function () {
       const emu = emulator();
       const run = await runStart(emu, { inputs: { resourceGroup: "no-such-group" } });

@@ -360,6 +360,20 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       assert.equal(stop.outputs.removedCount, undefined);
       assertNoSecretLeaks(emu);
     });
+
+    it("leaves a hand-made agent alone when a named group is gone and its name is not like ours", async function () {
+      const emu = emulator();
+      const build = nextBuildId();
+      await registerAgent(emu, "build01");
+      await registerAgent(emu, "azp-9100-1-1");
+
+      const stop = await stopAgents(emu, build, { scope: "names", containerGroupNames: "build01,azp-9100-1-1" });
+
+      assertSucceeded(stop);
+      assert.deepEqual(agentNamesInPool(emu), ["build01"]);
+      assert.equal(stop.outputs.removedCount, "1");
+      assertNoSecretLeaks(emu);
+    });
   });
 
   it("removes everything else when one group's DELETE keeps failing, and fails naming it and how to remove it by hand", async function () {

@@ -111,6 +111,14 @@ describe("armTemplateFor", () => {
     });
   }
 
+  it("deploys a group without a location to its resource group's, as an expression ARM evaluates", () => {
+    const [group] = groupsFor(1);
+    assert.ok(group);
+    const { template } = armTemplateFor([{ ...group, location: undefined }]);
+    assert.equal(template.resources[0]?.location, "[resourceGroup().location]");
+    assert.equal(armTemplateFor([group]).template.resources[0]?.location, "westeurope");
+  });
+
   it("needs named container groups", () => {
     const [group] = groupsFor(1);
     assert.ok(group);

@@ -173,6 +173,12 @@ describe("parseStartInputs", () => {
       read: (c) => c.run.runId,
       expected: "77",
     },
+    "Release.ReleaseId before Build.BuildId, which a classic release also sets (its artifact's build)": {
+      inputs: {},
+      vars: { ...BUILD_VARIABLES, buildId: "130", releaseId: "57" },
+      read: (c) => c.run.runId,
+      expected: "57",
+    },
     "System.JobAttempt of a re-run": { inputs: {}, vars: { ...BUILD_VARIABLES, jobAttempt: "3" }, read: (c) => c.run.attempt, expected: 3 },
     "attempt 1 without System.JobAttempt": { inputs: {}, vars: { ...BUILD_VARIABLES, jobAttempt: undefined }, read: (c) => c.run.attempt, expected: 1 },
     "the project name without System.TeamProjectId": {
@@ -240,6 +246,11 @@ describe("parseStartInputs", () => {
     "an image with a space": { inputs: { image: "my image" }, input: "image", says: "not an image reference" },
     "an image name over 255 characters": { inputs: { image: `${"a".repeat(256)}:1` }, input: "image", says: "not an image reference" },
     "prebuilt without an image": { inputs: { imageMode: "prebuilt" }, input: "image", says: "required when imageMode is prebuilt" },
+    "prebuilt with the default stock image task.json fills in": {
+      inputs: { imageMode: "prebuilt", image: "mcr.microsoft.com/dotnet/runtime-deps:8.0" },
+      input: "image",
+      says: "required when imageMode is prebuilt",
+    },
     "an unknown imageMode": { inputs: { imageMode: "docker" }, input: "imageMode", says: "must be one of bootstrap, prebuilt, got 'docker'" },
     "registry credentials without a server": {
       inputs: { registryUsername: "puller", registryPassword: "reg-secret" },
