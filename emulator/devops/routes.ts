@@ -416,15 +416,7 @@ interface AgentBody {
 }
 
 function agentBody(req: Request, res: Response): AgentBody | undefined {
-  const body = jsonBody(req) as Partial<{
-    name: string;
-    version: string;
-    osDescription: string;
-    enabled: boolean;
-    systemCapabilities: Record<string, string>;
-    userCapabilities: Record<string, string>;
-    authorization: { publicKey?: { exponent: string; modulus: string } };
-  }> | undefined;
+  const body = jsonBody(req) as (Partial<Omit<AgentBody, "publicKey">> & { authorization?: { publicKey?: AgentBody["publicKey"] } }) | undefined;
   if (body === undefined || typeof body.name !== "string" || body.name === "") {
     devopsError(res, 400, "Value cannot be null.\r\nParameter name: agent.Name", "ArgumentNullException");
     return undefined;
