@@ -61,47 +61,62 @@ function serialNumber(): string {
   return bytes.toString("hex");
 }
 
-function generate(): { caPem: string; certPem: string; keyPem: string } {
-  const now = new Date();
-  const inDays = (days: number) => new Date(now.getTime() + days * 24 * 3600 * 1000);
+interface CertificateSpec {
+  publicKey: forge.pki.PublicKey;
+  subject: forge.pki.CertificateField[];
+  issuer: forge.pki.CertificateField[];
+  validDays: number;
+  extensions: object[];
+  signingKey: forge.pki.PrivateKey;
+}
 
+function certificate(spec: CertificateSpec): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = spec.publicKey;
+  cert.serialNumber = serialNumber();
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 24 * 3600 * 1000);
+  cert.validity.notAfter = new Date(now + spec.validDays * 24 * 3600 * 1000);
+  cert.setSubject(spec.subject);
+  cert.setIssuer(spec.issuer);
+  cert.setExtensions(spec.extensions);
+  cert.sign(spec.signingKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return cert;
+}
+
+function generate(): { caPem: string; certPem: string; keyPem: string } {
   const caKeys = rsaKeys();
-  const ca = forge.pki.createCertificate();
-  ca.publicKey = caKeys.publicKey;
-  ca.serialNumber = serialNumber();
-  ca.validity.notBefore = inDays(-1);
-  ca.validity.notAfter = inDays(3650);
   const caSubject = [{ name: "commonName", value: "ACI Build Agents emulator test CA" }];
-  ca.setSubject(caSubject);
-  ca.setIssuer(caSubject);
-  ca.setExtensions([
-    { name: "basicConstraints", cA: true, critical: true },
-    { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
-    { name: "subjectKeyIdentifier" },
-  ]);
-  ca.sign(caKeys.privateKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  const ca = certificate({
+    publicKey: caKeys.publicKey,
+    subject: caSubject,
+    issuer: caSubject,
+    validDays: 3650,
+    extensions: [
+      { name: "basicConstraints", cA: true, critical: true },
+      { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+      { name: "subjectKeyIdentifier" },
+    ],
+    signingKey: caKeys.privateKey,
+  });
 
   const serverKeys = rsaKeys();
-  const server = forge.pki.createCertificate();
-  server.publicKey = serverKeys.publicKey;
-  server.serialNumber = serialNumber();
-  server.validity.notBefore = inDays(-1);
-  server.validity.notAfter = inDays(825);
-  server.setSubject([{ name: "commonName", value: "localhost" }]);
-  server.setIssuer(caSubject);
-  server.setExtensions([
-    { name: "basicConstraints", cA: false },
-    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: "extKeyUsage", serverAuth: true },
-    {
-      name: "subjectAltName",
-      altNames: [
-        ...hostNames.map((value) => ({ type: 2, value })),
-        ...ipAddresses.map((ip) => ({ type: 7, ip })),
-      ],
-    },
-  ]);
-  server.sign(caKeys.privateKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  const server = certificate({
+    publicKey: serverKeys.publicKey,
+    subject: [{ name: "commonName", value: "localhost" }],
+    issuer: caSubject,
+    validDays: 825,
+    extensions: [
+      { name: "basicConstraints", cA: false },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: "extKeyUsage", serverAuth: true },
+      {
+        name: "subjectAltName",
+        altNames: [...hostNames.map((value) => ({ type: 2, value })), ...ipAddresses.map((ip) => ({ type: 7, ip }))],
+      },
+    ],
+    signingKey: caKeys.privateKey,
+  });
 
   return {
     caPem: forge.pki.certificateToPem(ca),
