@@ -126,6 +126,8 @@ export interface Agent {
   sessionId?: string;
   /** The job request it runs, if any: the agent is busy until it completes. */
   assignedRequestId?: number;
+  /** An agent update the control API asked for: the next message the listener gets is an AgentRefresh to this version. */
+  pendingUpdate?: string;
 }
 
 export interface JobRequest {
@@ -297,6 +299,11 @@ export interface ImageDefinition {
   entrypoint: string[];
   /** The image already holds the Azure Pipelines agent under $AZP_HOME/agent. */
   agentPreinstalled: boolean;
+  /**
+   * Programs in which the image differs from this machine: name → shell script, found on PATH
+   * before the machine's own (e.g. an `ldconfig` whose cache has no libicu).
+   */
+  programs?: Record<string, string>;
 }
 
 function defaultBehaviour(): Behaviour {

@@ -170,6 +170,18 @@ export function controlRoutes(ctx: EmulatorContext): Router {
     res.status(201).json({ requestId });
   });
 
+  // The service tells an agent to update itself: its listener's next message is an AgentRefresh.
+  router.post("/agents/:agentName/update", (req, res) => {
+    const agent = [...state.agents.values()].find((a) => a.name === param(req, "agentName"));
+    if (agent === undefined) {
+      res.status(404).json({ message: `no agent ${param(req, "agentName")}` });
+      return;
+    }
+    const body = jsonBody(req) as { targetVersion?: unknown } | undefined;
+    agent.pendingUpdate = typeof body?.targetVersion === "string" ? body.targetVersion : "4.266.0";
+    res.status(202).json({ agentId: agent.id, targetVersion: agent.pendingUpdate });
+  });
+
   router.get("/jobs/:requestId", (req, res) => {
     const job = state.jobRequests.get(Number(param(req, "requestId")));
     if (job === undefined) {

@@ -193,7 +193,9 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     }
     const sessionId = randomUUID();
     agent.sessionId = sessionId;
-    const body = jsonBody(req) as { ownerName?: string } | undefined;
+    const body = jsonBody(req) as { ownerName?: string; systemCapabilities?: unknown } | undefined;
+    // The listener sends its capabilities with every session; they replace the registered ones.
+    if (isStringRecord(body?.systemCapabilities)) agent.systemCapabilities = body.systemCapabilities;
     res.json({ sessionId, ownerName: body?.ownerName ?? agent.name, agent: { id: agent.id, name: agent.name, version: agent.version } });
   });
 
@@ -214,6 +216,11 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     while (!res.destroyed && Date.now() < deadline) {
       if (agent.sessionId !== sessionId || state.agents.get(agent.id) !== agent) {
         devopsError(res, 404, `Session ${String(sessionId)} was not found.`, "TaskAgentSessionExpiredException");
+        return;
+      }
+      if (agent.pendingUpdate !== undefined && agent.assignedRequestId === undefined) {
+        res.json({ messageId: state.newId(), messageType: "AgentRefresh", body: JSON.stringify({ agentId: agent.id, targetVersion: agent.pendingUpdate }) });
+        agent.pendingUpdate = undefined;
         return;
       }
       const job = isOnline(ctx, agent) ? assignJob(ctx, agent) : undefined;
@@ -541,6 +548,10 @@ function assignJob(ctx: EmulatorContext, agent: Agent): (JobRequest & { messageI
   job.lockToken = randomUUID();
   agent.assignedRequestId = job.requestId;
   return job as JobRequest & { messageId: number; lockToken: string };
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string");
 }
 
 function base64ToUrl(value: string): string {

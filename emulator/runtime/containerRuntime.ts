@@ -2,7 +2,7 @@
 // the container's command runs on this machine with the container's environment (secure values
 // included), in a fresh folder that stands for its file system, with $AZP_HOME and $HOME inside it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inaccessibleImage } from "../arm/errors";
@@ -108,8 +108,18 @@ export class ContainerRuntime {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error("empty command");
 
+    let path = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+    if (image?.programs !== undefined) {
+      const imageBin = join(root, "image-bin");
+      mkdirSync(imageBin, { recursive: true });
+      for (const [name, script] of Object.entries(image.programs)) {
+        writeFileSync(join(imageBin, name), script);
+        chmodSync(join(imageBin, name), 0o755);
+      }
+      path = `${imageBin}:${path}`;
+    }
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      PATH: path,
       HOSTNAME: group.name,
       LANG: "C.UTF-8",
       // The "image" trusts the emulator's CA, as a real image trusts public CAs.
@@ -194,7 +204,9 @@ export class ContainerRuntime {
     if (run === undefined) return;
     run.stopping = true;
     addEvent(containerState(group, containerName).events, "Killing", `Killing container ${containerName}`, "Normal");
-    signalGroup(run.process, "SIGTERM");
+    // As `docker stop`: SIGTERM to the main process only; whatever it started hears of the stop
+    // only if it passes it on.
+    run.process.kill("SIGTERM");
     const timer = setTimeout(() => { signalGroup(run.process, "SIGKILL"); }, stopGraceMs);
     await run.exited;
     clearTimeout(timer);

@@ -23,6 +23,8 @@ const settingsFile = path.join(root, ".agent");
 const credentialsFile = path.join(root, ".credentials");
 const rsaFile = path.join(root, ".credentials_rsaparams");
 const flagNames = ["unattended", "replace", "acceptteeeula", "once", "help", "version"];
+// Agent.Listener's ReturnCode (Constants.cs): the exit codes run.sh and wrappers act on.
+const returnCode = { success: 0, terminatedError: 1, agentUpdating: 3, runOnceAgentUpdating: 4 };
 const secretInputs = ["token", "clientsecret", "password"];
 
 class AgentError extends Error {}
@@ -239,17 +241,20 @@ async function connect(serverUrl, authorization) {
 // ---------------------------------------------------------------------------------------------
 // configure
 
+// EnvironmentCapabilitiesProvider.cs: these names are never capabilities; VSO_AGENT_IGNORE adds
+// more (comma separated, trimmed, compared case-sensitively on Linux); a value of 1024
+// characters or more is dropped.
+const wellKnownIgnored = ["comp_wordbreaks", "ls_colors", "TERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "SHLVL", "PSMODULEPATH", "SYSTEM_ACCESSTOKEN"];
+const ignoreValueLength = 1024;
+
 function systemCapabilities(settingsName) {
-  const ignored = new Set(
-    (process.env.VSO_AGENT_IGNORE ?? "")
-      .split(",")
-      .map((name) => name.trim().toUpperCase())
-      .filter((name) => name !== ""),
-  );
+  const ignored = new Set(wellKnownIgnored);
+  for (const name of (process.env.VSO_AGENT_IGNORE ?? "").split(",")) {
+    if (name.trim() !== "") ignored.add(name.trim());
+  }
   const capabilities = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value === undefined || ignored.has(name.toUpperCase())) continue;
-    if (name.toUpperCase().startsWith("VSTS_AGENT_INPUT_")) continue;
+    if (name === "" || value === undefined || ignored.has(name) || value.length >= ignoreValueLength) continue;
     capabilities[name] = value;
   }
   Object.assign(capabilities, {
@@ -439,6 +444,7 @@ class Listener {
     this.token = undefined;
     this.sessionId = undefined;
     this.job = undefined;
+    this.exitCode = returnCode.success;
   }
 
   async authorization(refresh = false) {
@@ -463,9 +469,12 @@ class Listener {
   }
 
   async createSession() {
+    // Like MessageListener.CreateSessionAsync: the capabilities are scanned again for every session.
+    say("Scanning for tool capabilities.");
     const body = {
       ownerName: os.hostname(),
       agent: { id: this.settings.agentId, name: this.settings.agentName, version: agentVersion, osDescription: osDescription() },
+      systemCapabilities: systemCapabilities(this.settings.agentName),
       useFipsEncryption: false,
     };
     const deadline = Date.now() + 120_000;
@@ -525,6 +534,10 @@ class Listener {
       if (message === undefined) continue;
       lastMessageId = message.messageId;
       await this.call("DELETE", `${this.api}/messages/${message.messageId}?sessionId=${encodeURIComponent(this.sessionId)}`);
+      if (message.messageType === "AgentRefresh") {
+        this.update(JSON.parse(message.body));
+        break;
+      }
       if (message.messageType !== "PipelineAgentJobRequest") {
         say(`Ignoring message ${message.messageId} of type ${message.messageType}.`);
         continue;
@@ -533,6 +546,16 @@ class Listener {
       if (this.once) break;
     }
     await this.deleteSession();
+  }
+
+  /**
+   * An AgentRefresh message: the real listener downloads the new package, leaves an update
+   * script that swaps the folders once it has exited, and exits 3, or 4 when it runs once.
+   * The emulated one only exits.
+   */
+  update(refresh) {
+    say(`Agent update to ${refresh.targetVersion ?? "a new version"} requested; the listener exits so that it can be replaced.`);
+    this.exitCode = this.once ? returnCode.runOnceAgentUpdating : returnCode.agentUpdating;
   }
 
   async runJob(request) {
@@ -608,6 +631,7 @@ async function run(settings) {
   process.on("SIGTERM", () => listener.stop("SIGTERM"));
   process.on("SIGINT", () => listener.stop("SIGINT"));
   await listener.run();
+  return listener.exitCode;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -622,9 +646,9 @@ async function main() {
   try {
     if (command === "configure") await configure(settings);
     else if (command === "remove") await remove(settings);
-    else if (command === "run") await run(settings);
+    else if (command === "run") return await run(settings);
     else throw new AgentError(`Unknown command '${command}'.`);
-    return 0;
+    return returnCode.success;
   } catch (error) {
     if (error instanceof AgentError) {
       say(`Error: ${error.message}`);
@@ -633,7 +657,7 @@ async function main() {
     } else {
       say(`Error: ${error instanceof Error ? error.message : String(error)}`);
     }
-    return 1;
+    return returnCode.terminatedError;
   }
 }
 
