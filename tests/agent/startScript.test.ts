@@ -43,6 +43,10 @@ interface AgentRun {
   startupScript?: string;
   /** Prebuilt mode: no command, the registered image's entrypoint runs start.sh. */
   prebuilt?: boolean;
+  /** Bootstrap mode from another (registered) image than debian:bookworm-slim. */
+  image?: string;
+  restartPolicy?: "Always" | "OnFailure" | "Never";
+  extraEnvironment?: EnvironmentVariable[];
 }
 
 function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
@@ -60,7 +64,7 @@ function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
   if (run.tokenFile === undefined) variables.push({ name: "AZP_TOKEN", secureValue: pat });
   else variables.push({ name: "AZP_TOKEN_FILE", value: run.tokenFile });
   if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
-  return variables;
+  return [...variables, ...(run.extraEnvironment ?? [])];
 }
 
 class Harness {
@@ -72,8 +76,9 @@ class Harness {
 
   async start(run: AgentRun): Promise<void> {
     const group = containerGroup(this.info, {
-      ...(run.prebuilt === true ? { image: prebuiltImage } : { image: "debian:bookworm-slim", command: bootstrapCommand(startScript) }),
+      ...(run.prebuilt === true ? { image: prebuiltImage } : { image: run.image ?? "debian:bookworm-slim", command: bootstrapCommand(startScript) }),
       environmentVariables: environment(this.info, run),
+      ...(run.restartPolicy === undefined ? {} : { restartPolicy: run.restartPolicy }),
     });
     await this.client.containerGroups.beginCreateOrUpdateAndWait(this.info.resourceGroup, run.name, group, { updateIntervalInMs: 50 });
   }
@@ -89,6 +94,40 @@ class Harness {
       },
       timeoutMs,
     );
+  }
+
+  async restartCount(name: string): Promise<number> {
+    const group = await this.client.containerGroups.get(this.info.resourceGroup, name);
+    return group.containers[0]?.instanceView?.restartCount ?? 0;
+  }
+
+  /** Waits until the container log matches `pattern` (e.g. a job has started). */
+  async logMatching(name: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return eventually(`the log of ${name} to match ${String(pattern)}`, async () => {
+      const log = await this.logs(name);
+      return pattern.test(log) ? log : undefined;
+    }, timeoutMs);
+  }
+
+  async sessionsCreated(name: string): Promise<Record<string, string>[]> {
+    const pool = await poolId(this.info);
+    const agentId = (await this.agentJson(name))?.id;
+    return (await requestLog(this.info))
+      .filter((entry) => entry.method === "POST" && entry.url.split("?")[0]?.endsWith(`/pools/${pool}/sessions`) === true && entry.status === 200)
+      .map((entry) => JSON.parse(entry.requestBody) as { agent: { id: number }; systemCapabilities?: Record<string, string> })
+      .filter((body) => body.agent.id === agentId)
+      .map((body) => body.systemCapabilities ?? {});
+  }
+
+  async agentJson(name: string): Promise<{ id: number; status: string } | undefined> {
+    const pool = await poolId(this.info);
+    const res = await devops(this.info, "GET", `_apis/distributedtask/pools/${pool}/agents?agentName=${encodeURIComponent(name)}`);
+    assert.equal(res.status, 200, res.text);
+    return (res.json as { value: { id: number; status: string }[] }).value[0];
+  }
+
+  async waitOnline(name: string): Promise<void> {
+    await eventually(`${name} to come online`, async () => ((await this.agentStatus(name)) === "online" ? true : undefined), 30_000);
   }
 
   async logs(name: string): Promise<string> {
@@ -244,9 +283,161 @@ describe("agent/start.sh in an emulated container", function () {
     assert.ok(phaseLine(log, "setup", "max_lifetime_s=3"), log);
     assert.match(log, /phase=lifetime result=reached/);
     assert.match(log, /phase=stop agent_pid=\d+ signal=TERM/);
+    // The listener itself got the signal and closed its session before the agent was removed.
+    assert.match(log, /Received SIGTERM: shutting down/);
+    const requests = (await requestLog(emulator().info)).map((entry) => `${entry.method} ${entry.url.split("?")[0] ?? ""}`);
+    const sessionClosed = requests.findIndex((line) => /^DELETE .*\/sessions\//.test(line));
+    const agentRemoved = requests.findIndex((line) => /^DELETE .*\/agents\/\d+$/.test(line));
+    assert.ok(sessionClosed >= 0 && sessionClosed < agentRemoved, `the session was not closed before the agent was removed:\n${requests.join("\n")}`);
     assert.match(log, /phase=deregister result=removed/);
     assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_MAX_LIFETIME_MINUTES reached'"), log);
     assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  it("a stop during a job reaches the listener and the job: the job is canceled, the agent removed, exit 143", async function () {
+    const run: AgentRun = { name: "azp-sigterm-1", runId: "109", once: false };
+    await harness.start(run);
+    const requestId = await harness.queueJob(
+      run.runId,
+      "long",
+      "trap 'echo \"job saw SIGTERM\"; exit 143' TERM\necho job started\nfor i in $(seq 1 600); do sleep 0.1; done\necho job ran to the end",
+    );
+    await harness.logMatching(run.name, /job started/);
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+
+    const log = await harness.logs(run.name);
+    assert.match(log, /Received SIGTERM: shutting down/);
+    assert.match(log, /job saw SIGTERM/);
+    assert.doesNotMatch(log, /job ran to the end/);
+    assert.equal(await harness.jobResult(requestId), "canceled");
+    assert.match(log, /phase=deregister result=removed/);
+    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  it("an agent update (listener exit 3) starts the listener again: the container keeps running and takes the next job", async function () {
+    const run: AgentRun = { name: "azp-update-3", runId: "110", once: false, restartPolicy: "OnFailure" };
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const update = await control(emulator().info, "POST", `/agents/${run.name}/update`, { targetVersion: "4.266.0" });
+    assert.equal(update.status, 202, update.text);
+    await harness.logMatching(run.name, /phase=update agent_exit=3 action=restart/);
+    await eventually("a second session", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000);
+
+    const requestId = await harness.queueJob(run.runId, "after-update", "echo after the update");
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.restartCount(run.name), 0, "the container was restarted instead of the agent");
+    // Each session carries the capabilities, scanned again.
+    const sessions = await harness.sessionsCreated(run.name);
+    assert.ok(sessions.length >= 2);
+    for (const capabilities of sessions) assert.equal(capabilities.ACI_RUN_ID, run.runId);
+
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+    assert.match(await harness.logs(run.name), /phase=deregister result=removed/);
+  });
+
+  it("an agent update of a run-once agent (listener exit 4) starts it again, and a stop still reaches the new listener", async function () {
+    const run: AgentRun = { name: "azp-update-4", runId: "111", once: true };
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const update = await control(emulator().info, "POST", `/agents/${run.name}/update`, {});
+    assert.equal(update.status, 202, update.text);
+    await eventually("a second session", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000);
+    await harness.waitOnline(run.name);
+
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+    const log = await harness.logs(run.name);
+    const afterUpdate = log.slice(log.indexOf("Agent update to"));
+    assert.match(afterUpdate, /phase=update agent_exit=4 action=restart/);
+    assert.match(afterUpdate, /Received SIGTERM: shutting down/, "the restarted listener never heard of the stop");
+    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+  });
+
+  for (const invariant of [true, false]) {
+    it(`an image without libicu${invariant ? " and DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1" : ""}: exit 19 before config.sh, with the reason`, async function () {
+      // The image's ldconfig cache has no libicu and its apt repository does not offer one.
+      await setBehaviour(emulator().info, {
+        images: {
+          "example.azurecr.io/no-icu:1": {
+            entrypoint: ["sleep", "infinity"],
+            agentPreinstalled: false,
+            programs: {
+              ldconfig: "#!/bin/sh\n/sbin/ldconfig \"$@\" 2>&1 | grep -v libicu\n",
+              "apt-get": "#!/bin/sh\necho 'E: Unable to locate package libicu' >&2\nexit 100\n",
+              "apt-cache": "#!/bin/sh\nexit 0\n",
+            },
+          },
+        },
+      });
+      const run: AgentRun = {
+        name: `azp-icu-${invariant ? "invariant" : "plain"}`,
+        runId: invariant ? "112" : "113",
+        image: "example.azurecr.io/no-icu:1",
+        extraEnvironment: invariant ? [{ name: "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", value: "1" }] : [],
+      };
+      await harness.start(run);
+      assert.equal(await harness.exitCode(run.name), 19);
+      const log = await harness.logs(run.name);
+      const errors = log.split("\n").filter((line) => line.includes("[aci-agent] error:"));
+      assert.equal(errors.length, 1, log);
+      assert.match(errors[0] ?? "", /libicu .*config\.sh .*DOTNET_SYSTEM_GLOBALIZATION_INVARIANT.*exit=19/);
+      assert.equal(phaseLine(log, "configure"), undefined, log);
+      assert.equal(await harness.agentStatus(run.name), undefined);
+    });
+  }
+
+  it("the package hash is compared as the agent does: case and hyphens do not matter", async function () {
+    const packages = await devops(emulator().info, "GET", "_apis/distributedtask/packages/agent?platform=linux-x64&top=1");
+    const hash = (packages.json as { value: { hashValue: string }[] }).value[0]?.hashValue ?? "";
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    await setBehaviour(emulator().info, { agentPackageHash: hash.toUpperCase().replace(/(.{8})(?!$)/g, "$1-") });
+    const run: AgentRun = { name: "azp-hash-2", runId: "114" };
+    await harness.start(run);
+    const requestId = await harness.queueJob(run.runId, "hash", "echo ok");
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.exitCode(run.name), 0);
+    assert.ok(phaseLine(await harness.logs(run.name), "extract", "sha256=verified"));
+  });
+
+  it("a package without a hash is refused with exit 15, as the agent's own updater refuses it", async function () {
+    await setBehaviour(emulator().info, { agentPackageHash: "" });
+    const run: AgentRun = { name: "azp-hash-3", runId: "115" };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 15);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=download .*no hashValue.*exit=15/);
+    assert.equal(phaseLine(log, "extract"), undefined, log);
+  });
+
+  it("capabilities follow the agent's filter: fixed ignore list, VSO_AGENT_IGNORE case-sensitive, values of 1024+ characters dropped", async function () {
+    const run: AgentRun = {
+      name: "azp-capabilities-1",
+      runId: "116",
+      extraEnvironment: [
+        { name: "TERM", value: "xterm" },
+        { name: "VSO_AGENT_IGNORE", value: " Custom_Hidden ,SECOND_HIDDEN" },
+        { name: "Custom_Hidden", value: "a" },
+        { name: "CUSTOM_HIDDEN", value: "b" },
+        { name: "SECOND_HIDDEN", value: "c" },
+        { name: "VALUE_1023", value: "x".repeat(1023) },
+        { name: "VALUE_1024", value: "x".repeat(1024) },
+      ],
+    };
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const [capabilities] = await harness.sessionsCreated(run.name);
+    assert.ok(capabilities !== undefined);
+    assert.equal(capabilities.TERM, undefined);
+    assert.equal(capabilities.Custom_Hidden, undefined);
+    assert.equal(capabilities.SECOND_HIDDEN, undefined);
+    assert.equal(capabilities.CUSTOM_HIDDEN, "b");
+    assert.equal(capabilities.VALUE_1023?.length, 1023);
+    assert.equal(capabilities.VALUE_1024, undefined);
+    assert.equal(capabilities.ACI_RUN_ID, run.runId);
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
   });
 
   it("a failing AZP_STARTUP_SCRIPT stops the start with exit 17 and one clear line; nothing is registered", async function () {
