@@ -30,10 +30,17 @@ readonly EX_HASH=15       # the downloaded package does not match its sha256
 readonly EX_EXTRACT=16    # the package could not be extracted
 readonly EX_STARTUP=17    # AZP_STARTUP_SCRIPT failed
 readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not found, ...)
+readonly EX_ICU=19        # libicu is missing and cannot be installed: the agent's config.sh refuses to run
+readonly EX_PLATFORM=20   # the service offers no package that runs here (a musl image given a glibc package)
+readonly EX_UPDATE=21     # after an agent update the listener did not come back within 20 s
 readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, so restart policy OnFailure must not restart it
 
 # Seconds the agent gets between SIGTERM and SIGKILL, and the budget for deregistering.
 readonly STOP_GRACE_SECONDS=15
+# After the listener exits for an update: wait, then give the update this long to put the new
+# listener in place (Microsoft's run-docker.sh waits 5 s, then up to 15 s more).
+readonly UPDATE_SETTLE_SECONDS=5
+readonly UPDATE_BUDGET_SECONDS=15
 readonly REMOVE_BUDGET_SECONDS=45
 # Attempts for the package query and the download (waits 2, 4, 8, 16 s between them).
 readonly HTTP_ATTEMPTS=5
@@ -242,12 +249,22 @@ have_ca_certificates() {
   return 1
 }
 
+# libicu as the agent's config.sh looks for it, which it does whatever
+# DOTNET_SYSTEM_GLOBALIZATION_INVARIANT says: apk's icu-libs on Alpine, else a libicu entry in
+# the output of `ldconfig -NXv` (the directories of LD_LIBRARY_PATH included).
 have_icu() {
-  is_true "${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-}" && return 0
-  for f in /usr/lib/libicuuc.so* /usr/lib64/libicuuc.so* /lib/libicuuc.so* /usr/lib/*/libicuuc.so* /lib/*/libicuuc.so* /usr/local/lib/libicuuc.so*; do
-    [ -e "$f" ] && return 0
-  done
-  return 1
+  if [ -e /etc/alpine-release ]; then
+    apk info 2>/dev/null | grep -q icu-libs
+    return
+  fi
+  ldconfig_path=$(command -v ldconfig 2>/dev/null) || ldconfig_path=/sbin/ldconfig
+  [ -x "$ldconfig_path" ] || return 1
+  # shellcheck disable=SC2046 # one argument per directory of LD_LIBRARY_PATH
+  "$ldconfig_path" -NXv $(printf '%s' "${LD_LIBRARY_PATH:-}" | tr ':' ' ') 2>&1 | grep -q libicu
+}
+
+have_ldconfig() {
+  have ldconfig || [ -x /sbin/ldconfig ]
 }
 
 missing_dependencies() {
@@ -257,9 +274,11 @@ missing_dependencies() {
       have "$tool" || missing="$missing $tool"
     done
   fi
-  for tool in bash git; do
+  # bash runs config.sh and run.sh; ldd and ldconfig are what config.sh checks the libraries with.
+  for tool in bash git ldd; do
     have "$tool" || missing="$missing $tool"
   done
+  have_ldconfig || missing="$missing ldconfig"
   have_ca_certificates || missing="$missing ca-certificates"
   have_icu || missing="$missing icu"
   missing=${missing# }
@@ -278,10 +297,26 @@ package_names() {
           *) dep=libicu ;;
         esac
         ;;
+      ldd | ldconfig)
+        case $manager in
+          apt-get) dep=libc-bin ;;
+          apk) dep=musl-utils ;;
+          *) dep=glibc-common ;;
+        esac
+        ;;
     esac
     [ -n "$dep" ] && names="$names $dep"
   done
   names=${names# }
+}
+
+# Fails with EX_ICU when libicu is (still) missing: config.sh would stop with exit 1 later.
+require_icu() {
+  case " $missing " in
+    *" icu "*)
+      fail "$EX_ICU" "libicu is missing ($1): the agent's config.sh refuses to run without it, even with DOTNET_SYSTEM_GLOBALIZATION_INVARIANT set; use an image with ICU (Debian/Ubuntu: libicuNN, Alpine: icu-libs, Azure Linux/Fedora: icu)"
+      ;;
+  esac
 }
 
 install_dependencies() {
@@ -296,6 +331,7 @@ install_dependencies() {
         fail "$EX_DEPS" "missing: $missing; not root, so cannot install them (build the image from agent/Dockerfile)"
         ;;
     esac
+    require_icu "not root, so it cannot be installed"
     phase dependencies result=incomplete missing="'$missing'" reason=not-root
     return 0
   fi
@@ -323,8 +359,12 @@ install_dependencies() {
       run_child "$manager" install -y $names
       ;;
   esac
-  [ "$child_rc" = 0 ] || fail "$EX_DEPS" "$manager could not install '$names' (exit $child_rc)"
+  if [ "$child_rc" != 0 ]; then
+    [ "$missing" = icu ] && require_icu "$manager could not install it (exit $child_rc)"
+    fail "$EX_DEPS" "$manager could not install '$names' (exit $child_rc)"
+  fi
   missing_dependencies
+  require_icu "still missing after installing '$names'"
   [ -z "$missing" ] || fail "$EX_DEPS" "still missing after installing: $missing"
   phase dependencies result=installed packages="'$names'"
 }
@@ -425,6 +465,24 @@ sha256_of() {
   fi
 }
 
+# A hash as the agent compares it: case and hyphens do not count.
+normal_hash() {
+  tr -d -- '-' | tr 'A-F' 'a-f'
+}
+
+# The service has published linux-musl-* entries whose package is the glibc build, which
+# cannot run here (its hash does not match either). Say so instead of a bare hash mismatch.
+check_package_platform() {
+  case $platform in
+    linux-musl-*) ;;
+    *) return 0 ;;
+  esac
+  case ${download_url##*/}${file_name:-} in
+    *musl*) return 0 ;;
+  esac
+  fail "$EX_PLATFORM" "this is a musl image (Alpine?) and the service's $platform entry points at a glibc package ($download_url), which cannot run here (a known fault of the service's agent feed); use a glibc image such as debian:bookworm-slim, or a prebuilt image"
+}
+
 download_agent() {
   if [ -f "$agent_dir/config.sh" ]; then
     phase download result=skipped reason=agent-already-in-image dir="$agent_dir"
@@ -444,9 +502,12 @@ download_agent() {
   fi
   download_url=$(json_string "$query" downloadUrl)
   file_name=$(json_string "$query" filename)
-  expected_hash=$(json_string "$query" hashValue | tr 'A-F' 'a-f')
+  expected_hash=$(json_string "$query" hashValue | normal_hash)
   [ -n "$download_url" ] || fail "$EX_QUERY" "the agent package answer has no downloadUrl"
   rm -f "$query"
+  # The agent's own updater refuses a package without a hash; so does this script.
+  [ -n "$expected_hash" ] || fail "$EX_HASH" "the service gave no hashValue for ${file_name:-the $platform package}, so it cannot be verified; nothing was downloaded"
+  check_package_platform
 
   # The public CDN needs no credential; send it only to the organization's own host.
   with_auth=no
@@ -454,18 +515,13 @@ download_agent() {
   archive=$azp_home/agent.tar.gz
   get_with_retries "$download_url" "$archive" "$with_auth" "downloading ${file_name:-$download_url}" "$EX_DOWNLOAD"
 
-  if [ -n "$expected_hash" ]; then
-    actual_hash=$(sha256_of "$archive")
-    if [ "$actual_hash" != "$expected_hash" ]; then
-      rm -f "$archive"
-      fail "$EX_HASH" "sha256 mismatch for ${file_name:-agent package}: expected $expected_hash, got $actual_hash; nothing was run"
-    fi
-    hash_state=verified
-  else
-    hash_state=not-provided
+  actual_hash=$(sha256_of "$archive" | normal_hash)
+  if [ "$actual_hash" != "$expected_hash" ]; then
+    rm -f "$archive"
+    fail "$EX_HASH" "sha256 mismatch for ${file_name:-agent package}: expected $expected_hash, got $actual_hash; nothing was run"
   fi
 
-  phase extract file="${file_name:-agent.tar.gz}" sha256="$hash_state"
+  phase extract file="${file_name:-agent.tar.gz}" sha256=verified
   staging=$azp_home/.agent-extract
   rm -rf "$staging"
   mkdir -p "$staging" || fail "$EX_EXTRACT" "cannot create $staging"
@@ -557,8 +613,8 @@ deregister() {
 stop_agent() {
   [ -n "${agent_pid:-}" ] || return 0
   if kill -0 "$agent_pid" 2>/dev/null; then
-    log "phase=stop agent_pid=$agent_pid signal=TERM grace=${STOP_GRACE_SECONDS}s"
-    kill -TERM "$agent_pid" 2>/dev/null
+    log "phase=stop agent_pid=$agent_pid signal=$stop_signal grace=${STOP_GRACE_SECONDS}s"
+    kill -s "$stop_signal" "$agent_pid" 2>/dev/null
     sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog "$STOP_GRACE_SECONDS" "$agent_pid" >/dev/null 2>&1 &
     watchdog_pid=$!
     wait_child "$agent_pid"
@@ -593,7 +649,10 @@ shutdown() {
 on_signal() {
   log "phase=${current_phase:-start} signal=$1"
   case $1 in
-    INT) shutdown 130 "SIGINT received" ;;
+    INT)
+      stop_signal=INT
+      shutdown 130 "SIGINT received"
+      ;;
     HUP) shutdown 129 "SIGHUP received" ;;
     *) shutdown 143 "SIGTERM received" ;;
   esac
@@ -605,19 +664,47 @@ on_lifetime() {
   shutdown "$EX_LIFETIME" "AZP_MAX_LIFETIME_MINUTES reached"
 }
 
+# Waits for the update that made the listener exit to put the new listener in place.
+await_update() {
+  pause "$UPDATE_SETTLE_SECONDS"
+  waited=0
+  while [ ! -x ./bin/Agent.Listener ]; do
+    [ "$waited" -lt "$UPDATE_BUDGET_SECONDS" ] ||
+      fail "$EX_UPDATE" "the agent updated itself, but bin/Agent.Listener did not come back within $((UPDATE_SETTLE_SECONDS + UPDATE_BUDGET_SECONDS)) s"
+    pause 1
+    waited=$((waited + 1))
+  done
+}
+
+# Runs bin/Agent.Listener as run.sh does, but as this process's own child: a stop signal goes to
+# the listener itself, which cancels its job and closes its session (run.sh would pass nothing
+# on). Like Microsoft's run-docker.sh, it starts the listener again after an update (exit 3, or 4
+# when it runs once), and a long-lived one runs with --startuptype service so that the updater
+# does not start a second listener of its own.
 run_agent() {
   cd "$agent_dir" || fail "$EX_CONFIGURE" "cannot enter $agent_dir"
   if [ "$once" = true ]; then
-    set -- --once
+    set -- run --once
   else
-    set --
+    set -- run --startuptype service
   fi
-  ./run.sh "$@" &
-  agent_pid=$!
-  phase run agent_pid="$agent_pid" once="$once"
-  wait_child "$agent_pid"
-  agent_rc=$child_rc
-  agent_pid=
+  starts=0
+  while :; do
+    starts=$((starts + 1))
+    ./bin/Agent.Listener "$@" &
+    agent_pid=$!
+    phase run agent_pid="$agent_pid" once="$once" start="$starts"
+    wait_child "$agent_pid"
+    agent_rc=$child_rc
+    agent_pid=
+    case $agent_rc in
+      3 | 4)
+        phase update agent_exit="$agent_rc" action=restart
+        await_update
+        ;;
+      *) break ;;
+    esac
+  done
   if [ "$agent_rc" = 0 ]; then
     reason="the agent exited"
     [ "$once" = true ] && reason="the agent ran its one job"
@@ -637,6 +724,7 @@ stage2() {
   startup_script=$(cat 2>/dev/null <&4)
   exec 4<&-
 
+  stop_signal=TERM
   trap 'on_signal TERM' TERM
   trap 'on_signal INT' INT
   trap 'on_signal HUP' HUP

@@ -321,7 +321,7 @@ describe("agent/start.sh in an emulated container", function () {
     await harness.waitOnline(run.name);
     const update = await control(emulator().info, "POST", `/agents/${run.name}/update`, { targetVersion: "4.266.0" });
     assert.equal(update.status, 202, update.text);
-    await harness.logMatching(run.name, /phase=update agent_exit=3 action=restart/);
+    await harness.logMatching(run.name, /phase=update elapsed=\d+s agent_exit=3 action=restart/);
     await eventually("a second session", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000);
 
     const requestId = await harness.queueJob(run.runId, "after-update", "echo after the update");
@@ -350,7 +350,7 @@ describe("agent/start.sh in an emulated container", function () {
     assert.equal(await harness.exitCode(run.name), 143);
     const log = await harness.logs(run.name);
     const afterUpdate = log.slice(log.indexOf("Agent update to"));
-    assert.match(afterUpdate, /phase=update agent_exit=4 action=restart/);
+    assert.match(afterUpdate, /phase=update elapsed=\d+s agent_exit=4 action=restart/);
     assert.match(afterUpdate, /Received SIGTERM: shutting down/, "the restarted listener never heard of the stop");
     assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
   });
