@@ -1,0 +1,175 @@
+// agent/start.sh and agent/Dockerfile in real containers: podman with runc on a Debian 12
+// minbase root file system built with debootstrap, against the emulator on 127.0.0.1
+// (`--network host`). Run as root with `npm run test:container` (CI: .ci/run); not part of
+// `npm test`. The emulated agent is Node: the machine's node is mounted read-only.
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { bootstrapCommand } from "../../src/start/containerGroupSpec";
+import { control, devops, eventually, poolId, useEmulator, type EmulatorInfo } from "../helpers/emulator";
+
+const repositoryRoot = resolve(__dirname, "..", "..");
+const startScript = readFileSync(join(repositoryRoot, "agent", "start.sh"), "utf8");
+const baseImage = "localhost/aci-agents-test/debian:bookworm-minbase";
+/** The base plus the emulator's CA where ca-certificates picks it up once it is installed. */
+const trustingImage = "localhost/aci-agents-test/debian:bookworm-minbase-emulator-ca";
+const prebuiltImage = "localhost/aci-agents-test/azp-agent:emulated";
+const caInImage = "/usr/local/share/ca-certificates/aci-emulator.crt";
+/** `podman stop -t`: SIGTERM, then SIGKILL after this many seconds. */
+const stopGraceSeconds = 30;
+
+interface Result {
+  code: number;
+  output: string;
+}
+
+/** Runs a program without blocking this process: the emulator answers from the same event loop. */
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((done, fail) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+    child.once("error", fail);
+    child.once("close", (code) => { done({ code: code ?? 1, output }); });
+  });
+}
+
+async function checked(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const result = await run(file, args, env);
+  assert.equal(result.code, 0, `${file} ${args.slice(0, 3).join(" ")} ... exited ${result.code}:\n${result.output}`);
+  return result.output;
+}
+
+/** `phase=NAME elapsed=Ns` lines of start.sh, as "name Ns" with the seconds each phase took. */
+function phaseTimes(log: string): string[] {
+  const phases = [...log.matchAll(/\[aci-agent\] phase=(\S+) elapsed=(\d+)s/g)].map((m) => ({ name: m[1] ?? "", at: Number(m[2]) }));
+  return phases.map((p, i) => `${p.name} at ${p.at}s (+${(phases[i + 1]?.at ?? p.at) - p.at}s)`);
+}
+
+const longJob = "trap 'echo \"job saw SIGTERM\"; exit 143' TERM\necho job started\nfor i in $(seq 1 1200); do sleep 0.1; done\necho job ran to the end";
+
+describe("real containers (podman + runc, Debian 12 minbase): start.sh and the Dockerfile", function () {
+  this.timeout(600_000);
+  const emulator = useEmulator();
+  const containers: string[] = [];
+  const report: string[] = [];
+  let scratch: string | undefined;
+
+  before(async function () {
+    assert.equal(process.getuid?.(), 0, "the container test needs root (podman with runc); CI runs it as root through .ci/run");
+    const prepared = await run("sh", ["-c", "command -v podman && command -v runc && command -v debootstrap"]);
+    assert.equal(prepared.code, 0, "podman, runc or debootstrap is missing: run tests/container/prepare-host.sh first (as .ci/run does)");
+    scratch = mkdtempSync(join(tmpdir(), "aci-container-test-"));
+    let started = Date.now();
+    await checked(join(__dirname, "base-image.sh"), [baseImage]);
+    report.push(`base image (debootstrap, cached after the first run): ${seconds(started)}`);
+    started = Date.now();
+    copyFileSync(emulator().info.caFile, join(scratch, "emulator-ca.crt"));
+    writeFileSync(join(scratch, "Containerfile"), `FROM ${baseImage}\nCOPY emulator-ca.crt ${caInImage}\n`);
+    await checked("podman", ["build", "--network", "host", "-q", "-t", trustingImage, "-f", join(scratch, "Containerfile"), scratch]);
+    report.push(`base image + emulator CA: ${seconds(started)}`);
+  });
+
+  after(async function () {
+    for (const name of containers) await run("podman", ["rm", "-f", "-t", "0", name]);
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    console.log(`\n    Phase times (issue 9):\n${report.map((line) => `      ${line}`).join("\n")}\n`);
+  });
+
+  /** podman run -d with the task's environment contract; the PAT travels in podman's environment, not its argv. */
+  async function startContainer(name: string, runId: string, image: string, extra: string[], command: string[]): Promise<void> {
+    const info = emulator().info;
+    containers.push(name);
+    await run("podman", ["rm", "-f", "-t", "0", name]);
+    await checked(
+      "podman",
+      [
+        "run", "-d", "--name", name, "--network", "host",
+        "-e", `AZP_URL=${info.organizationUrl}`, "-e", `AZP_POOL=${info.pool}`, "-e", `AZP_AGENT_NAME=${name}`,
+        "-e", "AZP_AUTH=PAT", "-e", "AZP_TOKEN", "-e", "AZP_ONCE=false", "-e", `ACI_RUN_ID=${runId}`,
+        "-v", `${process.execPath}:/usr/local/bin/node:ro`,
+        ...extra, image, ...command,
+      ],
+      { AZP_TOKEN: info.pat },
+    );
+  }
+
+  async function logs(name: string): Promise<string> {
+    return (await run("podman", ["logs", name])).output;
+  }
+
+  async function agentStatus(info: EmulatorInfo, name: string): Promise<string | undefined> {
+    const res = await devops(info, "GET", `_apis/distributedtask/pools/${await poolId(info)}/agents?agentName=${encodeURIComponent(name)}`);
+    return (res.json as { value: { status: string }[] }).value[0]?.status;
+  }
+
+  /** Online, one long job started, `podman stop` in the middle of it: asserts and returns the log. */
+  async function jobThenStop(name: string, runId: string, label: string): Promise<string> {
+    const info = emulator().info;
+    const started = Date.now();
+    await eventually(`${name} to come online`, async () => ((await agentStatus(info, name)) === "online" ? true : undefined), 300_000)
+      .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
+    report.push(`${label}: container start to agent online ${seconds(started)}`);
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: { ACI_RUN_ID: runId }, jobName: "long", script: longJob });
+    const requestId = (queued.json as { requestId: number }).requestId;
+    await eventually("the job to start", async () => ((await logs(name)).includes("job started") ? true : undefined), 60_000);
+
+    const stopping = Date.now();
+    await checked("podman", ["stop", "-t", String(stopGraceSeconds), name]);
+    const stopSeconds = (Date.now() - stopping) / 1000;
+    report.push(`${label}: podman stop took ${stopSeconds.toFixed(1)} s (grace ${stopGraceSeconds} s)`);
+    const exitCode = Number((await checked("podman", ["inspect", "-f", "{{.State.ExitCode}}", name])).trim());
+    const log = await logs(name);
+    report.push(`${label}: start.sh phases: ${phaseTimes(log).join(", ")}`);
+
+    assert.equal(exitCode, 143, `exit ${exitCode}, not start.sh's 143 for SIGTERM (137 = killed at the end of the grace period)\n${log}`);
+    assert.ok(stopSeconds < stopGraceSeconds, `the container did not end within its grace period\n${log}`);
+    assert.match(log, /Received SIGTERM: shutting down/);
+    assert.match(log, /job saw SIGTERM/);
+    assert.doesNotMatch(log, /job ran to the end/);
+    const job = await control(info, "GET", `/jobs/${requestId}`);
+    assert.equal((job.json as { result?: string }).result, "canceled");
+    assert.match(log, /phase=deregister result=removed/);
+    assert.equal(await agentStatus(info, name), undefined, "the agent is still registered");
+    return log;
+  }
+
+  it("bootstrap: start.sh as PID 1 installs what minbase lacks with apt, downloads, configures, runs; a stop cancels the job in time", async function () {
+    const name = `aci-ct-bootstrap-${process.pid}`;
+    await startContainer(name, "301", trustingImage, ["-e", `NODE_EXTRA_CA_CERTS=${caInImage}`], bootstrapCommand(startScript));
+    const log = await jobThenStop(name, "301", "bootstrap");
+    assert.match(log, /phase=start elapsed=\d+s pid=1 uid=0 /);
+    assert.match(log, /phase=dependencies elapsed=\d+s result=installed packages='[^']*curl[^']*libicu72/);
+    assert.match(log, /phase=extract elapsed=\d+s file=vsts-agent-linux-x64-[\d.]+\.tar\.gz sha256=verified/);
+  });
+
+  it("prebuilt: agent/Dockerfile builds from the Debian 12 base and its image runs the agent the same way", async function () {
+    const info = emulator().info;
+    const packages = await devops(info, "GET", "_apis/distributedtask/packages/agent?platform=linux-x64&top=1");
+    const agentPackage = (packages.json as { value: { downloadUrl: string; hashValue: string }[] }).value[0];
+    assert.ok(agentPackage !== undefined, packages.text);
+    const started = Date.now();
+    await checked("podman", [
+      "build", "--network", "host", "-t", prebuiltImage,
+      "--build-arg", `BASE_IMAGE=${trustingImage}`,
+      "--build-arg", `AGENT_URL=${agentPackage.downloadUrl}`,
+      "--build-arg", `AGENT_SHA256=${agentPackage.hashValue}`,
+      "-f", join(repositoryRoot, "agent", "Dockerfile"), join(repositoryRoot, "agent"),
+    ]);
+    report.push(`prebuilt: podman build of agent/Dockerfile ${seconds(started)}`);
+
+    const name = `aci-ct-prebuilt-${process.pid}`;
+    await startContainer(name, "302", prebuiltImage, ["-e", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"], []);
+    const log = await jobThenStop(name, "302", "prebuilt");
+    assert.match(log, /phase=start elapsed=\d+s pid=1 uid=10001 /);
+    assert.match(log, /phase=dependencies elapsed=\d+s result=skipped reason=all-present/);
+    assert.match(log, /phase=download elapsed=\d+s result=skipped reason=agent-already-in-image/);
+  });
+});
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
