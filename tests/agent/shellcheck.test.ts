@@ -14,8 +14,13 @@ function shellcheck(...args: string[]): { status: number | null; output: string;
 
 describe("agent scripts: shellcheck", function () {
   before(function () {
-    const probe = shellcheck("--version");
-    assert.ok(!probe.missing, "shellcheck is not installed (apt-get install shellcheck); CI installs it in .ci/run");
+    if (shellcheck("--version").missing) {
+      // Pending, not failed: `npm test` runs on a machine with only Node; CI installs shellcheck (.ci/run).
+      this.test?.parent?.tests.forEach((test) => {
+        test.title += " (skipped: shellcheck is not on PATH; apt-get install shellcheck — .ci/run installs it, so CI checks this)";
+      });
+      this.skip();
+    }
   });
 
   it("agent/start.sh is clean as POSIX sh", function () {
@@ -23,8 +28,13 @@ describe("agent scripts: shellcheck", function () {
     assert.equal(result.status, 0, result.output);
   });
 
+  it("the container test's host scripts are clean as POSIX sh", function () {
+    const result = shellcheck("--shell=sh", "tests/container/prepare-host.sh", "tests/container/base-image.sh");
+    assert.equal(result.status, 0, result.output);
+  });
+
   it("the emulated agent package's scripts are clean", function () {
-    const result = shellcheck("emulator/agent-package/config.sh", "emulator/agent-package/run.sh");
+    const result = shellcheck("emulator/agent-package/config.sh", "emulator/agent-package/run.sh", "emulator/agent-package/bin/Agent.Listener");
     assert.equal(result.status, 0, result.output);
   });
 });

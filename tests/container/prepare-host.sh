@@ -1,6 +1,6 @@
 #!/bin/sh
 # Makes this (Debian, root) machine able to run real containers for `npm run test:container`:
-# podman with runc, buildah, debootstrap (see ../../README.md, "Real container test").
+# podman with runc, buildah, debootstrap (see agent/README.md, "Real container test").
 set -eu
 need=
 for tool in podman buildah runc debootstrap; do
