@@ -350,8 +350,8 @@ describe("agent/start.sh in an emulated container", function () {
     assert.equal(await harness.exitCode(run.name), 143);
     const log = await harness.logs(run.name);
     const afterUpdate = log.slice(log.indexOf("Agent update to"));
-    assert.match(afterUpdate, /phase=update elapsed=\d+s agent_exit=4 action=restart/);
     assert.match(afterUpdate, /Received SIGTERM: shutting down/, "the restarted listener never heard of the stop");
+    assert.match(afterUpdate, /phase=update elapsed=\d+s agent_exit=4 action=restart/);
     assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
   });
 
