@@ -188,6 +188,11 @@ export interface Behaviour {
   strict: boolean;
   /** Advertised instead of the agent package's real SHA-256 (a corrupted download). */
   agentPackageHash?: string;
+  /**
+   * The linux-musl-* entries of the agent feed name the glibc (linux-x64) package, as the real
+   * feed has published them (fixed in the agent's servicing template in 2026-09).
+   */
+  muslFeedServesGlibc: boolean;
   /** Callers refused Manage on pools: "pat", "accessToken", or a service principal's client id. */
   poolManageDenied: string[];
 }
@@ -317,5 +322,6 @@ function defaultBehaviour(): Behaviour {
     groupQuota: 100,
     listPageSize: 100,
     strict: true,
+    muslFeedServesGlibc: false,
   };
 }

@@ -228,6 +228,7 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): vo
   if (typeof body.strict === "boolean") behaviour.strict = body.strict;
   if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
   if (body.agentPackageHash === null) behaviour.agentPackageHash = undefined;
+  if (typeof body.muslFeedServesGlibc === "boolean") behaviour.muslFeedServesGlibc = body.muslFeedServesGlibc;
 }
 
 function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
@@ -242,6 +243,7 @@ function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
     listPageSize: behaviour.listPageSize,
     strict: behaviour.strict,
     agentPackageHash: behaviour.agentPackageHash,
+    muslFeedServesGlibc: behaviour.muslFeedServesGlibc,
   };
 }
 

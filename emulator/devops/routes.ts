@@ -1,6 +1,6 @@
 // Azure DevOps: agent pools and agents (distributedtask 7.1), the agent package, the agent's own
 // token exchange, sessions, job messages and job requests, and the pipeline OIDC token route.
-import { createPublicKey, randomUUID } from "node:crypto";
+import { createHash, createPublicKey, randomUUID } from "node:crypto";
 import type { Request, Response } from "express";
 import { Router } from "express";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -170,16 +170,20 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     const platform = queryString(req, "platform");
     const platforms = agentPlatforms.filter((p) => platform === undefined || p === platform);
     const top = Number(queryString(req, "top") ?? platforms.length);
-    const value = platforms.slice(0, top).map((p) => ({
-      type: param(req, "packageType"),
-      platform: p,
-      createdOn: "2026-10-01T00:00:00Z",
-      version: agentVersion,
-      filename: ctx.agentPackage.fileName(p),
-      downloadUrl: `${ctx.urls.devopsHost}_agentcdn/${agentVersionText}/${ctx.agentPackage.fileName(p)}`,
-      hashValue: state.behaviour.agentPackageHash ?? ctx.agentPackage.sha256,
-      infoUrl: "https://go.microsoft.com/fwlink/?LinkId=798199",
-    }));
+    const value = platforms.slice(0, top).map((p) => {
+      const served = state.behaviour.muslFeedServesGlibc && p.startsWith("linux-musl-") ? p.replace("linux-musl-", "linux-") : p;
+      return {
+        type: param(req, "packageType"),
+        platform: p,
+        createdOn: "2026-10-01T00:00:00Z",
+        version: agentVersion,
+        filename: ctx.agentPackage.fileName(served),
+        downloadUrl: `${ctx.urls.devopsHost}_agentcdn/${agentVersionText}/${ctx.agentPackage.fileName(served)}`,
+        // A wrong entry keeps the musl build's hash, which the glibc file it names does not match.
+        hashValue: state.behaviour.agentPackageHash ?? (served === p ? ctx.agentPackage.sha256 : createHash("sha256").update(`${ctx.agentPackage.sha256}:${p}`).digest("hex")),
+        infoUrl: "https://go.microsoft.com/fwlink/?LinkId=798199",
+      };
+    });
     res.json({ count: value.length, value });
   });
 

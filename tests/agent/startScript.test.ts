@@ -388,6 +388,30 @@ describe("agent/start.sh in an emulated container", function () {
     });
   }
 
+  it("a musl image whose feed entry names the glibc package: exit 20 with the reason, nothing downloaded", async function () {
+    await setBehaviour(emulator().info, {
+      muslFeedServesGlibc: true,
+      images: {
+        "example.azurecr.io/musl:1": {
+          entrypoint: ["sleep", "infinity"],
+          agentPreinstalled: false,
+          // musl's ldd, as on Alpine: it names itself on --version and exits 1.
+          programs: { ldd: "#!/bin/sh\necho 'musl libc (x86_64)' >&2\necho 'Version 1.2.5' >&2\nexit 1\n" },
+        },
+      },
+    });
+    const run: AgentRun = { name: "azp-musl-1", runId: "117", image: "example.azurecr.io/musl:1" };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 20);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "download", "platform=linux-musl-x64"), log);
+    const errors = log.split("\n").filter((line) => line.includes("[aci-agent] error:"));
+    assert.equal(errors.length, 1, log);
+    assert.match(errors[0] ?? "", /musl image .*linux-musl-x64 entry points at a glibc package .*vsts-agent-linux-x64-.*exit=20/);
+    const downloads = (await requestLog(emulator().info)).filter((entry) => entry.url.includes("_agentcdn"));
+    assert.deepEqual(downloads, [], "the glibc package was downloaded");
+  });
+
   it("the package hash is compared as the agent does: case and hyphens do not matter", async function () {
     const packages = await devops(emulator().info, "GET", "_apis/distributedtask/packages/agent?platform=linux-x64&top=1");
     const hash = (packages.json as { value: { hashValue: string }[] }).value[0]?.hashValue ?? "";
