@@ -382,6 +382,10 @@ detect_platform() {
   for f in /lib/ld-musl-*; do
     [ -e "$f" ] && platform=linux-musl-$arch
   done
+  # musl's ldd names itself on --version (glibc's prints "ldd (GNU libc)").
+  if have ldd && ldd --version 2>&1 | grep -qi musl; then
+    platform=linux-musl-$arch
+  fi
 }
 
 # The Authorization header for Azure DevOps, kept in a shell variable only.
