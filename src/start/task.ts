@@ -7,6 +7,7 @@ import { aciFromConnection, devopsClient, inputReader, pipelineVariables, regist
 import type { TaskPlatform } from "../platform/types";
 import { armTemplateFor } from "./armTemplate";
 import { containerGroupFor } from "./containerGroupSpec";
+import { writeImageTemplate } from "./imageTemplate";
 import { parseStartInputs, type StartConfig } from "./inputs";
 import { agentNames, demandFor } from "./names";
 import { runStart, type StartResult } from "./runStart";
@@ -59,6 +60,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
   const { template, parameterNames } = armTemplateFor(groups);
   const path = join(platform.tempDirectory, `aci-agents-${config.run.runId}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
+  writeImageTemplate(platform, path.replace(/\.template\.json$/, ".image"), bootstrapScript);
   platform.info(`Dry run: wrote the ARM template for ${groups.length} container group(s) to ${path}.`);
   platform.info(`Deploy it with: az deployment group create -g ${config.resourceGroup} --template-file ${path} --parameters ${parameterNames.map((p) => `${p}=<secret>`).join(" ")}`);
   return path;

@@ -7,7 +7,7 @@
  * subscription. Inputs a step leaves out get task.json's defaults, as the agent gives them.
  */
 import { strict as assert } from "node:assert";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { nextBuildId, plainOutput, repoRoot, runTaskStep, useEmulator, type RunningEmulator } from "../integration/helpers";
@@ -107,6 +107,12 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
       for (const [name, value] of Object.entries(result.outputs)) macros[`${step.name}.${name}`] = value;
     }
     if (step.task === "AciAgentStart" && inputs.dryRun !== "true") assertDemandsMet(emu, run, { macros, placeholders });
+    if (step.task === "AciAgentStart" && inputs.dryRun === "true") {
+      // What the docs promise a dry run leaves: the template, and beside it the image's build context.
+      const template = result.outputs.armTemplatePath ?? "";
+      assert.ok(existsSync(template), `${run.label}: no ARM template at '${template}'`);
+      assert.ok(existsSync(join(template.replace(/\.template\.json$/, ".image"), "Dockerfile")), `${run.label}: no Dockerfile beside ${template}`);
+    }
   }
   const stopsTheRun = run.steps.some((step) => step.task === "AciAgentStop" && (step.inputs.scope ?? "run") === "run");
   if (stopsTheRun) {
