@@ -70,9 +70,16 @@ try {
   );
 
   mkdirSync(join(root, "dist"), { recursive: true });
-  const overview = document(`<main style="max-width: 900px">${marked.parse(readFileSync(join(root, "overview.md"), "utf8"))}</main>`);
-  writeFileSync(join(root, "dist", "overview.html"), overview);
-  screenshot(overview, join(root, "dist", "overview.png"), 1000, Number(process.env.OVERVIEW_HEIGHT ?? 6400));
+  const overviewBody = marked.parse(readFileSync(join(root, "overview.md"), "utf8"));
+  const overviewHeight = Number(process.env.OVERVIEW_HEIGHT ?? 4400);
+  writeFileSync(join(root, "dist", "overview.html"), document(`<main style="max-width: 900px">${overviewBody}</main>`));
+  screenshot(document(`<main style="max-width: 900px">${overviewBody}</main>`), join(root, "dist", "overview.png"), 1000, overviewHeight);
+  // The same page in screen-sized slices, easier to look at than one tall picture.
+  const slice = 1400;
+  for (let index = 0; index * slice < overviewHeight; index++) {
+    const shifted = `<main style="max-width: 900px; position: relative; top: -${index * slice}px">${overviewBody}</main>`;
+    screenshot(document(shifted), join(root, "dist", `overview-${index + 1}.png`), 1000, slice);
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
