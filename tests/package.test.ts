@@ -65,7 +65,7 @@ describe("the VSIX", function () {
 
   for (const task of TASKS) {
     it(`holds ${task.folder}: task.json, icon, bundle and task-lib's lib.json`, async function () {
-      for (const file of ["task.json", "icon.png", "dist/main.js", "dist/lib.json", "dist/main.js.LEGAL.txt"]) {
+      for (const file of ["task.json", "task.loc.json", "Strings/resources.resjson/en-US/resources.resjson", "icon.png", "dist/main.js", "dist/lib.json", "dist/main.js.LEGAL.txt"]) {
         assert.ok(files.includes(`tasks/${task.folder}/${file}`), `tasks/${task.folder}/${file} is missing`);
       }
       const packed = await vsix.file(`tasks/${task.folder}/task.json`)?.async("string");
@@ -109,7 +109,8 @@ describe("the VSIX", function () {
       /^(overview\.md|LICENSE)$/,
       /^images\/(icon|flow|summary)\.png$/,
       /^images\/flow\.svg$/,
-      /^tasks\/AciAgentSt(art|op)V1\/(task\.json|icon\.png|dist\/(main\.js|main\.js\.LEGAL\.txt|lib\.json))$/,
+      /^tasks\/AciAgentSt(art|op)V1\/(task\.json|task\.loc\.json|icon\.png|dist\/(main\.js|main\.js\.LEGAL\.txt|lib\.json))$/,
+      /^tasks\/AciAgentSt(art|op)V1\/Strings\/resources\.resjson\/[a-zA-Z-]+\/resources\.resjson$/,
       /^agent\//,
     ];
     const unexpected = files.filter((file) => !allowed.some((pattern) => pattern.test(file)));

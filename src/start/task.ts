@@ -21,7 +21,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
       const path = writeDryRunTemplate(platform, config, bootstrapScript);
       setOutputs(platform, config);
       platform.setVariable("armTemplatePath", path, { isOutput: true });
-      platform.setResult("succeeded", `Dry run: nothing was created; the ARM template is at ${path}`);
+      platform.setResult("succeeded", platform.loc("DryRunSucceeded", path));
       return;
     }
     const token = registrationToken(platform, config.registration);
@@ -36,7 +36,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
-    platform.setResult("succeeded", `${result.agents.length} agent(s) online in pool '${config.pool}' after ${formatSeconds(result.phases.totalMs)}; demand: ${demandFor(config.run.runId)}`);
+    platform.setResult("succeeded", platform.loc("StartSucceeded", result.agents.length, config.pool, formatSeconds(result.phases.totalMs), demandFor(config.run.runId)));
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }

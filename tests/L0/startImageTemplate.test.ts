@@ -16,6 +16,8 @@ describe("L0 AciAgentStart@1 dry run: the prebuilt image's build context", funct
     const context = templatePath.replace(/\.template\.json$/, ".image");
     assert.equal(fs.readFileSync(path.join(context, "Dockerfile"), "utf8"), fs.readFileSync(path.join(repo, "agent", "Dockerfile"), "utf8"));
     assert.equal(fs.readFileSync(path.join(context, "start.sh"), "utf8"), fs.readFileSync(path.join(repo, "agent", "start.sh"), "utf8"));
+    // task-lib's mock loc answers "loc_mock_<key> <args>": the result message is the task.json message DryRunSucceeded.
+    assert.ok(runner.stdout.includes(`##vso[task.complete result=Succeeded;]loc_mock_DryRunSucceeded ${templatePath}`), runner.stdout);
     assert.match(runner.stdout, new RegExp(`wrote the Dockerfile template .* to ${context.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
   });
 });

@@ -110,6 +110,7 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
     if (step.task === "AciAgentStart" && inputs.dryRun === "true") {
       // What the docs promise a dry run leaves: the template, and beside it the image's build context.
       const template = result.outputs.armTemplatePath ?? "";
+      assert.equal(result.message, `Dry run: nothing was created; the ARM template is at ${template}`, "the task.json message, found by the bundle");
       assert.ok(existsSync(template), `${run.label}: no ARM template at '${template}'`);
       assert.ok(existsSync(join(template.replace(/\.template\.json$/, ".image"), "Dockerfile")), `${run.label}: no Dockerfile beside ${template}`);
     }
