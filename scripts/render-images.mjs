@@ -71,7 +71,7 @@ try {
 
   mkdirSync(join(root, "dist"), { recursive: true });
   const overviewBody = marked.parse(readFileSync(join(root, "overview.md"), "utf8"));
-  const overviewHeight = Number(process.env.OVERVIEW_HEIGHT ?? 4400);
+  const overviewHeight = Number(process.env.OVERVIEW_HEIGHT ?? 4200);
   writeFileSync(join(root, "dist", "overview.html"), document(`<main style="max-width: 900px">${overviewBody}</main>`));
   screenshot(document(`<main style="max-width: 900px">${overviewBody}</main>`), join(root, "dist", "overview.png"), 1000, overviewHeight);
   // The same page in screen-sized slices, easier to look at than one tall picture.
