@@ -89,7 +89,8 @@ describe("runStart (fake timers)", function () {
     assert.equal(started.outcome(), undefined);
     await clock.tickAsync(2_000);
     await clock.tickAsync(5_000);
-    assert.match(failure(started).message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\)/);
+    assert.match(failure(started).message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\): azp-1234-1-1, azp-1234-1-2/);
+    assert.deepEqual(started.calls.of("logs").map((c) => c.name), names(2), "the containers' logs were not shown");
     assert.equal(started.aci.groups.size, 0);
   });
 
