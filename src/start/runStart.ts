@@ -3,6 +3,7 @@
 import type { AciApi } from "../azure/aci";
 import { formatSeconds, type Clock } from "../core/clock";
 import { deadlineSignal } from "../core/deadline";
+import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
 import { agentNames } from "../run/names";
 import type { PoolApi } from "../run/pools";
@@ -67,7 +68,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
     const fleet = names.map((name) => new FleetAgent(name, agentTags(config, name, now), location));
     log.info(`Starting ${fleet.length} agent(s): ${names.join(", ")}`);
     try {
-      await bringOnline(config, services, pool.id, pool.name, fleet, [location, ...config.fallbackLocations.filter((l) => l !== location)], step.signal, elapsed, inFlight);
+      const regions = [location, ...config.fallbackLocations.filter((l) => l !== location)];
+      await bringOnline(config, services, pool, fleet, regions, step.signal, elapsed, inFlight);
     } catch (error) {
       throw await cleanUp(config, services, pool, fleet, failureOf(error, config, fleet, inFlight));
     }
@@ -90,10 +92,9 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
 async function bringOnline(
   config: StartConfig,
   services: StartServices,
-  poolId: number,
-  poolName: string,
+  pool: AgentPool,
   fleet: FleetAgent[],
-  locations: string[],
+  regions: string[],
   stepSignal: AbortSignal,
   elapsed: () => number,
   inFlight: InFlight,
@@ -101,8 +102,9 @@ async function bringOnline(
   const work = new AbortController();
   const onStepEnd = () => { work.abort(stepSignal.reason); };
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
+  if (stepSignal.aborted) onStepEnd();
   const creates = fleet.map((agent) =>
-    createAgent(config, services, agent, locations, work.signal, elapsed).catch((error: unknown) => {
+    createAgent(config, services, agent, regions, work.signal, elapsed).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);
@@ -113,7 +115,7 @@ async function bringOnline(
     }),
   );
   try {
-    await watchUntilOnline(config, services, poolId, poolName, fleet, work.signal, elapsed, inFlight);
+    await watchUntilOnline(config, services, pool, fleet, work.signal, elapsed, inFlight);
   } catch (error) {
     throw work.signal.aborted ? work.signal.reason : error;
   } finally {

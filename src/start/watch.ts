@@ -3,6 +3,7 @@
 import type { GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { RequestTimeout } from "../core/deadline";
+import type { AgentPool } from "../devops/client";
 import { StartFailure } from "./failures";
 import type { InFlight } from "./inFlight";
 import type { FleetAgent } from "./fleet";
@@ -15,8 +16,7 @@ const groupWatchIntervalMs = 10_000;
 export async function watchUntilOnline(
   config: StartConfig,
   services: StartServices,
-  poolId: number,
-  poolName: string,
+  pool: AgentPool,
   fleet: FleetAgent[],
   signal: AbortSignal,
   elapsed: () => number,
@@ -27,13 +27,13 @@ export async function watchUntilOnline(
   let reported = -1;
   for (;;) {
     signal.throwIfAborted();
-    const registered = await retryingHung(log, inFlight.track(`Azure DevOps to list the agents of pool '${poolName}'`, pools.listAgents(poolId, signal)));
+    const registered = await retryingHung(log, inFlight.track(`Azure DevOps to list the agents of pool '${pool.name}'`, pools.listAgents(pool.id, signal)));
     const online = new Set((registered ?? []).filter((a) => a.status === "online").map((a) => a.name.toLowerCase()));
     for (const agent of fleet) {
       if (agent.state === "online" || !online.has(agent.name)) continue;
       agent.moveTo("online");
       agent.onlineAfterMs = elapsed();
-      log.info(`${agent.name}: online in pool '${poolName}' after ${formatSeconds(elapsed())}`);
+      log.info(`${agent.name}: online in pool '${pool.name}' after ${formatSeconds(elapsed())}`);
     }
     const onlineCount = fleet.filter((a) => a.state === "online").length;
     if (onlineCount !== reported) {
