@@ -125,6 +125,16 @@ describe("runStart (fake timers)", function () {
     assert.equal(started.calls.of("put").length, 0);
   });
 
+  it("on cancel during pre-flight, sends a DELETE for every planned name at once and ends", async () => {
+    const started = start({ agentCount: "3" }, (aci) => { aci.hangs.add("list"); });
+    await clock.tickAsync(1_000);
+    started.cancel();
+    await clock.tickAsync(0);
+    assert.deepEqual(started.calls.of("delete").map((c) => c.name).sort(), names(3));
+    assert.match(failure(started).message, /cancelled during pre-flight, before anything was created/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
   it("judges a crash-looping long-lived agent dead at once, shows its log and removes it", async () => {
     const started = start({ agentCount: "1", ephemeral: "false", maxLifetimeMinutes: "0" }, (aci) => {
       aci.container = { state: "Waiting", restartCount: 2, previousState: { state: "Terminated", exitCode: 1 } };
