@@ -104,7 +104,7 @@ async function bringOnline(
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
   if (stepSignal.aborted) onStepEnd();
   const creates = fleet.map((agent) =>
-    createAgent(config, services, agent, regions, work.signal, elapsed).catch((error: unknown) => {
+    createAgent(config, services, agent, regions, work.signal, elapsed, inFlight).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);
