@@ -107,6 +107,8 @@ export class FakeAci implements AciApi {
   readonly noCapacityIn = new Map<string, "sync" | "async">();
   /** Groups of another step: a create-only PUT of these names answers 412. */
   readonly othersGroups = new Map<string, GroupSnapshot>();
+  /** Names whose PUT creates the group but is answered 412, as the SDK's retry of a PUT whose first answer was lost is. */
+  readonly answerLostFor = new Set<string>();
   regions = ["westeurope", "northeurope", "eastus"];
   listFailure: Error | undefined;
   putMs = 200;
@@ -180,6 +182,7 @@ export class FakeAci implements AciApi {
       if (this.hangs.has("poll")) await hang(signal);
       await Promise.race([provisioned, hang(signal)]);
     };
+    if (this.answerLostFor.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
     return {
       untilDone,
       poll: async () => {

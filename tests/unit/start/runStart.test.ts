@@ -226,6 +226,15 @@ describe("runStart (fake timers)", function () {
     });
   }
 
+  it("goes on with its own group when its create-only PUT is answered 412 (a retry of a PUT whose answer was lost)", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.answerLostFor.add("azp-1234-1-2"); });
+    await clock.tickAsync(20_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    assert.ok(outcome.result.agents.every((a) => a.provisionedAfterMs !== undefined && a.onlineAfterMs !== undefined));
+    assert.equal(started.calls.of("delete").length, 0);
+  });
+
   it("leaves alone a group another step created under a planned name meanwhile, and removes its own", async () => {
     const started = start({ agentCount: "2" }, (aci) => {
       // Created after pre-flight's name check: the create-only PUT is refused.
