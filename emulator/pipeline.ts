@@ -19,6 +19,8 @@ export interface StepOptions {
   msiClientId?: string;
   /** The connection's `environment`, e.g. AzureUSGovernment (default AzureCloud). */
   environment?: string;
+  /** An "Azure Repos/Team Foundation Server" connection (externaltfs, scheme Token) to the organization. */
+  tfsConnection?: { id: string; token: string };
   buildId: string;
   jobAttempt?: number;
   tempDirectory: string;
@@ -73,10 +75,21 @@ export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Recor
     ...(options.msiClientId === undefined ? {} : { [`ENDPOINT_DATA_${id}_MSICLIENTID`]: options.msiClientId }),
   };
   for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
+  if (options.tfsConnection !== undefined) Object.assign(env, tfsConnectionEnvironment(info, options.tfsConnection.id, options.tfsConnection.token));
   for (const [name, value] of Object.entries({ azureSubscription: id, ...options.inputs })) {
     env[`INPUT_${name.replace(/[. ]/g, "_").toUpperCase()}`] = value;
   }
   return { ...env, ...options.env };
+}
+
+/** How the agent hands a Node task an externaltfs connection with a personal access token. */
+function tfsConnectionEnvironment(info: EmulatorInfo, id: string, token: string): Record<string, string> {
+  return {
+    [`ENDPOINT_URL_${id}`]: info.organizationUrl,
+    [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters: { apitoken: token }, scheme: "Token" }),
+    [`ENDPOINT_AUTH_SCHEME_${id}`]: "Token",
+    [`ENDPOINT_AUTH_PARAMETER_${id}_APITOKEN`]: token,
+  };
 }
 
 export interface StepRun {

@@ -126,11 +126,16 @@ export interface PipelineAccess {
   systemAccessToken: string | undefined;
 }
 
-/** The connection's credential; a token it cannot get is reported as a problem of azureSubscription. */
+/**
+ * The connection's credential, made at its first use (so that a problem of the registration
+ * inputs is reported before one of the connection); a token it cannot get is reported as a
+ * problem of azureSubscription.
+ */
 export function credentialFor(connection: ArmConnection, pipeline: PipelineAccess): TokenCredential {
-  const credential = sdkCredentialFor(connection, pipeline);
+  let credential: TokenCredential | undefined;
   return {
     async getToken(scopes, options) {
+      credential ??= sdkCredentialFor(connection, pipeline);
       try {
         return await credential.getToken(scopes, options);
       } catch (error) {

@@ -12,6 +12,8 @@ import {
   type PipelineResponse,
   createDefaultHttpClient,
 } from "@azure/core-rest-pipeline";
+import type { TokenCredential } from "@azure/identity";
+import { azureDevOpsScope } from "../azure/connection";
 import { userAgentPrefix } from "../core/userAgent";
 
 const apiVersion = "7.1";
@@ -19,7 +21,11 @@ const apiVersion = "7.1";
 const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
 const managePermission = 2;
 
-export type DevOpsAuth = { kind: "pat"; token: string } | { kind: "bearer"; token: string };
+export type DevOpsAuth =
+  | { kind: "pat"; token: string }
+  | { kind: "bearer"; token: string }
+  /** A Microsoft Entra identity: its token for Azure DevOps, renewed by the credential as it expires. */
+  | { kind: "entra"; credential: TokenCredential };
 
 export interface AgentPool {
   id: number;
@@ -114,19 +120,24 @@ export class DevOpsClient {
 
   private async send(method: "GET" | "POST" | "DELETE", path: string): Promise<PipelineResponse> {
     const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
-    headers.set("Authorization", this.authorization());
+    headers.set("Authorization", await this.authorization());
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     const request = createPipelineRequest({ url, method, headers });
     this.requestCount++;
     return this.pipeline.sendRequest(this.httpClient, request);
   }
 
-  private authorization(): string {
+  private async authorization(): Promise<string> {
     switch (this.auth.kind) {
       case "pat":
         return `Basic ${Buffer.from(`:${this.auth.token}`).toString("base64")}`;
       case "bearer":
         return `Bearer ${this.auth.token}`;
+      case "entra": {
+        const token = await this.auth.credential.getToken(azureDevOpsScope);
+        if (token === null) throw new DevOpsError("Microsoft Entra issued no token for Azure DevOps", 401);
+        return `Bearer ${token.token}`;
+      }
     }
   }
 }

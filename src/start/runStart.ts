@@ -6,7 +6,7 @@ import { Backoff, formatSeconds, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import { containerGroupFor } from "./containerGroupSpec";
+import { containerGroupFor, type AgentCredential } from "./containerGroupSpec";
 import { agentNames } from "../run/names";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { agentTags } from "../run/tags";
@@ -26,7 +26,7 @@ export interface StartServices {
   /** Aborted when the pipeline cancels the step. */
   signal: AbortSignal;
   bootstrapScript: string;
-  registrationToken: string;
+  agentCredential: AgentCredential;
 }
 
 export interface StartedAgent {
@@ -175,7 +175,7 @@ async function createWithFallback(
   const { aci, log, clock } = services;
   for (const [attempt, location] of locations.entries()) {
     agent.location = location;
-    const spec: ContainerGroup = containerGroupFor(config, agent, location, services.bootstrapScript, { registrationToken: services.registrationToken });
+    const spec: ContainerGroup = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
     try {
       signal.throwIfAborted();
       // From the request on, the group may exist: the SDK polls once before it returns, and a

@@ -117,6 +117,7 @@ export interface StepOptions {
   certificatePem?: string;
   msiClientId?: string;
   environment?: string;
+  tfsConnection?: { id: string; token: string };
   env?: Record<string, string>;
 }
 
@@ -143,6 +144,7 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
     ...(options.certificatePem === undefined ? {} : { certificatePem: options.certificatePem }),
     ...(options.msiClientId === undefined ? {} : { msiClientId: options.msiClientId }),
     ...(options.environment === undefined ? {} : { environment: options.environment }),
+    ...(options.tfsConnection === undefined ? {} : { tfsConnection: options.tfsConnection }),
     buildId,
     tempDirectory,
     ...(options.env === undefined ? {} : { env: options.env }),
