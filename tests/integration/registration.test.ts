@@ -5,6 +5,7 @@ import { agentMachineIdentities } from "../../emulator/imds/routes";
 import {
   agentNamesInPool,
   assertInvariants,
+  assertNoWrites,
   groupNames,
   namesOf,
   plainOutput,
@@ -135,6 +136,16 @@ describe("integration: connections and registration modes", function () {
       for (const line of [...start.lines, ...stop.lines].filter((l) => !l.startsWith("##vso[task.setsecret]"))) {
         assert.ok(!tokens.some((token) => line.includes(token)), `a step printed an access token: ${line.slice(0, 200)}`);
       }
+    });
+
+    it("entraToken: pre-flight checks that the connection's identity may manage the pool, and creates nothing when it may not", async function () {
+      const emu = emulator();
+      emu.state.behaviour.poolManageDenied.push(emu.info.clientId);
+      const run = await runStart(emu, { ...noToken, scheme: "workloadIdentity", inputs: { registrationAuth: "entraToken" } });
+      assertInvariants(emu, run);
+      assert.equal(run.result, "Failed");
+      assert.match(run.message, /(^|\n)pool: the registering identity \(registrationAuth: entraToken\) lacks the Administrator role/);
+      assertNoWrites(emu);
     });
 
     it("entraToken with a managed identity connection: the identity's token from the instance metadata service", async function () {
