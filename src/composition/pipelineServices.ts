@@ -10,8 +10,7 @@ import { httpsBaseUrl, parseValue, required, type PipelineVariables } from "../c
 import { maskSecrets } from "../core/masking";
 import { DevOpsClient, type DevOpsAuth } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import type { Registration } from "../run/inputs";
-import type { AgentCredential } from "../start/containerGroupSpec";
+import type { AgentCredential, Registration } from "../run/inputs";
 
 /** The secrets one step knows: each is masked in the log when added and can be masked in text. */
 export class StepSecrets {
@@ -20,7 +19,7 @@ export class StepSecrets {
   constructor(private readonly platform: TaskPlatform) {}
 
   add(value: string | undefined): void {
-    if (value === undefined || value.trim() === "") return;
+    if (value === undefined || value.trim() === "" || this.values.includes(value)) return;
     this.platform.setSecret(value);
     this.values.push(value);
   }
@@ -79,7 +78,18 @@ export function armAccess(platform: TaskPlatform, connectionId: string, secrets:
     connectionId,
     (secret) => { secrets.add(secret); },
   );
-  return { connection, credential: credentialFor(connection, { systemAccessToken: systemAccessToken(platform, secrets) }) };
+  return { connection, credential: maskingTokens(credentialFor(connection, { systemAccessToken: systemAccessToken(platform, secrets) }), secrets) };
+}
+
+/** Every access token the credential hands out (for ARM or Azure DevOps) is a secret of the step. */
+function maskingTokens(credential: TokenCredential, secrets: StepSecrets): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      const token = await credential.getToken(scopes, options);
+      secrets.add(token?.token);
+      return token;
+    },
+  };
 }
 
 /** ACI through the ARM service connection. */
@@ -110,6 +120,7 @@ export function registrationAccess(
   });
   switch (registration.auth) {
     case "pat":
+      secrets.add(registration.token);
       return withToken(organizationUrl, registration.token, { kind: "pat", token: registration.token });
     case "accessToken": {
       const token = systemAccessToken(platform, secrets);
@@ -131,7 +142,6 @@ export function registrationAccess(
         agentCredential: async () => {
           const token = await arm.credential.getToken(azureDevOpsScope);
           if (token === null) throw new InputError(["azureSubscription: the service connection got no token for Azure DevOps"]);
-          secrets.add(token.token);
           return { kind: "token", token: token.token };
         },
       };

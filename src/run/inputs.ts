@@ -37,6 +37,13 @@ export type Registration =
   /** The agent's own `--auth SP` with the ARM connection's client secret. */
   | { auth: "servicePrincipal" };
 
+/** What the agent configures itself with (the bootstrap forgets it before the first job). */
+export type AgentCredential =
+  /** A PAT, System.AccessToken, a service connection's token or an Entra token: all `--auth pat`. */
+  | { kind: "token"; token: string }
+  /** The agent's own `--auth SP`; the authority is the ARM connection's (sovereign clouds). */
+  | { kind: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string; authorityHost: string };
+
 export interface RunIdentity {
   /** Build.BuildId, or Release.ReleaseId in a classic release. */
   runId: string;

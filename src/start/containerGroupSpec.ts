@@ -7,6 +7,7 @@ import type {
   ResourceIdentityType,
 } from "@azure/arm-containerinstance";
 import { uniqueIgnoringCase } from "../core/inputSource";
+import type { AgentCredential } from "../run/inputs";
 import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
 import { RUN_ID_VARIABLE } from "../run/names";
 
@@ -15,13 +16,6 @@ export interface PlannedAgent {
   name: string;
   tags: Record<string, string>;
 }
-
-/** What the agent configures itself with (the bootstrap forgets it before the first job). */
-export type AgentCredential =
-  /** A PAT, System.AccessToken, a service connection's token or an Entra token: all `--auth pat`. */
-  | { kind: "token"; token: string }
-  /** The agent's own `--auth SP`; the authority is the ARM connection's (sovereign clouds). */
-  | { kind: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string; authorityHost: string };
 
 /** Relative to the agent's own folder, as the agent's config.sh expects. */
 const AGENT_WORK_FOLDER = "_work";

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strict as assert } from "node:assert";
 import type { ContainerGroup, EnvironmentVariable } from "@azure/arm-containerinstance";
-import { bootstrapCommand, containerGroupFor, type AgentCredential, type PlannedAgent } from "../../../src/start/containerGroupSpec";
+import type { AgentCredential } from "../../../src/run/inputs";
+import { bootstrapCommand, containerGroupFor, type PlannedAgent } from "../../../src/start/containerGroupSpec";
 import { IDENTITY_ID, PAT, PULL_IDENTITY_ID, SUBNET_ID, configWith } from "./fixtures";
 
 const AGENT: PlannedAgent = { name: "azp-1234-1-1", tags: { "aci-agents-agent": "azp-1234-1-1" } };
