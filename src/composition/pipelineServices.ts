@@ -24,23 +24,54 @@ export class StepSecrets {
     this.values.push(value);
   }
 
+  /** A secret the platform has masked already (a secret input). */
+  remember(value: string | undefined): void {
+    if (value !== undefined && value.trim() !== "" && !this.values.includes(value)) this.values.push(value);
+  }
+
   mask(text: string): string {
     return maskSecrets(text, this.values);
   }
 }
 
-/** Inputs whose value is a secret: read without echo and masked at once. */
-const secretInputs = new Set(["registrationtoken", "registrypassword"]);
+/**
+ * Inputs whose value is a secret, read without echo and masked at once: tokens and passwords, and
+ * the startup script, which may carry credentials for the tools it installs.
+ */
+const secretInputs = new Set(["registrationtoken", "registrypassword", "startupscript"]);
+/** Inputs read without echo whose credentials part, if any, is masked. */
+const urlInputs = new Set(["organizationurl"]);
 
 export function inputReader(platform: TaskPlatform, secrets: StepSecrets): { get(name: string): string | undefined } {
   return {
     get: (name) => {
-      if (!secretInputs.has(name.toLowerCase())) return platform.getInput(name);
-      const value = platform.getSecretInput(name);
-      secrets.add(value);
+      const key = name.toLowerCase();
+      if (secretInputs.has(key)) {
+        const value = platform.getSecretInput(name);
+        secrets.remember(value);
+        return value;
+      }
+      if (!urlInputs.has(key)) return platform.getInput(name);
+      const value = platform.getQuietInput(name);
+      for (const secret of urlCredentials(value)) secrets.add(secret);
       return value;
     },
   };
+}
+
+/** The user name and password in a URL such as https://user:password@host/, as given and decoded. */
+export function urlCredentials(text: string | undefined): string[] {
+  const url = text !== undefined && URL.canParse(text) ? new URL(text) : undefined;
+  const parts = [url?.username ?? "", url?.password ?? ""].filter((part) => part !== "");
+  return [...new Set(parts.flatMap((part) => [part, safeDecode(part)]))];
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export function pipelineVariables(platform: TaskPlatform): PipelineVariables {
