@@ -126,23 +126,24 @@ export class DevOpsClient {
   }
 
   private async send(method: "GET" | "POST" | "DELETE", path: string, signal: AbortSignal | undefined): Promise<PipelineResponse> {
-    const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
-    headers.set("Authorization", await this.authorization());
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     this.requestCount++;
-    return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, (abortSignal) =>
-      this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal })),
-    );
+    // The deadline covers getting an Entra token too.
+    return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, async (abortSignal) => {
+      const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
+      headers.set("Authorization", await this.authorization(abortSignal));
+      return this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal }));
+    });
   }
 
-  private async authorization(): Promise<string> {
+  private async authorization(abortSignal: AbortSignal): Promise<string> {
     switch (this.auth.kind) {
       case "pat":
         return `Basic ${Buffer.from(`:${this.auth.token}`).toString("base64")}`;
       case "bearer":
         return `Bearer ${this.auth.token}`;
       case "entra": {
-        const token = await this.auth.credential.getToken(azureDevOpsScope);
+        const token = await this.auth.credential.getToken(azureDevOpsScope, { abortSignal });
         if (token === null) throw new DevOpsError("Microsoft Entra issued no token for Azure DevOps", 401);
         return `Bearer ${token.token}`;
       }
