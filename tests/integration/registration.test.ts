@@ -177,15 +177,6 @@ describe("integration: connections and registration modes", function () {
       assert.deepEqual(agentNamesInPool(emu), []);
     });
 
-    it("servicePrincipal with a workload identity connection (no client secret) fails naming registrationAuth before creating anything", async function () {
-      const emu = emulator();
-      const run = await runStart(emu, { ...noToken, scheme: "workloadIdentity", inputs: { registrationAuth: "servicePrincipal" } });
-      assertInvariants(emu, run);
-      assert.equal(run.result, "Failed");
-      assert.match(run.message, /^registrationAuth: servicePrincipal registers with the client secret/);
-      assert.deepEqual(emu.state.requestLog.filter((e) => e.method !== "GET" && e.service === "arm"), []);
-    });
-
     it("serviceConnection: URL and token of an Azure Repos/Team Foundation Server connection; start and stop succeed", async function () {
       const emu = emulator();
       const options: StepOptions = {
