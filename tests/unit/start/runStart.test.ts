@@ -118,6 +118,13 @@ describe("runStart (fake timers)", function () {
     assert.match(message, /still waiting for Azure DevOps to list the agents of pool 'aci'/);
   });
 
+  it("ends at timeoutMinutes when the list of existing groups hangs in pre-flight, names it, and creates nothing", async () => {
+    const started = start({ timeoutMinutes: "1" }, (aci) => { aci.hangs.add("list"); });
+    await clock.tickAsync(60_000);
+    assert.match(failure(started).message, /^timeoutMinutes \(1\) passed during pre-flight; still waiting for ARM to list the container groups of 'ci-agents'\. Nothing was created\.$/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
   it("judges a crash-looping long-lived agent dead at once, shows its log and removes it", async () => {
     const started = start({ agentCount: "1", ephemeral: "false", maxLifetimeMinutes: "0" }, (aci) => {
       aci.container = { state: "Waiting", restartCount: 2, previousState: { state: "Terminated", exitCode: 1 } };
