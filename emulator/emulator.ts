@@ -1,5 +1,6 @@
 // Starts the emulated services: Entra, ARM, Azure DevOps and the control API, each on its own
 // HTTPS port of the loopback interface, sharing one state store.
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,6 +17,7 @@ import { controlRoutes } from "./control/routes";
 import { AgentPackage } from "./devops/agentPackage";
 import { devopsRoutes } from "./devops/routes";
 import { entraRoutes } from "./entra/routes";
+import { imdsRoutes } from "./imds/routes";
 import { serviceApp } from "./http";
 import { ContainerRuntime } from "./runtime/containerRuntime";
 import { EmulatorState, wellKnown, type WellKnownIdentity } from "./state";
@@ -26,7 +28,7 @@ export interface EmulatorOptions {
   /** Where the test CA and the agent package are kept (default: .emulator/ in the repository). */
   stateDir?: string;
   /** Fixed ports (default: any free port) for arm, entra, devops and control. */
-  ports?: Partial<Record<"arm" | "entra" | "devops" | "control", number>>;
+  ports?: Partial<Record<"arm" | "entra" | "devops" | "control" | "imds", number>>;
 }
 
 /** What `npm run emulator` prints: where the services are and the well-known test identity. */
@@ -36,6 +38,8 @@ export type EmulatorInfo = {
   organizationUrl: string;
   caFile: string;
   controlUrl: string;
+  /** The agent machine's instance metadata service (plain HTTP, as IMDS is), for managed identities. */
+  imdsUrl: string;
 } & WellKnownIdentity;
 
 export interface RunningEmulator {
@@ -55,7 +59,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const agentPackage = new AgentPackage(join(__dirname, "agent-package"), workRoot);
   const runtime = new ContainerRuntime(state, join(workRoot, "containers"), tls.caFile, agentPackage);
 
-  const servers: Server[] = [];
+  const servers: (Server | ReturnType<typeof createHttpServer>)[] = [];
   const listen = async (port: number | undefined): Promise<{ server: Server; origin: string }> => {
     const server = createServer({ cert: tls.certPem, key: tls.keyPem });
     servers.push(server);
@@ -69,6 +73,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const entra = await listen(options.ports?.entra);
   const devops = await listen(options.ports?.devops);
   const control = await listen(options.ports?.control);
+  // IMDS is plain HTTP on a link-local address; the emulator's stands on the loopback interface.
+  const imdsServer = createHttpServer();
+  servers.push(imdsServer);
+  await new Promise<void>((done, fail) => {
+    imdsServer.once("error", fail);
+    imdsServer.listen(options.ports?.imds ?? 0, "127.0.0.1", () => { done(); });
+  });
+  const imdsUrl = `http://127.0.0.1:${(imdsServer.address() as AddressInfo).port}`;
 
   const urls: EmulatorUrls = {
     arm: `${arm.origin}/`,
@@ -94,6 +106,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   devopsApp.use(notFound("devops"));
   devops.server.on("request", devopsApp);
 
+  const imdsApp = serviceApp("imds", state);
+  imdsApp.use(imdsRoutes(context));
+  imdsApp.use(notFound("imds"));
+  imdsServer.on("request", imdsApp);
+
   const controlApp = express();
   controlApp.use(express.raw({ type: () => true, limit: "4mb" }));
   controlApp.use("/_emulator", controlRoutes(context));
@@ -105,6 +122,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     organizationUrl: urls.organization,
     caFile: tls.caFile,
     controlUrl: urls.control,
+    imdsUrl,
     ...wellKnown,
   };
 

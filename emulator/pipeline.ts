@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { EmulatorInfo } from "./emulator";
 
-export type ConnectionScheme = "secret" | "certificate" | "workloadIdentity";
+export type ConnectionScheme = "secret" | "certificate" | "workloadIdentity" | "managedIdentity";
 
 export interface StepOptions {
   /** Task inputs by name, as in YAML. `azureSubscription` is filled in. */
@@ -15,6 +15,12 @@ export interface StepOptions {
   scheme?: ConnectionScheme;
   /** PEM with certificate and key, for scheme certificate. */
   certificatePem?: string;
+  /** For scheme managedIdentity: a user-assigned identity's client id (else the system-assigned one). */
+  msiClientId?: string;
+  /** The connection's `environment`, e.g. AzureUSGovernment (default AzureCloud). */
+  environment?: string;
+  /** An "Azure Repos/Team Foundation Server" connection (externaltfs, scheme Token) to the organization. */
+  tfsConnection?: { id: string; token: string };
   buildId: string;
   jobAttempt?: number;
   tempDirectory: string;
@@ -27,7 +33,8 @@ export const serviceConnectionId = "5e3f0a1c-0000-4000-8000-00000000c0e1";
 export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Record<string, string> {
   const id = serviceConnectionId;
   const scheme = options.scheme ?? "secret";
-  const parameters: Record<string, string> = { tenantid: info.tenantId, serviceprincipalid: info.clientId };
+  const parameters: Record<string, string> =
+    scheme === "managedIdentity" ? { tenantid: info.tenantId } : { tenantid: info.tenantId, serviceprincipalid: info.clientId };
   if (scheme === "secret") {
     parameters.authenticationType = "spnKey";
     parameters.serviceprincipalkey = info.clientSecret;
@@ -35,13 +42,15 @@ export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Recor
     parameters.authenticationType = "spnCertificate";
     parameters.servicePrincipalCertificate = options.certificatePem ?? "";
   }
-  const schemeName = scheme === "workloadIdentity" ? "WorkloadIdentityFederation" : "ServicePrincipal";
+  const schemeName = { secret: "ServicePrincipal", certificate: "ServicePrincipal", workloadIdentity: "WorkloadIdentityFederation", managedIdentity: "ManagedServiceIdentity" }[scheme];
   const planId = randomUUID();
   const jobId = randomUUID();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? options.tempDirectory,
     NODE_EXTRA_CA_CERTS: info.caFile,
+    // The agent machine's instance metadata service, where Azure SDKs look for it besides 169.254.169.254.
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: info.imdsUrl,
     AGENT_TEMPDIRECTORY: options.tempDirectory,
     AGENT_VERSION: "4.264.2",
     BUILD_BUILDID: options.buildId,
@@ -61,14 +70,26 @@ export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Recor
     [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters, scheme: schemeName }),
     [`ENDPOINT_AUTH_SCHEME_${id}`]: schemeName,
     [`ENDPOINT_DATA_${id}_SUBSCRIPTIONID`]: info.subscriptionId,
-    [`ENDPOINT_DATA_${id}_ENVIRONMENT`]: "AzureCloud",
+    [`ENDPOINT_DATA_${id}_ENVIRONMENT`]: options.environment ?? "AzureCloud",
     [`ENDPOINT_DATA_${id}_ACTIVEDIRECTORYAUTHORITY`]: `${info.authorityHost}/`,
+    ...(options.msiClientId === undefined ? {} : { [`ENDPOINT_DATA_${id}_MSICLIENTID`]: options.msiClientId }),
   };
   for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
+  if (options.tfsConnection !== undefined) Object.assign(env, tfsConnectionEnvironment(info, options.tfsConnection.id, options.tfsConnection.token));
   for (const [name, value] of Object.entries({ azureSubscription: id, ...options.inputs })) {
     env[`INPUT_${name.replace(/[. ]/g, "_").toUpperCase()}`] = value;
   }
   return { ...env, ...options.env };
+}
+
+/** How the agent hands a Node task an externaltfs connection with a personal access token. */
+function tfsConnectionEnvironment(info: EmulatorInfo, id: string, token: string): Record<string, string> {
+  return {
+    [`ENDPOINT_URL_${id}`]: info.organizationUrl,
+    [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ parameters: { apitoken: token }, scheme: "Token" }),
+    [`ENDPOINT_AUTH_SCHEME_${id}`]: "Token",
+    [`ENDPOINT_AUTH_PARAMETER_${id}_APITOKEN`]: token,
+  };
 }
 
 export interface StepRun {

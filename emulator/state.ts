@@ -147,7 +147,7 @@ export interface JobRequest {
 
 export interface FaultRule {
   id: string;
-  service: "entra" | "arm" | "devops" | "any";
+  service: "entra" | "arm" | "devops" | "imds" | "any";
   method?: string;
   /** Regular expression matched against the request path (without query). */
   path: string;

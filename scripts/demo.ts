@@ -3,14 +3,19 @@
 // Exits non-zero unless the agents came online, ran the jobs, and the stop step left nothing.
 // The steps' summary tabs (Markdown) are kept in dist/demo/ (scripts/render-images.mjs draws
 // the listing's summary picture from them).
+// `npm run demo -- --registration-auth entraToken` registers with an Entra token of a workload
+// identity federation connection instead of a PAT (also: accessToken, servicePrincipal).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { startEmulator, type RunningEmulator } from "../emulator/emulator";
-import { runStep, stepEnvironment, type StepRun } from "../emulator/pipeline";
+import { runStep, stepEnvironment, type ConnectionScheme, type StepRun } from "../emulator/pipeline";
 import { containerState } from "../emulator/runtime/containerRuntime";
 
 const root = resolve(__dirname, "..");
+const { values: options } = parseArgs({ options: { "registration-auth": { type: "string", default: "pat" } } });
+const registrationAuth = options["registration-auth"];
 const buildId = "1001";
 const agentCount = 2;
 const summaryDirectory = join(root, "dist", "demo");
@@ -41,8 +46,7 @@ async function main(): Promise<void> {
       resourceGroup: emulator.info.resourceGroup,
       pool: emulator.info.pool,
       agentCount: String(agentCount),
-      registrationAuth: "pat",
-      registrationToken: emulator.info.pat,
+      ...registrationInputs(emulator),
       timeoutMinutes: "5",
     }, temp, note);
     if (start.result !== "Succeeded") throw new Error(`AciAgentStart failed: ${start.message}`);
@@ -74,8 +78,7 @@ async function main(): Promise<void> {
     const stop = await step(emulator, "AciAgentStopV1", {
       resourceGroup: emulator.info.resourceGroup,
       pool: emulator.info.pool,
-      registrationAuth: "pat",
-      registrationToken: emulator.info.pat,
+      ...registrationInputs(emulator),
       scope: "run",
     }, temp, note);
     note("pipeline", `AciAgentStop: ${stop.result ?? "no result"}: ${stop.message}`);
@@ -95,6 +98,19 @@ async function main(): Promise<void> {
   }
 }
 
+/** The registration inputs of both steps: a PAT, or none at all. */
+function registrationInputs(emulator: RunningEmulator): Record<string, string> {
+  if (!["pat", "accessToken", "entraToken", "servicePrincipal"].includes(registrationAuth)) {
+    throw new Error(`--registration-auth: pat, accessToken, entraToken or servicePrincipal, not '${registrationAuth}'`);
+  }
+  return registrationAuth === "pat" ? { registrationAuth, registrationToken: emulator.info.pat } : { registrationAuth };
+}
+
+/** entraToken shows the case with no stored secret at all: a workload identity federation connection. */
+function connectionScheme(): ConnectionScheme {
+  return registrationAuth === "entraToken" ? "workloadIdentity" : "secret";
+}
+
 async function step(
   emulator: RunningEmulator,
   task: string,
@@ -103,7 +119,7 @@ async function step(
   note: (source: string, text: string) => void,
 ): Promise<StepRun> {
   note("pipeline", `running ${task} (dist/main.js, as the agent runs it)`);
-  const env = stepEnvironment(emulator.info, { inputs, buildId, tempDirectory: temp });
+  const env = stepEnvironment(emulator.info, { inputs, buildId, tempDirectory: temp, scheme: connectionScheme() });
   const run = runStep(root, task, env, (line) => {
     const summary = /^##vso\[task\.uploadsummary\](.+)$/.exec(line)?.[1];
     if (summary !== undefined) {

@@ -43,7 +43,7 @@ interface Expected {
   visibleRule?: string;
 }
 
-const REGISTRATION_AUTH = ["pat", "accessToken", "servicePrincipal", "entraToken"];
+const REGISTRATION_AUTH = ["pat", "accessToken", "serviceConnection", "entraToken", "servicePrincipal"];
 
 const connectionInputs: Record<string, Expected> = {
   azureSubscription: { type: "connectedService:AzureRM", defaultValue: "", required: true },
@@ -52,6 +52,7 @@ const connectionInputs: Record<string, Expected> = {
   organizationUrl: { type: "string", defaultValue: "$(System.CollectionUri)" },
   registrationAuth: { type: "pickList", defaultValue: "pat", options: REGISTRATION_AUTH },
   registrationToken: { type: "string", defaultValue: "", visibleRule: "registrationAuth = pat" },
+  registrationConnection: { type: "connectedService:externaltfs", defaultValue: "", visibleRule: "registrationAuth = serviceConnection" },
 };
 
 const TASKS: {

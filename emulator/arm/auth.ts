@@ -5,9 +5,13 @@ import jwt from "jsonwebtoken";
 import { tokenIssuer, type EmulatorContext } from "../context";
 import { wellKnown } from "../state";
 
-/** Audiences ARM accepts: its own URL and the public cloud's two resource ids. */
+/**
+ * Audiences ARM accepts: its own URL and the public cloud's two resource ids, each with and without
+ * the trailing slash (a managed identity's token carries the resource as asked, and the SDKs ask
+ * for the scope minus "/.default").
+ */
 function armAudiences(ctx: EmulatorContext): string[] {
-  return [ctx.urls.arm, "https://management.azure.com/", "https://management.core.windows.net/"];
+  return [ctx.urls.arm, "https://management.azure.com/", "https://management.core.windows.net/"].flatMap((url) => [url, url.replace(/\/$/, "")]);
 }
 
 export function armAuthentication(ctx: EmulatorContext) {

@@ -62,7 +62,7 @@ export function controlRoutes(ctx: EmulatorContext): Router {
     }
     const rule: FaultRule = {
       id: state.newGuid(),
-      service: (["entra", "arm", "devops"].includes(String(body.service)) ? body.service : "any") as FaultRule["service"],
+      service: (["entra", "arm", "devops", "imds"].includes(String(body.service)) ? body.service : "any") as FaultRule["service"],
       method: typeof body.method === "string" ? body.method : undefined,
       path: body.path,
       status: body.status,

@@ -309,6 +309,14 @@ function authenticate(ctx: EmulatorContext) {
         next();
         return;
       }
+      // Azure DevOps takes an OAuth or Entra access token as the password too: that is how the
+      // agent's `--auth pat` registers with System.AccessToken or an Entra token.
+      const tokenCaller = bearerCaller(ctx, pat);
+      if (tokenCaller !== undefined && tokenCaller.kind !== "agent") {
+        req.caller = tokenCaller;
+        next();
+        return;
+      }
       signInPage(res);
       return;
     }

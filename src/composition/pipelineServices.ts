@@ -1,12 +1,38 @@
 // What both tasks read from the pipeline through the platform adapter: its variables, the job's
-// access token, the registration token, and ACI through the ARM service connection.
+// access token, the registration credential, and ACI through the ARM service connection. Every
+// secret read here is masked at once and remembered, so that the step can mask text it writes
+// to files (container logs) too.
+import type { TokenCredential } from "@azure/identity";
 import { SdkAci } from "../azure/aci";
-import { credentialFor, readArmConnection } from "../azure/connection";
-import { DevOpsClient } from "../devops/client";
-import type { TaskPlatform } from "../platform/types";
+import { azureDevOpsScope, credentialFor, readArmConnection, type ArmConnection } from "../azure/connection";
 import { InputError } from "../core/errors";
-import type { PipelineVariables } from "../core/inputSource";
-import type { Registration } from "../run/inputs";
+import { httpsBaseUrl, parseValue, required, type PipelineVariables } from "../core/inputSource";
+import { maskSecrets } from "../core/masking";
+import { DevOpsClient, type DevOpsAuth } from "../devops/client";
+import type { TaskPlatform } from "../platform/types";
+import type { AgentCredential, Registration } from "../run/inputs";
+
+/** The secrets one step knows: each is masked in the log when added and can be masked in text. */
+export class StepSecrets {
+  private readonly values: string[] = [];
+
+  constructor(private readonly platform: TaskPlatform) {}
+
+  add(value: string | undefined): void {
+    if (value === undefined || value.trim() === "" || this.values.includes(value)) return;
+    this.platform.setSecret(value);
+    this.values.push(value);
+  }
+
+  /** A secret the platform has masked already (a secret input). */
+  remember(value: string | undefined): void {
+    if (value !== undefined && value.trim() !== "" && !this.values.includes(value)) this.values.push(value);
+  }
+
+  mask(text: string): string {
+    return maskSecrets(text, this.values);
+  }
+}
 
 /**
  * Inputs whose value is a secret, read without echo and masked at once: tokens and passwords, and
@@ -16,14 +42,18 @@ const secretInputs = new Set(["registrationtoken", "registrypassword", "startups
 /** Inputs read without echo whose credentials part, if any, is masked. */
 const urlInputs = new Set(["organizationurl"]);
 
-export function inputReader(platform: TaskPlatform): { get(name: string): string | undefined } {
+export function inputReader(platform: TaskPlatform, secrets: StepSecrets): { get(name: string): string | undefined } {
   return {
     get: (name) => {
       const key = name.toLowerCase();
-      if (secretInputs.has(key)) return platform.getSecretInput(name);
+      if (secretInputs.has(key)) {
+        const value = platform.getSecretInput(name);
+        secrets.remember(value);
+        return value;
+      }
       if (!urlInputs.has(key)) return platform.getInput(name);
       const value = platform.getQuietInput(name);
-      for (const secret of urlCredentials(value)) platform.setSecret(secret);
+      for (const secret of urlCredentials(value)) secrets.add(secret);
       return value;
     },
   };
@@ -56,31 +86,19 @@ export function pipelineVariables(platform: TaskPlatform): PipelineVariables {
 }
 
 /** System.AccessToken, masked; undefined when the job does not expose it. */
-export function systemAccessToken(platform: TaskPlatform): string | undefined {
+function systemAccessToken(platform: TaskPlatform, secrets: StepSecrets): string | undefined {
   const token = platform.getEndpointAuthorizationParameter("SYSTEMVSSCONNECTION", "AccessToken") ?? platform.getVariable("System.AccessToken");
-  if (token !== undefined) platform.setSecret(token);
+  secrets.add(token);
   return token;
 }
 
-/** The token that registers (and deregisters) agents: the PAT, or the job's access token. */
-export function registrationToken(platform: TaskPlatform, registration: Registration): string {
-  if (registration.auth === "pat") return registration.token;
-  const token = systemAccessToken(platform);
-  if (token === undefined) {
-    throw new InputError([
-      "registrationAuth: accessToken needs the job's System.AccessToken; in a classic pipeline enable 'Allow scripts to access the OAuth token'",
-    ]);
-  }
-  return token;
+/** The ARM service connection named by azureSubscription, and its credential. */
+export interface ArmAccess {
+  connection: ArmConnection;
+  credential: TokenCredential;
 }
 
-/** Azure DevOps as the registering identity. */
-export function devopsClient(organizationUrl: string, registration: Registration, token: string): DevOpsClient {
-  return new DevOpsClient(organizationUrl, registration.auth === "pat" ? { kind: "pat", token } : { kind: "bearer", token });
-}
-
-/** ACI through the ARM service connection named by the azureSubscription input. */
-export function aciFromConnection(platform: TaskPlatform, connectionId: string): SdkAci {
+export function armAccess(platform: TaskPlatform, connectionId: string, secrets: StepSecrets): ArmAccess {
   const connection = readArmConnection(
     {
       url: (id) => platform.getEndpointUrl(id),
@@ -89,7 +107,122 @@ export function aciFromConnection(platform: TaskPlatform, connectionId: string):
       dataParameter: (id, key) => platform.getEndpointDataParameter(id, key),
     },
     connectionId,
-    (secret) => { platform.setSecret(secret); },
+    (secret) => { secrets.add(secret); },
   );
-  return new SdkAci(connection, credentialFor(connection, { systemAccessToken: systemAccessToken(platform) }));
+  return { connection, credential: maskingTokens(credentialFor(connection, { systemAccessToken: systemAccessToken(platform, secrets) }), secrets) };
+}
+
+/** Every access token the credential hands out (for ARM or Azure DevOps) is a secret of the step. */
+function maskingTokens(credential: TokenCredential, secrets: StepSecrets): TokenCredential {
+  return {
+    async getToken(scopes, options) {
+      const token = await credential.getToken(scopes, options);
+      secrets.add(token?.token);
+      return token;
+    },
+  };
+}
+
+/** ACI through the ARM service connection. */
+export function aciFrom(arm: ArmAccess): SdkAci {
+  return new SdkAci(arm.connection, arm.credential);
+}
+
+/** Azure DevOps as the registering identity, and what the agents register with. */
+export interface RegistrationAccess {
+  /** Where agents register: organizationUrl, or the URL of registrationConnection. */
+  organizationUrl: string;
+  pools: DevOpsClient;
+  /** What each agent configures itself with; an Entra token is asked for here, just before use. */
+  agentCredential(): Promise<AgentCredential>;
+}
+
+export function registrationAccess(
+  platform: TaskPlatform,
+  registration: Registration,
+  organizationUrl: string,
+  arm: ArmAccess,
+  secrets: StepSecrets,
+): RegistrationAccess {
+  const withToken = (url: string, token: string, auth: DevOpsAuth): RegistrationAccess => ({
+    organizationUrl: url,
+    pools: new DevOpsClient(url, auth),
+    agentCredential: () => Promise.resolve({ kind: "token", token }),
+  });
+  switch (registration.auth) {
+    case "pat":
+      secrets.add(registration.token);
+      return withToken(organizationUrl, registration.token, { kind: "pat", token: registration.token });
+    case "accessToken": {
+      const token = systemAccessToken(platform, secrets);
+      if (token === undefined) {
+        throw new InputError([
+          "registrationAuth: accessToken needs the job's System.AccessToken; in a classic pipeline enable 'Allow scripts to access the OAuth token'",
+        ]);
+      }
+      return withToken(organizationUrl, token, { kind: "bearer", token });
+    }
+    case "serviceConnection": {
+      const connection = readTfsConnection(platform, registration.connection, secrets);
+      return withToken(connection.url, connection.token, { kind: "pat", token: connection.token });
+    }
+    case "entraToken":
+      return {
+        organizationUrl,
+        pools: new DevOpsClient(organizationUrl, { kind: "entra", credential: arm.credential }),
+        agentCredential: async () => {
+          const token = await arm.credential.getToken(azureDevOpsScope);
+          if (token === null) throw new InputError(["azureSubscription: the service connection got no token for Azure DevOps"]);
+          return { kind: "token", token: token.token };
+        },
+      };
+    case "servicePrincipal": {
+      const { auth } = arm.connection;
+      if (auth.kind !== "secret") {
+        throw new InputError([
+          `registrationAuth: servicePrincipal registers with the client secret of the azureSubscription connection, which authenticates with ${authDescription[auth.kind]}; use registrationAuth entraToken instead`,
+        ]);
+      }
+      return {
+        organizationUrl,
+        pools: new DevOpsClient(organizationUrl, { kind: "entra", credential: arm.credential }),
+        agentCredential: () =>
+          Promise.resolve({
+            kind: "servicePrincipal",
+            tenantId: auth.tenantId,
+            clientId: auth.clientId,
+            clientSecret: auth.clientSecret,
+            authorityHost: arm.connection.authorityHost,
+          }),
+      };
+    }
+  }
+}
+
+const authDescription: Record<ArmConnection["auth"]["kind"], string> = {
+  secret: "a client secret",
+  certificate: "a certificate",
+  workloadIdentity: "workload identity federation",
+  managedIdentity: "a managed identity",
+};
+
+/**
+ * An "Azure Repos/Team Foundation Server" connection (type externaltfs): its URL is the
+ * organization's, and it authenticates with scheme Token (parameter apitoken) or
+ * UsernamePassword (parameter password, a PAT on Azure DevOps Services).
+ */
+function readTfsConnection(platform: TaskPlatform, connectionId: string, secrets: StepSecrets): { url: string; token: string } {
+  const scheme = platform.getEndpointAuthorizationScheme(connectionId);
+  const tokenParameter = { token: "apitoken", usernamepassword: "password" }[scheme?.toLowerCase() ?? ""];
+  if (tokenParameter === undefined) {
+    throw new InputError([
+      `registrationConnection: the service connection's scheme '${scheme ?? ""}' is not supported; use an Azure Repos/Team Foundation Server connection with a personal access token`,
+    ]);
+  }
+  const token = platform.getEndpointAuthorizationParameter(connectionId, tokenParameter);
+  secrets.add(token);
+  const url = parseValue("registrationConnection", platform.getEndpointUrl(connectionId), required(httpsBaseUrl, "the service connection has no URL"));
+  const problems = [...(url.ok ? [] : url.problems), ...(token === undefined ? ["registrationConnection: the service connection has no token"] : [])];
+  if (!url.ok || token === undefined) throw new InputError(problems);
+  return { url: url.value, token };
 }

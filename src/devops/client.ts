@@ -12,6 +12,8 @@ import {
   type PipelineResponse,
   createDefaultHttpClient,
 } from "@azure/core-rest-pipeline";
+import type { TokenCredential } from "@azure/identity";
+import { azureDevOpsScope } from "../azure/connection";
 import { withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 
@@ -22,7 +24,11 @@ const managePermission = 2;
 /** An Azure DevOps request that has not answered by then is taken as hung (retries included). */
 const requestDeadlineMs = 60_000;
 
-export type DevOpsAuth = { kind: "pat"; token: string } | { kind: "bearer"; token: string };
+export type DevOpsAuth =
+  | { kind: "pat"; token: string }
+  | { kind: "bearer"; token: string }
+  /** A Microsoft Entra identity: its token for Azure DevOps, renewed by the credential as it expires. */
+  | { kind: "entra"; credential: TokenCredential };
 
 export interface AgentPool {
   id: number;
@@ -120,21 +126,27 @@ export class DevOpsClient {
   }
 
   private async send(method: "GET" | "POST" | "DELETE", path: string, signal: AbortSignal | undefined): Promise<PipelineResponse> {
-    const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
-    headers.set("Authorization", this.authorization());
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     this.requestCount++;
-    return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, (abortSignal) =>
-      this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal })),
-    );
+    // The deadline covers getting an Entra token too.
+    return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, async (abortSignal) => {
+      const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
+      headers.set("Authorization", await this.authorization(abortSignal));
+      return this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal }));
+    });
   }
 
-  private authorization(): string {
+  private async authorization(abortSignal: AbortSignal): Promise<string> {
     switch (this.auth.kind) {
       case "pat":
         return `Basic ${Buffer.from(`:${this.auth.token}`).toString("base64")}`;
       case "bearer":
         return `Bearer ${this.auth.token}`;
+      case "entra": {
+        const token = await this.auth.credential.getToken(azureDevOpsScope, { abortSignal });
+        if (token === null) throw new DevOpsError("Microsoft Entra issued no token for Azure DevOps", 401);
+        return `Bearer ${token.token}`;
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 // The input rules both tasks share: which run the agents belong to, how they register, and the
 // names of the resource group, pool and agents.
 import {
+  asIs,
   choice,
   combine,
   failed,
@@ -19,10 +20,29 @@ import {
 } from "../core/inputSource";
 import { MAX_TAG_VALUE_LENGTH, OWN_TAGS } from "./tags";
 
-const REGISTRATION_AUTHS = ["pat", "accessToken", "servicePrincipal", "entraToken"] as const;
+const REGISTRATION_AUTHS = ["pat", "accessToken", "serviceConnection", "entraToken", "servicePrincipal"] as const;
 
-/** How the agent registers in the pool; with accessToken the caller supplies System.AccessToken. */
-export type Registration = { auth: "pat"; token: string } | { auth: "accessToken" };
+/**
+ * How the agent registers in the pool, and how the tasks read and remove registrations. Only a
+ * PAT is an input; every other credential comes from the pipeline or a service connection.
+ */
+export type Registration =
+  | { auth: "pat"; token: string }
+  /** The job's System.AccessToken. */
+  | { auth: "accessToken" }
+  /** URL and token of an "Azure Repos/Team Foundation Server" (externaltfs) service connection. */
+  | { auth: "serviceConnection"; connection: string }
+  /** A Microsoft Entra token for Azure DevOps, issued to the ARM connection's identity. */
+  | { auth: "entraToken" }
+  /** The agent's own `--auth SP` with the ARM connection's client secret. */
+  | { auth: "servicePrincipal" };
+
+/** What the agent configures itself with (the bootstrap forgets it before the first job). */
+export type AgentCredential =
+  /** A PAT, System.AccessToken, a service connection's token or an Entra token: all `--auth pat`. */
+  | { kind: "token"; token: string }
+  /** The agent's own `--auth SP`; the authority is the ARM connection's (sovereign clouds). */
+  | { kind: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string; authorityHost: string };
 
 export interface RunIdentity {
   /** Build.BuildId, or Release.ReleaseId in a classic release. */
@@ -67,11 +87,36 @@ export function registration(read: InputReader): Parsed<Registration> {
         token: parseInput(read, "registrationToken", required(secret, "required when registrationAuth is pat; pass a secret variable such as $(AZP_TOKEN)")),
       });
     case "accessToken":
-      return ok({ auth: "accessToken" });
-    case "servicePrincipal":
     case "entraToken":
-      return failed([`registrationAuth: ${auth.value} is not supported yet; use pat or accessToken`]);
+    case "servicePrincipal":
+      return ok({ auth: auth.value });
+    case "serviceConnection":
+      return combine({
+        auth: ok("serviceConnection" as const),
+        connection: parseInput(
+          read,
+          "registrationConnection",
+          required(asIs, "required when registrationAuth is serviceConnection; name an Azure Repos/Team Foundation Server service connection"),
+        ),
+      });
   }
+}
+
+/**
+ * With accessToken the job's own token goes where organizationUrl points: only to the origin of
+ * System.CollectionUri, the organization that issued it.
+ */
+export function registrationUrlProblems(registration: Registration | undefined, organizationUrl: string | undefined, collectionUri: string | undefined): string[] {
+  if (registration?.auth !== "accessToken" || organizationUrl === undefined) return [];
+  const issuer = nonEmpty(collectionUri);
+  if (issuer === undefined || !URL.canParse(issuer)) {
+    return ["registrationAuth: accessToken needs System.CollectionUri, to know where the job's token may be sent"];
+  }
+  const allowed = new URL(issuer).origin;
+  if (new URL(organizationUrl).origin.toLowerCase() === allowed.toLowerCase()) return [];
+  return [
+    `organizationUrl: with registrationAuth accessToken the job's token is only sent to its own organization (${allowed}), not to ${new URL(organizationUrl).origin}; use another registrationAuth for another organization`,
+  ];
 }
 
 export function runIdentity(vars: PipelineVariables): Parsed<RunIdentity> {

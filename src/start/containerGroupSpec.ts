@@ -7,6 +7,7 @@ import type {
   ResourceIdentityType,
 } from "@azure/arm-containerinstance";
 import { uniqueIgnoringCase } from "../core/inputSource";
+import type { AgentCredential } from "../run/inputs";
 import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
 import { RUN_ID_VARIABLE } from "../run/names";
 
@@ -14,11 +15,6 @@ import { RUN_ID_VARIABLE } from "../run/names";
 export interface PlannedAgent {
   name: string;
   tags: Record<string, string>;
-}
-
-export interface AgentSecrets {
-  /** The PAT, or System.AccessToken with registrationAuth accessToken. */
-  registrationToken: string;
 }
 
 /** Relative to the agent's own folder, as the agent's config.sh expects. */
@@ -30,7 +26,7 @@ export function containerGroupFor(
   agent: PlannedAgent,
   location: string,
   bootstrapScript: string,
-  secrets: AgentSecrets,
+  credential: AgentCredential,
 ): ContainerGroup {
   const identity = groupIdentity(config.identity, config.registry);
   return {
@@ -44,18 +40,18 @@ export function containerGroupFor(
     // takes another job: Never. A long-lived agent comes back after a crash (OnFailure), while its
     // clean exit at maxLifetimeMinutes stays final, which Always would undo.
     restartPolicy: config.ephemeral ? "Never" : "OnFailure",
-    containers: [agentContainer(config, agent.name, bootstrapScript, secrets)],
+    containers: [agentContainer(config, agent.name, bootstrapScript, credential)],
     ...(config.registry === undefined ? {} : { imageRegistryCredentials: [registryCredential(config.registry)] }),
     ...(config.subnetIds.length === 0 ? {} : { subnetIds: config.subnetIds.map((id) => ({ id })) }),
   };
 }
 
-function agentContainer(config: StartConfig, name: string, bootstrapScript: string, secrets: AgentSecrets): Container {
+function agentContainer(config: StartConfig, name: string, bootstrapScript: string, credential: AgentCredential): Container {
   return {
     name,
     image: config.image,
     resources: { requests: { cpu: config.cpu, memoryInGB: config.memoryGB } },
-    environmentVariables: agentEnvironment(config, name, secrets),
+    environmentVariables: agentEnvironment(config, name, credential),
     // The bootstrap script travels as an argument of the command rather than in a secret volume:
     // no volume mount is needed, any image with /bin/sh runs it, and it holds no secret (the
     // token and the user's startup script are secure environment values), so it may show in the
@@ -77,14 +73,12 @@ export function bootstrapCommand(bootstrapScript: string): string[] {
   ];
 }
 
-function agentEnvironment(config: StartConfig, agentName: string, secrets: AgentSecrets): ContainerEnvironmentVariable[] {
+function agentEnvironment(config: StartConfig, agentName: string, credential: AgentCredential): ContainerEnvironmentVariable[] {
   return [
     { name: "AZP_URL", value: config.organizationUrl },
     { name: "AZP_POOL", value: config.pool },
     { name: "AZP_AGENT_NAME", value: agentName },
-    { name: "AZP_TOKEN", secureValue: secrets.registrationToken },
-    // System.AccessToken registers the way a PAT does.
-    { name: "AZP_AUTH", value: "PAT" },
+    ...credentialEnvironment(credential),
     { name: "AZP_WORK", value: AGENT_WORK_FOLDER },
     { name: "AZP_ONCE", value: String(config.ephemeral) },
     { name: "AZP_MAX_LIFETIME_MINUTES", value: String(config.maxLifetimeMinutes) },
@@ -93,6 +87,25 @@ function agentEnvironment(config: StartConfig, agentName: string, secrets: Agent
     { name: RUN_ID_VARIABLE, value: config.run.runId },
     ...config.environmentVariables.map(({ name, value }) => ({ name, value })),
   ];
+}
+
+function credentialEnvironment(credential: AgentCredential): ContainerEnvironmentVariable[] {
+  switch (credential.kind) {
+    case "token":
+      return [
+        { name: "AZP_TOKEN", secureValue: credential.token },
+        { name: "AZP_AUTH", value: "PAT" },
+      ];
+    case "servicePrincipal":
+      return [
+        { name: "AZP_AUTH", value: "SP" },
+        { name: "AZP_TENANT_ID", value: credential.tenantId },
+        { name: "AZP_CLIENT_ID", value: credential.clientId },
+        { name: "AZP_CLIENT_SECRET", secureValue: credential.clientSecret },
+        // Where the agent (Azure.Identity) and start.sh ask Entra for the Azure DevOps token.
+        { name: "AZURE_AUTHORITY_HOST", value: credential.authorityHost },
+      ];
+  }
 }
 
 function groupIdentity(identity: AgentIdentity, registry: RegistryAccess | undefined): ContainerGroupIdentity | undefined {

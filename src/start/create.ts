@@ -25,7 +25,7 @@ export async function createAgent(
     signal.throwIfAborted();
     agent.location = location;
     agent.moveTo("creating");
-    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, { registrationToken: services.registrationToken });
+    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
     try {
       const put = aci.beginCreate(config.resourceGroup, spec, { signal });
       agent.unansweredPut = answered(put);

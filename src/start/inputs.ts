@@ -25,7 +25,16 @@ import {
   type Parsed,
   type PipelineVariables,
 } from "../core/inputSource";
-import { namePrefix, poolName, registration, resourceGroupName, runIdentity, type Registration, type RunIdentity } from "../run/inputs";
+import {
+  namePrefix,
+  poolName,
+  registration,
+  registrationUrlProblems,
+  resourceGroupName,
+  runIdentity,
+  type Registration,
+  type RunIdentity,
+} from "../run/inputs";
 import { MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "../run/names";
 import { MAX_TAGS_PER_RESOURCE, MAX_TAG_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 
@@ -91,7 +100,10 @@ export interface StartConfig {
 /** Reads, checks and normalises every input; throws one InputError listing every problem found. */
 export function parseStartInputs(read: InputReader, vars: PipelineVariables): StartConfig {
   const fields = startFields(read, vars);
-  const values = valuesOrThrow(fields, crossInputProblems(fields));
+  const values = valuesOrThrow(fields, [
+    ...crossInputProblems(fields),
+    ...registrationUrlProblems(valueOf(fields.registration), valueOf(fields.organizationUrl), vars.collectionUri),
+  ]);
   return { ...values, image: values.image ?? DEFAULT_IMAGE };
 }
 

@@ -5,6 +5,7 @@ import { formatSeconds, type Clock } from "../core/clock";
 import { deadlineSignal } from "../core/deadline";
 import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
+import type { AgentCredential } from "../run/inputs";
 import { agentNames } from "../run/names";
 import type { PoolApi } from "../run/pools";
 import { agentTags } from "../run/tags";
@@ -29,7 +30,7 @@ export interface StartServices {
   /** Aborted when the pipeline cancels the step. */
   signal: AbortSignal;
   bootstrapScript: string;
-  registrationToken: string;
+  agentCredential: AgentCredential;
 }
 
 export interface StartedAgent {

@@ -3,11 +3,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, formatSeconds } from "../core/clock";
-import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../composition/pipelineServices";
+import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess, StepSecrets } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
 import { agentNames, demandFor } from "../run/names";
 import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
+import type { AgentCredential } from "../run/inputs";
 import { containerGroupFor } from "./containerGroupSpec";
 import { writeImageTemplate } from "./imageTemplate";
 import { parseStartInputs, type StartConfig } from "./inputs";
@@ -16,23 +17,27 @@ import { startSummary } from "./summary";
 
 export async function runStartTask(platform: TaskPlatform, bootstrapScript: string, signal: AbortSignal): Promise<void> {
   try {
-    const config = parseStartInputs(inputReader(platform), pipelineVariables(platform));
-    if (config.dryRun) {
-      const path = writeDryRunTemplate(platform, config, bootstrapScript);
+    const secrets = new StepSecrets(platform);
+    const parsed = parseStartInputs(inputReader(platform, secrets), pipelineVariables(platform));
+    if (parsed.dryRun) {
+      const config = parsed;
+      const path = writeDryRunTemplate(platform, config, bootstrapScript, await dryRunCredential(platform, config, secrets));
       setOutputs(platform, config);
       platform.setVariable("armTemplatePath", path, { isOutput: true });
       platform.setResult("succeeded", platform.loc("DryRunSucceeded", path));
       return;
     }
-    const token = registrationToken(platform, config.registration);
+    const arm = armAccess(platform, parsed.serviceConnection, secrets);
+    const registration = registrationAccess(platform, parsed.registration, parsed.organizationUrl, arm, secrets);
+    const config = { ...parsed, organizationUrl: registration.organizationUrl };
     const result = await runStart(config, {
-      aci: aciFromConnection(platform, config.serviceConnection),
-      pools: devopsClient(config.organizationUrl, config.registration, token),
+      aci: aciFrom(arm),
+      pools: registration.pools,
       log: platform,
       clock: systemClock,
       signal,
       bootstrapScript,
-      registrationToken: token,
+      agentCredential: await registration.agentCredential(),
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
@@ -50,11 +55,18 @@ function setOutputs(platform: TaskPlatform, config: StartConfig): void {
   platform.setVariable("demand", demandFor(config.run.runId), { isOutput: true });
 }
 
-function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string): string {
+/** Secure values become template parameters; the service principal's ids are plain values. */
+async function dryRunCredential(platform: TaskPlatform, config: StartConfig, secrets: StepSecrets): Promise<AgentCredential> {
+  if (config.registration.auth !== "servicePrincipal") return { kind: "token", token: "dry-run" };
+  const arm = armAccess(platform, config.serviceConnection, secrets);
+  return registrationAccess(platform, config.registration, config.organizationUrl, arm, secrets).agentCredential();
+}
+
+function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string, credential: AgentCredential): string {
   // Without a location the template deploys to the resource group's, so a dry run needs no Azure access.
   const now = new Date();
   const groups = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) => ({
-    ...containerGroupFor(config, { name, tags: agentTags(config, name, now) }, "", bootstrapScript, { registrationToken: "dry-run" }),
+    ...containerGroupFor(config, { name, tags: agentTags(config, name, now) }, "", bootstrapScript, credential),
     location: config.location,
   }));
   const { template, parameterNames } = armTemplateFor(groups);

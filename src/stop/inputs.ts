@@ -10,13 +10,23 @@ import {
   parseInput,
   required,
   uniqueIgnoringCase,
+  valueOf,
   valuesOrThrow,
   withDefault,
   asIs,
   type InputReader,
   type PipelineVariables,
 } from "../core/inputSource";
-import { namePrefix, poolName, registration, resourceGroupName, runIdentity, type Registration, type RunIdentity } from "../run/inputs";
+import {
+  namePrefix,
+  poolName,
+  registration,
+  registrationUrlProblems,
+  resourceGroupName,
+  runIdentity,
+  type Registration,
+  type RunIdentity,
+} from "../run/inputs";
 
 export const STOP_SCOPES = ["run", "names", "expired"] as const;
 export type StopScope = (typeof STOP_SCOPES)[number];
@@ -42,7 +52,7 @@ const ACI_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function parseStopInputs(read: InputReader, vars: PipelineVariables): StopConfig {
   const scope = parseInput(read, "scope", withDefault<StopScope>("run", choice(STOP_SCOPES)));
   const namesNeeded = scope.ok && scope.value === "names";
-  return valuesOrThrow({
+  const fields = {
     serviceConnection: parseInput(read, "azureSubscription", required(asIs)),
     resourceGroup: parseInput(read, "resourceGroup", required(resourceGroupName)),
     pool: parseInput(read, "pool", required(poolName)),
@@ -59,7 +69,8 @@ export function parseStopInputs(read: InputReader, vars: PipelineVariables): Sto
     namePrefix: parseInput(read, "namePrefix", withDefault("azp", namePrefix)),
     collectLogs: parseInput(read, "collectLogs", withDefault(true, bool)),
     run: runIdentity(vars),
-  });
+  };
+  return valuesOrThrow(fields, registrationUrlProblems(valueOf(fields.registration), valueOf(fields.organizationUrl), vars.collectionUri));
 }
 
 const namesRequired = "required when scope is names; pass $(aci.containerGroupNames) from the start step";

@@ -26,6 +26,8 @@ export interface StopServices {
   clock: Clock;
   /** Where collected logs are written before they are attached to the run. */
   logDirectory: string;
+  /** Masks every secret the step knows in text it writes to a file (the agent masks only its log). */
+  maskSecrets(text: string): string;
 }
 
 /** Something to remove: a container group, an agent registration, or both (same name). */
@@ -188,7 +190,7 @@ async function collectLog(config: StopConfig, services: StopServices, group: Gro
   const { aci, log } = services;
   const container = group.containers[0]?.name ?? group.name;
   try {
-    const content = await aci.logs(config.resourceGroup, group.name, container);
+    const content = services.maskSecrets(await aci.logs(config.resourceGroup, group.name, container));
     const file = join(services.logDirectory, `${group.name}.log`);
     writeFileSync(file, content);
     log.uploadFile(file);

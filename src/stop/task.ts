@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock } from "../core/clock";
-import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../composition/pipelineServices";
+import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess, StepSecrets } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
 import { parseStopInputs } from "./inputs";
 import { leftoverMessage, runStop } from "./runStop";
@@ -11,14 +11,18 @@ import { stopSummary } from "./summary";
 
 export async function runStopTask(platform: TaskPlatform): Promise<void> {
   try {
-    const config = parseStopInputs(inputReader(platform), pipelineVariables(platform));
-    const token = registrationToken(platform, config.registration);
+    const secrets = new StepSecrets(platform);
+    const parsed = parseStopInputs(inputReader(platform, secrets), pipelineVariables(platform));
+    const arm = armAccess(platform, parsed.serviceConnection, secrets);
+    const registration = registrationAccess(platform, parsed.registration, parsed.organizationUrl, arm, secrets);
+    const config = { ...parsed, organizationUrl: registration.organizationUrl };
     const logDirectory = join(platform.tempDirectory, `aci-agents-logs-${config.run.runId}`);
     mkdirSync(logDirectory, { recursive: true });
     const result = await runStop(config, {
-      aci: aciFromConnection(platform, config.serviceConnection),
-      pools: devopsClient(config.organizationUrl, config.registration, token),
+      aci: aciFrom(arm),
+      pools: registration.pools,
       log: platform,
+      maskSecrets: (text) => secrets.mask(text),
       clock: systemClock,
       logDirectory,
     });

@@ -157,6 +157,15 @@ describe("emulated Azure DevOps (distributedtask 7.1)", function () {
       assert.equal((await devops(info, "GET", "_apis/distributedtask/pools", { auth: { pat } })).status, 203);
     });
 
+    it("an Entra token for Azure DevOps or the job's access token as the Basic password is accepted, as by `config.sh --auth pat`", async function () {
+      const { info } = emulator();
+      const token = await secretCredential(info).getToken(`${azureDevOpsResource}/.default`);
+      assert.equal((await devops(info, "GET", "_apis/distributedtask/pools", { auth: { pat: token.token } })).status, 200);
+      assert.equal((await devops(info, "GET", "_apis/distributedtask/pools", { auth: { pat: info.systemAccessToken } })).status, 200);
+      const armToken = await secretCredential(info).getToken(`${info.armUrl}.default`);
+      assert.equal((await devops(info, "GET", "_apis/distributedtask/pools", { auth: { pat: armToken.token } })).status, 203);
+    });
+
     it("no credentials: 401 with the TF400813 JSON error", async function () {
       const { info } = emulator();
       const res = await devops(info, "GET", "_apis/distributedtask/pools?poolName=aci", { auth: "none" });

@@ -115,6 +115,9 @@ export interface StepOptions {
   omit?: string[];
   scheme?: ConnectionScheme;
   certificatePem?: string;
+  msiClientId?: string;
+  environment?: string;
+  tfsConnection?: { id: string; token: string };
   env?: Record<string, string>;
 }
 
@@ -139,6 +142,9 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
     inputs,
     scheme: options.scheme ?? "secret",
     ...(options.certificatePem === undefined ? {} : { certificatePem: options.certificatePem }),
+    ...(options.msiClientId === undefined ? {} : { msiClientId: options.msiClientId }),
+    ...(options.environment === undefined ? {} : { environment: options.environment }),
+    ...(options.tfsConnection === undefined ? {} : { tfsConnection: options.tfsConnection }),
     buildId,
     tempDirectory,
     ...(options.env === undefined ? {} : { env: options.env }),

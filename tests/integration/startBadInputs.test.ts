@@ -2,6 +2,7 @@
 // input, before it writes anything to Azure or Azure DevOps (the emulator's request log shows no
 // PUT/POST/DELETE to ARM and none to the pool's agents).
 import { strict as assert } from "node:assert";
+import type { ConnectionScheme } from "../../emulator/pipeline";
 import { assertInvariants, assertNoWrites, groupNames, plainOutput, runStart, useEmulator } from "./helpers";
 
 interface BadInputCase {
@@ -10,6 +11,7 @@ interface BadInputCase {
   input: string;
   inputs: Record<string, string>;
   omit?: string[];
+  scheme?: ConnectionScheme;
 }
 
 const subnetId =
@@ -43,6 +45,14 @@ const cases: BadInputCase[] = [
   { title: "registrationToken missing with pat", input: "registrationToken", inputs: {}, omit: ["registrationToken"] },
   { title: "resourceGroup with a slash", input: "resourceGroup", inputs: { resourceGroup: "bad/name" } },
   { title: "organizationUrl over http", input: "organizationUrl", inputs: { organizationUrl: "http://dev.azure.com/contoso" } },
+  {
+    title: "accessToken with an organizationUrl of another origin than System.CollectionUri",
+    input: "organizationUrl",
+    inputs: { registrationAuth: "accessToken", organizationUrl: "https://dev.azure.com/contoso" },
+    omit: ["registrationToken"],
+  },
+  { title: "serviceConnection without registrationConnection", input: "registrationConnection", inputs: { registrationAuth: "serviceConnection" }, omit: ["registrationToken"] },
+  { title: "servicePrincipal with a federated connection", input: "registrationAuth", inputs: { registrationAuth: "servicePrincipal" }, omit: ["registrationToken"], scheme: "workloadIdentity" },
   { title: "identity that is no resource id", input: "identity", inputs: { identity: "my-identity" } },
   { title: "registryServer without credentials", input: "registryUsername", inputs: { registryServer: "contoso.azurecr.io" } },
   { title: "ephemeral maybe", input: "ephemeral", inputs: { ephemeral: "maybe" } },
@@ -55,7 +65,11 @@ describe("integration: AciAgentStart@1 bad inputs", function () {
   for (const badInput of cases) {
     it(`fails naming ${badInput.input} and writes nothing: ${badInput.title}`, async function () {
       const emu = emulator();
-      const run = await runStart(emu, { inputs: badInput.inputs, ...(badInput.omit === undefined ? {} : { omit: badInput.omit }) });
+      const run = await runStart(emu, {
+        inputs: badInput.inputs,
+        ...(badInput.omit === undefined ? {} : { omit: badInput.omit }),
+        ...(badInput.scheme === undefined ? {} : { scheme: badInput.scheme }),
+      });
       assertInvariants(emu, run);
       assert.equal(run.result, "Failed", plainOutput(run));
       assert.notEqual(run.exitCode, null);

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as sinon from "sinon";
-import { inputReader, urlCredentials } from "../../../src/composition/pipelineServices";
+import { inputReader, StepSecrets, urlCredentials } from "../../../src/composition/pipelineServices";
 import { FakePlatform } from "../../helpers/fakePlatform";
 
 describe("inputReader", () => {
@@ -8,7 +8,7 @@ describe("inputReader", () => {
     const script = "curl -u ci:s3cret https://tools.example/install.sh | sh";
     const platform = new FakePlatform({ inputs: { startupScript: script } });
     const echoed = sinon.spy(platform, "getInput");
-    assert.equal(inputReader(platform).get("startupScript"), script);
+    assert.equal(inputReader(platform, new StepSecrets(platform)).get("startupScript"), script);
     assert.equal(echoed.callCount, 0, "read through getInput, which task-lib echoes in debug output");
     assert.deepEqual(platform.secrets, [script]);
   });
@@ -16,14 +16,14 @@ describe("inputReader", () => {
   it("reads organizationUrl without echo, masking the user name and password it carries", () => {
     const platform = new FakePlatform({ inputs: { organizationUrl: "https://ci:p%40ss@dev.azure.com/contoso" } });
     const echoed = sinon.spy(platform, "getInput");
-    assert.equal(inputReader(platform).get("organizationUrl"), "https://ci:p%40ss@dev.azure.com/contoso");
+    assert.equal(inputReader(platform, new StepSecrets(platform)).get("organizationUrl"), "https://ci:p%40ss@dev.azure.com/contoso");
     assert.equal(echoed.callCount, 0, "read through getInput, which task-lib echoes in debug output");
     assert.deepEqual([...platform.secrets].sort(), ["ci", "p%40ss", "p@ss"]);
   });
 
   it("masks nothing of an organizationUrl without credentials", () => {
     const platform = new FakePlatform({ inputs: { organizationUrl: "https://dev.azure.com/contoso" } });
-    assert.equal(inputReader(platform).get("organizationUrl"), "https://dev.azure.com/contoso");
+    assert.equal(inputReader(platform, new StepSecrets(platform)).get("organizationUrl"), "https://dev.azure.com/contoso");
     assert.deepEqual(platform.secrets, []);
   });
 });

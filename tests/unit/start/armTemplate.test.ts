@@ -18,7 +18,8 @@ function groupsFor(count: number, inputs: Record<string, string> = {}, token = P
   });
   return Array.from({ length: count }, (_, index) =>
     containerGroupFor(config, { name: `azp-1234-1-${index + 1}`, tags: { team: "ci", ...config.tags } }, "westeurope", BOOTSTRAP_SCRIPT, {
-      registrationToken: token,
+      kind: "token",
+      token,
     }),
   );
 }

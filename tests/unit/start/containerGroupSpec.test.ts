@@ -4,12 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strict as assert } from "node:assert";
 import type { ContainerGroup, EnvironmentVariable } from "@azure/arm-containerinstance";
+import type { AgentCredential } from "../../../src/run/inputs";
 import { bootstrapCommand, containerGroupFor, type PlannedAgent } from "../../../src/start/containerGroupSpec";
 import { IDENTITY_ID, PAT, PULL_IDENTITY_ID, SUBNET_ID, configWith } from "./fixtures";
 
 const AGENT: PlannedAgent = { name: "azp-1234-1-1", tags: { "aci-agents-agent": "azp-1234-1-1" } };
 const BOOTSTRAP_SCRIPT = "#!/bin/sh\necho bootstrap\n";
-const SECRETS = { registrationToken: PAT };
+const CREDENTIAL: AgentCredential = { kind: "token", token: PAT };
 
 interface InputsCase {
   name: string;
@@ -18,7 +19,7 @@ interface InputsCase {
 }
 
 function groupWith(inputs: Record<string, string> = {}): ContainerGroup {
-  return containerGroupFor(configWith(inputs), AGENT, "westeurope", BOOTSTRAP_SCRIPT, SECRETS);
+  return containerGroupFor(configWith(inputs), AGENT, "westeurope", BOOTSTRAP_SCRIPT, CREDENTIAL);
 }
 
 function environmentOf(group: ContainerGroup): EnvironmentVariable[] {
@@ -166,7 +167,26 @@ describe("containerGroupFor", () => {
 
   it("registers with the token it is given, whatever the auth", () => {
     const config = configWith({ registrationAuth: "accessToken", registrationToken: "" });
-    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, { registrationToken: "job-access-token" });
+    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, { kind: "token", token: "job-access-token" });
     assert.deepEqual(variable(group, "AZP_TOKEN"), { name: "AZP_TOKEN", secureValue: "job-access-token" });
+    assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "PAT" });
+  });
+
+  it("registers a service principal with --auth SP: ids plain, the client secret secure, no token", () => {
+    const config = configWith({ registrationAuth: "servicePrincipal", registrationToken: "" });
+    const credential: AgentCredential = {
+      kind: "servicePrincipal",
+      tenantId: "tenant-1",
+      clientId: "client-1",
+      clientSecret: "client-secret",
+      authorityHost: "https://login.microsoftonline.us",
+    };
+    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, credential);
+    assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "SP" });
+    assert.deepEqual(variable(group, "AZP_TENANT_ID"), { name: "AZP_TENANT_ID", value: "tenant-1" });
+    assert.deepEqual(variable(group, "AZP_CLIENT_ID"), { name: "AZP_CLIENT_ID", value: "client-1" });
+    assert.deepEqual(variable(group, "AZP_CLIENT_SECRET"), { name: "AZP_CLIENT_SECRET", secureValue: "client-secret" });
+    assert.deepEqual(variable(group, "AZURE_AUTHORITY_HOST"), { name: "AZURE_AUTHORITY_HOST", value: "https://login.microsoftonline.us" });
+    assert.equal(variable(group, "AZP_TOKEN"), undefined);
   });
 });

@@ -48,7 +48,7 @@ describe("runStart (fake timers)", function () {
       clock: systemClock,
       signal: cancellation.signal,
       bootstrapScript: "#!/bin/sh\n",
-      registrationToken: "pat",
+      agentCredential: { kind: "token", token: "pat" },
     }).then(
       (result) => { settled = { ok: true, result }; },
       (error: unknown) => { settled = { ok: false, error: error as Error }; },

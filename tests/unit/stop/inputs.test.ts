@@ -120,7 +120,11 @@ describe("parseStopInputs", () => {
       vars: { ...BUILD_VARIABLES, collectionUri: undefined },
       problem: /^organizationUrl: required, and System\.CollectionUri is not set either/,
     },
-    "an unknown registrationAuth": { inputs: { registrationAuth: "password" }, problem: /^registrationAuth: must be one of pat, accessToken, servicePrincipal, entraToken, got 'password'/ },
+    "an unknown registrationAuth": { inputs: { registrationAuth: "password" }, problem: /^registrationAuth: must be one of pat, accessToken, serviceConnection, entraToken, servicePrincipal, got 'password'/ },
+    "the job's token sent to another organization": {
+      inputs: { registrationAuth: "accessToken", organizationUrl: "https://dev.azure.com.evil.example/contoso" },
+      problem: /^organizationUrl: with registrationAuth accessToken the job's token is only sent to its own organization \(https:\/\/dev\.azure\.com\)/,
+    },
     "registrationAuth pat without a token": { inputs: { registrationToken: "" }, problem: /^registrationToken: required when registrationAuth is pat/ },
     "a registration token that is an undefined pipeline variable": {
       inputs: { registrationToken: "$(AZP_TOKEN)" },

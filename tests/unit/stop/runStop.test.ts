@@ -1,6 +1,7 @@
 // runStop against in-memory ACI and pool fakes: what each scope selects, what is removed, and
 // how busy agents, failures and things already gone are handled.
 import { strict as assert } from "node:assert";
+import { maskSecrets } from "../../../src/core/masking";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,9 @@ import { FakeAci, FakeClock, FakePools, PROJECT_ID, groupSnapshot, ownTags, pool
 
 const OTHER_RUN_TAG = `contoso/${PROJECT_ID}/999`;
 const busy = (name: string) => new DevOpsError(`Azure DevOps answered 400: Agent "${name}" is running a job for pool "aci"`, 400, "TaskAgentJobStillRunningException");
+
+/** A secret the step read (a token, a client secret): never in what it writes. */
+const STEP_SECRET = "step-secret-0123456789";
 
 describe("runStop", () => {
   let logDirectory: string;
@@ -36,7 +40,7 @@ describe("runStop", () => {
   });
 
   function stop(config: StopConfig): Promise<StopResult> {
-    return runStop(config, { aci, pools, log, clock, logDirectory });
+    return runStop(config, { aci, pools, log, clock, logDirectory, maskSecrets: (text) => maskSecrets(text, [STEP_SECRET]) });
   }
 
   const removedNames = (result: StopResult) => result.removed.map((r) => r.name).sort();
@@ -303,6 +307,15 @@ describe("runStop", () => {
       assert.equal(result.removed[0]?.logFile, undefined);
       assert.ok(log.messages("warning").some((w) => w.startsWith("azp-1234-1-1: could not read its log: ContainerGroupNotRunning")), log.messages("warning").join("\n"));
       assert.deepEqual(log.uploadedFiles, []);
+    });
+
+    it("masks every secret the step knows in the attached log and in the lines it shows", async () => {
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") }), `configuring with ${STEP_SECRET}\nonline\n`);
+      const result = await stop(stopConfigWith());
+      const file = result.removed[0]?.logFile;
+      assert.ok(file !== undefined);
+      assert.equal(readFileSync(file, "utf8"), "configuring with ***\nonline\n");
+      assert.ok(!log.messages("infoExternal").some((line) => line.includes(STEP_SECRET)));
     });
 
     it("reads no log when collectLogs is false", async () => {

@@ -15,6 +15,15 @@ const VARIABLES = {
   "System.TeamProjectId": "6c5b2f9e-1f2a-4e0b-9a55-0d7e8c3b1a42",
 };
 
+const ARM_CONNECTION = "9f0c3c1e-arm-connection";
+/** A federated connection: reading it needs no secret and sends nothing. */
+const FEDERATED_CONNECTION = {
+  url: "https://management.azure.com/",
+  scheme: "WorkloadIdentityFederation",
+  auth: { tenantid: "tenant-1", serviceprincipalid: "client-1" },
+  data: { subscriptionId: "sub-1" },
+};
+
 describe("runStopTask (in-memory platform)", () => {
   let temp: string;
 
@@ -27,7 +36,7 @@ describe("runStopTask (in-memory platform)", () => {
   });
 
   async function run(inputs: Record<string, string>, variables: Record<string, string> = VARIABLES): Promise<FakePlatform> {
-    const platform = new FakePlatform({ inputs: { ...REQUIRED_INPUTS, ...inputs }, variables, tempDirectory: temp });
+    const platform = new FakePlatform({ inputs: { ...REQUIRED_INPUTS, ...inputs }, variables, endpoints: { [ARM_CONNECTION]: FEDERATED_CONNECTION }, tempDirectory: temp });
     await runStopTask(platform);
     return platform;
   }
@@ -64,6 +73,24 @@ describe("runStopTask (in-memory platform)", () => {
     assert.equal(platform.result.result, "failed");
     assert.match(platform.result.message, /^registrationAuth: accessToken needs the job's System\.AccessToken/);
     assert.deepEqual(platform.setVariables, []);
+  });
+
+  it("refuses registrationAuth servicePrincipal with a federated connection, naming registrationAuth", async () => {
+    const platform = await run({ registrationAuth: "servicePrincipal", registrationToken: "" }, { ...VARIABLES, "System.AccessToken": "job-token" });
+    assert.equal(platform.result.result, "failed");
+    assert.match(platform.result.message, /^registrationAuth: servicePrincipal registers with the client secret .* workload identity federation; use registrationAuth entraToken/);
+  });
+
+  it("refuses a registrationConnection that is not a token connection, naming registrationConnection", async () => {
+    const platform = new FakePlatform({
+      inputs: { ...REQUIRED_INPUTS, registrationAuth: "serviceConnection", registrationToken: "", registrationConnection: "tfs" },
+      variables: { ...VARIABLES, "System.AccessToken": "job-token" },
+      endpoints: { [ARM_CONNECTION]: FEDERATED_CONNECTION, tfs: { url: "https://dev.azure.com/contoso/", scheme: "OAuth", auth: { AccessToken: "x" } } },
+      tempDirectory: temp,
+    });
+    await runStopTask(platform);
+    assert.equal(platform.result.result, "failed");
+    assert.match(platform.result.message, /^registrationConnection: the service connection's scheme 'OAuth' is not supported/);
   });
 
   it("fails naming the run id when the pipeline gives none", async () => {
