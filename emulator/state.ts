@@ -131,7 +131,8 @@ export interface Agent {
 export interface JobRequest {
   requestId: number;
   poolId: number;
-  demands: Record<string, string>;
+  /** As Azure DevOps sends them: `NAME` or `NAME -equals VALUE`. */
+  demands: string[];
   jobName: string;
   script: string;
   queueTime: string;

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { Router, type Response } from "express";
 import type { EmulatorContext } from "../context";
 import { groupView } from "../arm/containerGroups";
+import { parseDemand } from "../devops/demands";
 import { isOnline } from "../devops/routes";
 import { jsonBody, param } from "../http";
 import { wellKnown, type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
@@ -158,11 +159,18 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       res.status(404).json({ message: `no pool ${String(body.pool)}` });
       return;
     }
+    // As in YAML: one demand string or a list of them.
+    const demands = body.demands === undefined ? [] : Array.isArray(body.demands) ? body.demands.map(String) : [String(body.demands)];
+    const unreadable = demands.filter((demand) => parseDemand(demand) === undefined);
+    if (unreadable.length > 0) {
+      res.status(400).json({ message: `not a demand the emulator knows (NAME or NAME -equals VALUE): ${unreadable.join(", ")}` });
+      return;
+    }
     const requestId = state.newId();
     state.jobRequests.set(requestId, {
       requestId,
       poolId: pool.id,
-      demands: (body.demands ?? {}) as Record<string, string>,
+      demands,
       jobName: typeof body.jobName === "string" ? body.jobName : `Job ${requestId}`,
       script: typeof body.script === "string" ? body.script : "echo hello from the emulated job",
       queueTime: new Date().toISOString(),

@@ -144,7 +144,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       emu.state.jobRequests.set(requestId, {
         requestId,
         poolId: pool.id,
-        demands: { ACI_RUN_ID: buildId },
+        demands: [`ACI_RUN_ID -equals ${buildId}`],
         jobName: "build",
         script: "echo building",
         queueTime: new Date().toISOString(),

@@ -83,7 +83,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       emu.state.jobRequests.set(requestId, {
         requestId,
         poolId: pool.id,
-        demands: { ACI_RUN_ID: build },
+        demands: [`ACI_RUN_ID -equals ${build}`],
         jobName: `build ${n}`,
         script: 'echo "building on $AZP_AGENT_NAME"',
         queueTime: new Date().toISOString(),
