@@ -15,11 +15,25 @@ export interface StepOptions {
   scheme?: ConnectionScheme;
   /** PEM with certificate and key, for scheme certificate. */
   certificatePem?: string;
-  buildId: string;
+  /** Build.BuildId; in a release, the build of its primary artifact (none without one). */
+  buildId?: string;
+  /** Runs the step in an agent job of a classic release's stage instead of a build. */
+  release?: ReleaseStage;
+  /** System.JobAttempt: 2 and up when a failed stage or job is rerun. */
   jobAttempt?: number;
   tempDirectory: string;
   /** Extra or replacement environment entries. */
   env?: Record<string, string>;
+}
+
+/** A stage (environment) of a classic release, as its agent job sees it. */
+export interface ReleaseStage {
+  releaseId: string;
+  /** The stage in the release definition: the same in every release. */
+  definitionEnvironmentId: number;
+  environmentName: string;
+  /** Release.AttemptNumber: how often this release has been deployed to this stage (default 1). */
+  deploymentAttempt?: number;
 }
 
 export const serviceConnectionId = "5e3f0a1c-0000-4000-8000-00000000c0e1";
@@ -38,21 +52,24 @@ export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Recor
   const schemeName = scheme === "workloadIdentity" ? "WorkloadIdentityFederation" : "ServicePrincipal";
   const planId = randomUUID();
   const jobId = randomUUID();
+  const hostType = options.release === undefined ? "build" : "release";
+  const jobAttempt = String(options.jobAttempt ?? 1);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? options.tempDirectory,
     NODE_EXTRA_CA_CERTS: info.caFile,
     AGENT_TEMPDIRECTORY: options.tempDirectory,
     AGENT_VERSION: "4.264.2",
-    BUILD_BUILDID: options.buildId,
-    SYSTEM_JOBATTEMPT: String(options.jobAttempt ?? 1),
+    ...(options.buildId === undefined ? {} : { BUILD_BUILDID: options.buildId }),
+    ...(options.release === undefined ? {} : releaseVariables(info, options.release, jobAttempt)),
+    SYSTEM_JOBATTEMPT: jobAttempt,
     SYSTEM_COLLECTIONURI: info.organizationUrl,
     SYSTEM_TEAMPROJECTID: info.projectId,
     SYSTEM_TEAMPROJECT: "emulated-project",
-    SYSTEM_HOSTTYPE: "build",
+    SYSTEM_HOSTTYPE: hostType,
     SYSTEM_PLANID: planId,
     SYSTEM_JOBID: jobId,
-    SYSTEM_OIDCREQUESTURI: `${info.organizationUrl}${info.projectId}/_apis/distributedtask/hubs/build/plans/${planId}/jobs/${jobId}/oidctoken`,
+    SYSTEM_OIDCREQUESTURI: `${info.organizationUrl}${info.projectId}/_apis/distributedtask/hubs/${hostType}/plans/${planId}/jobs/${jobId}/oidctoken`,
     ENDPOINT_URL_SYSTEMVSSCONNECTION: info.organizationUrl,
     ENDPOINT_AUTH_SYSTEMVSSCONNECTION: JSON.stringify({ parameters: { AccessToken: info.systemAccessToken }, scheme: "OAuth" }),
     ENDPOINT_AUTH_SCHEME_SYSTEMVSSCONNECTION: "OAuth",
@@ -69,6 +86,34 @@ export function stepEnvironment(info: EmulatorInfo, options: StepOptions): Recor
     env[`INPUT_${name.replace(/[. ]/g, "_").toUpperCase()}`] = value;
   }
   return { ...env, ...options.env };
+}
+
+/**
+ * What an agent job of a classic release's stage gets besides the system variables (names and
+ * shapes as a real release agent job's variable dump shows them).
+ */
+function releaseVariables(info: EmulatorInfo, release: ReleaseStage, jobAttempt: string): Record<string, string> {
+  const environmentId = `${release.releaseId}${String(release.definitionEnvironmentId).padStart(3, "0")}`;
+  return {
+    RELEASE_RELEASEID: release.releaseId,
+    RELEASE_RELEASENAME: `Release-${release.releaseId}`,
+    RELEASE_RELEASEURI: `vstfs:///ReleaseManagement/Release/${release.releaseId}`,
+    RELEASE_DEFINITIONID: "1",
+    RELEASE_DEFINITIONENVIRONMENTID: String(release.definitionEnvironmentId),
+    RELEASE_ENVIRONMENTID: environmentId,
+    RELEASE_ENVIRONMENTNAME: release.environmentName,
+    RELEASE_ENVIRONMENTURI: `vstfs:///ReleaseManagement/Environment/${environmentId}`,
+    RELEASE_ATTEMPTNUMBER: String(release.deploymentAttempt ?? 1),
+    RELEASE_REASON: "Manual",
+    SYSTEM_STAGENAME: `Stage_${info.projectId.replace(/-/g, "")}_${release.definitionEnvironmentId}_${release.deploymentAttempt ?? 1}`,
+    SYSTEM_STAGEDISPLAYNAME: release.environmentName,
+    SYSTEM_STAGEATTEMPT: "1",
+    SYSTEM_PHASENAME: "Phase_1",
+    SYSTEM_PHASEDISPLAYNAME: "Agent job",
+    SYSTEM_PHASEATTEMPT: jobAttempt,
+    SYSTEM_JOBNAME: "__default",
+    SYSTEM_JOBDISPLAYNAME: "Agent job",
+  };
 }
 
 export interface StepRun {
