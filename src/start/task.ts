@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { systemClock, formatSeconds } from "../core/clock";
 import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
-import { agentNames, demandFor } from "../run/names";
+import { agentNames, fleetDemand, fleetName } from "../run/names";
 import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
 import { containerGroupFor } from "./containerGroupSpec";
@@ -35,7 +35,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
-    platform.setResult("succeeded", `${result.agents.length} agent(s) online in pool '${config.pool}' after ${formatSeconds(result.phases.totalMs)}; demand: ${demandFor(config.run.runId)}`);
+    platform.setResult("succeeded", `${result.agents.length} agent(s) online in pool '${config.pool}' after ${formatSeconds(result.phases.totalMs)}; demand: ${demandOf(config)}`);
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }
@@ -46,7 +46,12 @@ function setOutputs(platform: TaskPlatform, config: StartConfig): void {
   platform.setVariable("agentNames", names, { isOutput: true });
   platform.setVariable("containerGroupNames", names, { isOutput: true });
   platform.setVariable("runId", config.run.runId, { isOutput: true });
-  platform.setVariable("demand", demandFor(config.run.runId), { isOutput: true });
+  platform.setVariable("demand", demandOf(config), { isOutput: true });
+}
+
+/** What a job puts in `demands` to run on this step's agents (and no other fleet's). */
+function demandOf(config: StartConfig): string {
+  return fleetDemand(fleetName(config.namePrefix, config.run.runId));
 }
 
 function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string): string {
