@@ -8,10 +8,10 @@ import { Backoff, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import { runTagValue } from "../run/names";
+import { fleetName, runTagValue } from "../run/names";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
-import type { StopConfig } from "./inputs";
+import { EVERY_FLEET, type StopConfig } from "./inputs";
 
 const logTailShown = 20;
 /** Azure DevOps refuses to delete an agent that still holds a job; it frees it shortly after. */
@@ -83,8 +83,8 @@ async function findTargets(config: StopConfig, services: StopServices, registrat
   switch (config.scope) {
     case "run": {
       const runTag = runTagValue(config.organizationUrl, config.run.projectId, config.run.runId);
-      const groups = (await aci.list(config.resourceGroup)).filter((g) => g.tags[OWN_TAGS.run] === runTag);
-      const names = new Set(groups.map((g) => g.name));
+      const groups = (await aci.list(config.resourceGroup)).filter((g) => g.tags[OWN_TAGS.run] === runTag && inFleet(g, config.namePrefix, config.run.runId));
+      const names = new Set(groups.map((g) => g.name.toLowerCase()));
       const strays = registrations.filter((a) => isRunAgentName(a.name, config.namePrefix, config.run.runId) && !names.has(a.name.toLowerCase()));
       return [...groups.map((g) => ({ name: g.name, group: g, agent: byName(g.name) })), ...strays.map((a) => ({ name: a.name, group: undefined, agent: a }))];
     }
@@ -135,9 +135,20 @@ export function hasStopped(group: GroupSnapshot): boolean {
   return group.state === "Stopped" || group.state === "Succeeded" || group.state === "Failed";
 }
 
-/** `{prefix}-{runId}-{attempt}-{index}`. */
+/**
+ * A group of the run belongs to the fleet its `aci-agents-fleet` tag names; one made before
+ * fleets were tagged, to the fleet its name starts with.
+ */
+export function inFleet(group: GroupSnapshot, prefix: string, runId: string): boolean {
+  if (prefix === EVERY_FLEET) return true;
+  const fleet = group.tags[OWN_TAGS.fleet];
+  return fleet === undefined ? isRunAgentName(group.name, prefix, runId) : fleet.toLowerCase() === fleetName(prefix, runId);
+}
+
+/** `{prefix}-{runId}-{attempt}-{index}`; any fleet's prefix with EVERY_FLEET. */
 export function isRunAgentName(name: string, prefix: string, runId: string): boolean {
-  return new RegExp(`^${escapeRegExp(prefix)}-${escapeRegExp(runId)}-\\d+-\\d+$`, "i").test(name);
+  const prefixPattern = prefix === EVERY_FLEET ? "[a-z0-9](?:[-a-z0-9]*[a-z0-9])?" : escapeRegExp(prefix);
+  return new RegExp(`^${prefixPattern}-${escapeRegExp(runId)}-\\d+-\\d+$`, "i").test(name);
 }
 
 /** `{prefix}-{runId}-{attempt}-{index}` for any run. */

@@ -40,10 +40,11 @@ export function groupSnapshot(name: string, options: GroupOptions = {}): GroupSn
   };
 }
 
-/** The tags AciAgentStart puts on a group of run `runTag`. */
+/** The tags AciAgentStart puts on a group of run `runTag`; its fleet is its name without attempt and index. */
 export function ownTags(name: string, runTag = RUN_TAG, expires = "2099-01-01T00:00:00Z", created = "2026-03-01T10:00:00Z"): Record<string, string> {
   return {
     [OWN_TAGS.run]: runTag,
+    [OWN_TAGS.fleet]: name.replace(/-\d+-\d+$/, ""),
     [OWN_TAGS.pool]: "aci",
     [OWN_TAGS.agent]: name,
     [OWN_TAGS.created]: created,

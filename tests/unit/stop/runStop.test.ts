@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { AzureError } from "../../../src/azure/aci";
 import { InputError } from "../../../src/core/errors";
 import { DevOpsError } from "../../../src/devops/client";
-import { NEVER_EXPIRES } from "../../../src/run/tags";
+import { NEVER_EXPIRES, OWN_TAGS } from "../../../src/run/tags";
 import type { StopConfig } from "../../../src/stop/inputs";
 import { runStop, type StopResult } from "../../../src/stop/runStop";
 import { FakePlatform } from "../../helpers/fakePlatform";
@@ -72,6 +72,52 @@ describe("runStop", () => {
         assert.equal(removed.removedGroup, false);
         assert.equal(removed.removedRegistration, true);
       }
+    });
+
+    describe("fleets: each start step of the run is one, named by its namePrefix", () => {
+      beforeEach(() => {
+        for (const name of ["azp-1234-1-1", "azp-1234-2-1", "linux-1234-1-1", "linux-1234-1-2", "azp-999-1-1"]) {
+          aci.add(groupSnapshot(name, { tags: ownTags(name, name.includes("-999-") ? OTHER_RUN_TAG : undefined) }));
+        }
+        pools.add(
+          poolAgent(1, "azp-1234-1-1"),
+          poolAgent(2, "azp-1234-2-1"),
+          poolAgent(3, "linux-1234-1-1"),
+          poolAgent(4, "linux-1234-1-2"),
+          poolAgent(5, "azp-999-1-1"),
+          poolAgent(6, "linux-1234-1-3", "offline"),
+          poolAgent(7, "azp-1234-1-2", "offline"),
+          poolAgent(8, "build-box"),
+        );
+      });
+
+      it("removes only its own fleet (every attempt of it), found by the fleet tag", async () => {
+        const result = await stop(stopConfigWith({ collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1"]);
+        assert.deepEqual([...aci.groups.keys()].sort(), ["azp-999-1-1", "linux-1234-1-1", "linux-1234-1-2"]);
+        assert.deepEqual(pools.names, ["azp-999-1-1", "build-box", "linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+      });
+
+      it("removes the fleet its namePrefix names, and no other", async () => {
+        const result = await stop(stopConfigWith({ namePrefix: "Linux", collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+        assert.deepEqual([...aci.groups.keys()].sort(), ["azp-1234-1-1", "azp-1234-2-1", "azp-999-1-1"]);
+        assert.deepEqual(pools.names, ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1", "azp-999-1-1", "build-box"]);
+      });
+
+      it("removes every fleet of the run with namePrefix '*', and nothing of other runs", async () => {
+        const result = await stop(stopConfigWith({ namePrefix: "*", collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1", "linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+        assert.deepEqual([...aci.groups.keys()], ["azp-999-1-1"]);
+        assert.deepEqual(pools.names, ["azp-999-1-1", "build-box"]);
+      });
+
+      it("places a group without a fleet tag (an older start's) in a fleet by its name", async () => {
+        const { [OWN_TAGS.fleet]: _fleet, ...untagged } = ownTags("gpu-1234-1-1");
+        aci.add(groupSnapshot("gpu-1234-1-1", { tags: untagged }));
+        assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "azp", collectLogs: "false" }))), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1"]);
+        assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "gpu", collectLogs: "false" }))), ["gpu-1234-1-1"]);
+      });
     });
 
     it("matches the run tag of the organization whatever URL form names it", async () => {
