@@ -113,7 +113,8 @@ describe("runStop", () => {
       });
 
       it("places a group without a fleet tag (an older start's) in a fleet by its name", async () => {
-        const { [OWN_TAGS.fleet]: _fleet, ...untagged } = ownTags("gpu-1234-1-1");
+        const untagged = ownTags("gpu-1234-1-1");
+        Reflect.deleteProperty(untagged, OWN_TAGS.fleet);
         aci.add(groupSnapshot("gpu-1234-1-1", { tags: untagged }));
         assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "azp", collectLogs: "false" }))), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1"]);
         assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "gpu", collectLogs: "false" }))), ["gpu-1234-1-1"]);
