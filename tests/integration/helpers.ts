@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
-import { runStep, stepEnvironment, type ConnectionScheme, type RunningStep, type StepRun } from "../../emulator/pipeline";
+import { runStep, stepEnvironment, type ConnectionScheme, type ReleaseStage, type RunningStep, type StepRun } from "../../emulator/pipeline";
 import { containerSpecs, containerState } from "../../emulator/runtime/containerRuntime";
 import type { RequestLogEntry } from "../../emulator/state";
 import { runTagValue } from "../../src/run/names";
 import { OWN_TAGS } from "../../src/run/tags";
-import { armClient, containerGroup, devops } from "../helpers/emulator";
+import { armClient, containerGroup, control, devops } from "../helpers/emulator";
 
 export type { RunningEmulator, StepRun };
 
@@ -54,6 +54,7 @@ export function ensureBundles(): void {
 /** A step that ran (or runs) in the current test. */
 export interface RecordedStep {
   task: TaskFolder;
+  /** The run's id: Build.BuildId, or Release.ReleaseId in a classic release. */
   buildId: string;
   tempDirectory: string;
   lines: string[];
@@ -107,8 +108,12 @@ export function nextBuildId(): string {
 }
 
 export interface StepOptions {
-  /** Default: a fresh one (nextBuildId). */
+  /** Default: a fresh one (nextBuildId); in a release, its artifact's build. */
   buildId?: string;
+  /** Runs the step in an agent job of this classic release stage. */
+  release?: ReleaseStage;
+  /** System.JobAttempt (default 1). */
+  jobAttempt?: number;
   /** Task inputs; resourceGroup, pool, registrationAuth and registrationToken default to the emulator's. */
   inputs?: Record<string, string>;
   /** Inputs to leave out (e.g. registrationToken). */
@@ -140,6 +145,8 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
     scheme: options.scheme ?? "secret",
     ...(options.certificatePem === undefined ? {} : { certificatePem: options.certificatePem }),
     buildId,
+    ...(options.release === undefined ? {} : { release: options.release }),
+    ...(options.jobAttempt === undefined ? {} : { jobAttempt: options.jobAttempt }),
     tempDirectory,
     ...(options.env === undefined ? {} : { env: options.env }),
   });
@@ -147,7 +154,7 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
   const given = inputs.registrationToken;
   if (given !== undefined && given !== "" && !secrets.includes(given)) secrets.push(given);
   if (options.certificatePem !== undefined) secrets.push(...privateKeyLines(options.certificatePem));
-  const step: RecordedStep = { task, buildId, tempDirectory, lines: [], secrets };
+  const step: RecordedStep = { task, buildId: options.release?.releaseId ?? buildId, tempDirectory, lines: [], secrets };
   recorded.push(step);
   const running = runStep(repoRoot, task, env, (line) => step.lines.push(line));
   return { ...running, step };
@@ -185,6 +192,27 @@ export async function startAgents(emu: RunningEmulator, buildId: string, agentCo
 /** Runs AciAgentStop with the given inputs (scope run by default). */
 export function stopAgents(emu: RunningEmulator, buildId: string, inputs: Record<string, string> = {}, omit: string[] = []): Promise<Run> {
   return runTaskStep(emu, "AciAgentStopV1", { buildId, inputs, omit });
+}
+
+/**
+ * Queues a job in the emulator's pool as Azure DevOps does for a job of a pipeline (demands as in
+ * YAML) and waits until an agent has run it; answers the name of that agent.
+ */
+export async function runJob(emu: RunningEmulator, demands: string[], jobName: string, script = 'echo "building on $AZP_AGENT_NAME"'): Promise<string> {
+  const queued = await control(emu.info, "POST", "/jobs", { pool: emu.info.pool, demands, jobName, script });
+  assert.equal(queued.status, 201, queued.text);
+  const { requestId } = queued.json as { requestId: number };
+  // Named while it runs the job: an ephemeral agent may be gone from the pool once it is done.
+  let agentName: string | undefined;
+  await until(`job '${jobName}' to be assigned`, () => {
+    const assigned = emu.state.jobRequests.get(requestId)?.assignedAgentId;
+    agentName = assigned === undefined ? undefined : emu.state.agents.get(assigned)?.name;
+    return agentName !== undefined;
+  });
+  await until(`job '${jobName}' to finish`, () => emu.state.jobRequests.get(requestId)?.result !== undefined);
+  assert.equal(emu.state.jobRequests.get(requestId)?.result, "succeeded", `job '${jobName}' did not succeed`);
+  assert.ok(agentName !== undefined);
+  return agentName;
 }
 
 /** Lines of a step that are neither debug commands nor blank, for failure messages. */
