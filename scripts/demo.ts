@@ -1,7 +1,9 @@
 // `npm run demo`: the emulator, then AciAgentStart and AciAgentStop run from their bundles the way
 // an Azure Pipelines agent runs them, with a job in between on the new agents, and a timeline.
 // Exits non-zero unless the agents came online, ran the jobs, and the stop step left nothing.
-import { mkdtempSync, rmSync } from "node:fs";
+// The steps' summary tabs (Markdown) are kept in dist/demo/ (scripts/render-images.mjs draws
+// the listing's summary picture from them).
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmulator, type RunningEmulator } from "../emulator/emulator";
@@ -11,6 +13,7 @@ import { containerState } from "../emulator/runtime/containerRuntime";
 const root = resolve(__dirname, "..");
 const buildId = "1001";
 const agentCount = 2;
+const summaryDirectory = join(root, "dist", "demo");
 
 interface TimelineEntry {
   at: number;
@@ -22,7 +25,6 @@ async function main(): Promise<void> {
   const started = Date.now();
   const timeline: TimelineEntry[] = [];
   const note = (source: string, text: string, at = Date.now()) => {
-    timeline.push({ at, source, text });
     process.stdout.write(`${clock(at - started)}  ${source.padEnd(14)} ${text}\n`);
   };
 
@@ -80,10 +82,11 @@ async function main(): Promise<void> {
     note("pipeline", `AciAgentStop: ${stop.result ?? "no result"}: ${stop.message}`);
     note("emulator", `left behind: ${emulator.state.containerGroups.size} container group(s), ${emulator.state.agents.size} agent registration(s)`);
 
-    process.stdout.write("\nTimeline (the step's lines, the emulated Azure DevOps, and start.sh phases from the container logs):\n");
-    for (const entry of timeline.filter((e) => !e.text.startsWith("##vso[")).sort((a, b) => a.at - b.at)) {
+    process.stdout.write("\nInside the containers (start.sh phases from their logs):\n");
+    for (const entry of timeline.sort((a, b) => a.at - b.at)) {
       process.stdout.write(`  ${clock(entry.at - started)}  ${entry.source.padEnd(14)} ${entry.text}\n`);
     }
+    process.stdout.write(`\nThe steps' summary tabs: ${summaryDirectory}\n`);
     if (stop.result !== "Succeeded" || emulator.state.containerGroups.size > 0 || emulator.state.agents.size > 0) {
       throw new Error("AciAgentStop did not remove everything AciAgentStart created");
     }
@@ -103,7 +106,13 @@ async function step(
   note("pipeline", `running ${task} (dist/main.js, as the agent runs it)`);
   const env = stepEnvironment(emulator.info, { inputs, buildId, tempDirectory: temp });
   const run = runStep(root, task, env, (line) => {
-    if (!line.startsWith("##vso[task.debug]") && line.trim() !== "") note(task.replace(/V1$/, ""), line);
+    const summary = /^##vso\[task\.uploadsummary\](.+)$/.exec(line)?.[1];
+    if (summary !== undefined) {
+      mkdirSync(summaryDirectory, { recursive: true });
+      copyFileSync(summary, join(summaryDirectory, `${task}.md`));
+    }
+    // Logging commands are for the agent, not for a reader (the agent does not show them either).
+    if (!line.startsWith("##vso[") && line.trim() !== "") note(task.replace(/V1$/, ""), line);
   });
   return run.done;
 }

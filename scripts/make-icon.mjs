@@ -1,6 +1,8 @@
-// Draws the extension icon (a blue rounded square with two stacked white shipping containers) and
-// writes it as a 128x128 RGBA PNG to images/icon.png and to each task folder. The PNGs are
-// committed; run this only to change the design: `node scripts/make-icon.mjs`.
+// Draws the icons as 128x128 RGBA PNGs: the extension's (a blue rounded square with two stacked
+// white shipping containers) to images/icon.png, and each task's, the same with a badge in the
+// corner that tells them apart in the task picker: a green "play" triangle for AciAgentStart, a
+// red "stop" square for AciAgentStop. The PNGs are committed; run this only to change the design:
+// `node scripts/make-icon.mjs`.
 import { writeFileSync } from "node:fs";
 import { crc32, deflateSync } from "node:zlib";
 
@@ -8,6 +10,8 @@ const SIZE = 128;
 const SAMPLES = 4; // per axis, for anti-aliased edges
 const BLUE = [0x00, 0x78, 0xd4];
 const WHITE = [0xff, 0xff, 0xff];
+const GREEN = [0x10, 0x7c, 0x10];
+const RED = [0xc5, 0x0f, 0x1f];
 
 function inRoundRect(x, y, [x0, y0, x1, y1], r) {
   if (x < x0 || x > x1 || y < y0 || y > y1) return false;
@@ -27,26 +31,49 @@ function container([x0, y0, x1, y1], ribCount) {
 const parts = [container([20, 66, 108, 102], 8), container([36, 26, 92, 60], 5)];
 const glyph = (x, y) => parts.some((part) => part(x, y));
 
-function render(size) {
+// A badge: a white-ringed disc in the top-right corner with a white symbol on it.
+const BADGE = { cx: 100, cy: 28, r: 26 };
+const inDisc = (x, y, r) => (x - BADGE.cx) ** 2 + (y - BADGE.cy) ** 2 <= r * r;
+function inTriangle(x, y) {
+  // pointing right, centred on the badge (its centroid a little right of the centre)
+  const [ax, ay, bx, by, cx, cy] = [BADGE.cx - 8, BADGE.cy - 12, BADGE.cx - 8, BADGE.cy + 12, BADGE.cx + 13, BADGE.cy];
+  const side = (px, py, qx, qy) => (qx - px) * (y - py) - (qy - py) * (x - px);
+  const d1 = side(ax, ay, bx, by);
+  const d2 = side(bx, by, cx, cy);
+  const d3 = side(cx, cy, ax, ay);
+  return (d1 >= 0 && d2 >= 0 && d3 >= 0) || (d1 <= 0 && d2 <= 0 && d3 <= 0);
+}
+const inSquare = (x, y) => inRoundRect(x, y, [BADGE.cx - 10, BADGE.cy - 10, BADGE.cx + 10, BADGE.cy + 10], 2);
+
+/** Layers, bottom first: [shape, colour]. A sample takes the colour of the topmost layer it is in. */
+const designs = {
+  extension: [[background, BLUE], [glyph, WHITE]],
+  start: [[background, BLUE], [glyph, WHITE], [(x, y) => inDisc(x, y, BADGE.r), WHITE], [(x, y) => inDisc(x, y, BADGE.r - 4), GREEN], [inTriangle, WHITE]],
+  stop: [[background, BLUE], [glyph, WHITE], [(x, y) => inDisc(x, y, BADGE.r), WHITE], [(x, y) => inDisc(x, y, BADGE.r - 4), RED], [inSquare, WHITE]],
+};
+
+function render(layers, size) {
   const unit = 128 / size;
+  const n = SAMPLES * SAMPLES;
   const rows = [];
   for (let py = 0; py < size; py++) {
     const row = Buffer.alloc(1 + size * 4); // filter byte 0 (None), then RGBA pixels
     for (let px = 0; px < size; px++) {
-      let bg = 0;
-      let fg = 0;
+      const sum = [0, 0, 0];
+      let covered = 0;
       for (let sy = 0; sy < SAMPLES; sy++) {
         for (let sx = 0; sx < SAMPLES; sx++) {
           const x = (px + (sx + 0.5) / SAMPLES) * unit;
           const y = (py + (sy + 0.5) / SAMPLES) * unit;
-          if (background(x, y)) bg++;
-          if (glyph(x, y)) fg++;
+          let colour;
+          for (const [shape, fill] of layers) if (shape(x, y)) colour = fill;
+          if (colour === undefined) continue;
+          covered++;
+          for (let c = 0; c < 3; c++) sum[c] += colour[c];
         }
       }
-      const n = SAMPLES * SAMPLES;
-      const mix = bg === 0 ? 0 : fg / bg;
-      for (let c = 0; c < 3; c++) row[1 + px * 4 + c] = Math.round(BLUE[c] + (WHITE[c] - BLUE[c]) * mix);
-      row[1 + px * 4 + 3] = Math.round((255 * bg) / n);
+      for (let c = 0; c < 3; c++) row[1 + px * 4 + c] = covered === 0 ? 0 : Math.round(sum[c] / covered);
+      row[1 + px * 4 + 3] = Math.round((255 * covered) / n);
     }
     rows.push(row);
   }
@@ -75,8 +102,9 @@ function png(width, height, scanlines) {
   ]);
 }
 
-const icon = render(SIZE);
-for (const target of ["images/icon.png", "tasks/AciAgentStartV1/icon.png", "tasks/AciAgentStopV1/icon.png"]) {
+const targets = { "images/icon.png": "extension", "tasks/AciAgentStartV1/icon.png": "start", "tasks/AciAgentStopV1/icon.png": "stop" };
+for (const [target, design] of Object.entries(targets)) {
+  const icon = render(designs[design], SIZE);
   writeFileSync(new URL(`../${target}`, import.meta.url), icon);
   console.log(`${target}: ${icon.length} bytes`);
 }

@@ -141,3 +141,29 @@ describe("the VSIX", function () {
     }
   });
 });
+
+describe("the VSIX for a real publisher", function () {
+  it("`package.mjs --publisher contoso --version 1.2.3` writes dist/contoso.aci-build-agents-1.2.3.vsix, tasks at 1.2.3", async function () {
+    this.timeout(120_000);
+    const run = spawnSync(process.execPath, [path.join(repo, "scripts", "package.mjs"), "--publisher", "contoso", "--version", "1.2.3"], { cwd: repo, encoding: "utf8" });
+    assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);
+    const vsixPath = path.join(repo, "dist", "contoso.aci-build-agents-1.2.3.vsix");
+    assert.ok(fs.existsSync(vsixPath), run.stdout);
+    const vsix = await JSZip.loadAsync(fs.readFileSync(vsixPath));
+    const identity = /<Identity [^>]*>/.exec((await vsix.file("extension.vsixmanifest")?.async("string")) ?? "")?.[0] ?? "";
+    assert.match(identity, /Publisher="contoso"/);
+    assert.match(identity, /Version="1\.2\.3"/);
+    for (const task of TASKS) {
+      const packed = JSON.parse((await vsix.file(`tasks/${task.folder}/task.json`)?.async("string")) ?? "{}") as { version?: unknown };
+      assert.deepEqual(packed.version, { Major: 1, Minor: 2, Patch: 3 }, task.folder);
+    }
+    const checkedOut = JSON.parse(fs.readFileSync(path.join(repo, "tasks", "AciAgentStartV1", "task.json"), "utf8")) as { version?: unknown };
+    assert.deepEqual(checkedOut.version, { Major: 1, Minor: 0, Patch: 0 }, "the checkout's task.json must not change");
+  });
+
+  it("refuses a version that is not MAJOR.MINOR.PATCH, naming it", function () {
+    const run = spawnSync(process.execPath, [path.join(repo, "scripts", "package.mjs"), "--version", "1.2"], { cwd: repo, encoding: "utf8" });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /--version must be MAJOR\.MINOR\.PATCH, got '1\.2'/);
+  });
+});
