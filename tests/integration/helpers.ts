@@ -424,10 +424,11 @@ export function requests(emu: RunningEmulator, service: string, method: string, 
 // the Azure DevOps REST API.
 // ------------------------------------------------------------------------------------------
 
-/** The tags AciAgentStart puts on a group of `buildId` in the emulated organization and project. */
-export function ownTags(emu: RunningEmulator, buildId: string, name: string, expires: string): Record<string, string> {
+/** The tags AciAgentStart puts on a group of `buildId` (fleet `{prefix}-{buildId}`) in the emulated organization and project. */
+export function ownTags(emu: RunningEmulator, buildId: string, name: string, expires: string, prefix = "azp"): Record<string, string> {
   return {
     [OWN_TAGS.run]: runTagValue(emu.info.organizationUrl, emu.info.projectId, buildId),
+    [OWN_TAGS.fleet]: `${prefix}-${buildId}`,
     [OWN_TAGS.pool]: emu.info.pool,
     [OWN_TAGS.agent]: name,
     [OWN_TAGS.created]: "2026-01-01T00:00:00Z",

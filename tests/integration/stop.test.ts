@@ -180,7 +180,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       assertNoSecretLeaks(emu);
     });
 
-    it("removes a group carrying this run's tag whatever its name, and leaves another run's", async function () {
+    it("removes a group carrying this run's and this fleet's tags whatever its name, and leaves another run's", async function () {
       const emu = emulator();
       const build = nextBuildId();
       const other = nextBuildId();
