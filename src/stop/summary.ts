@@ -1,7 +1,15 @@
 // The Markdown tab AciAgentStop adds to the run's summary page.
 import { formatSeconds } from "../core/clock";
-import type { StopConfig } from "./inputs";
+import { fleetName } from "../run/names";
+import { EVERY_FLEET, type StopConfig } from "./inputs";
 import type { StopResult } from "./runStop";
+
+/** What the stop removes, for its result and summary: several stops of one run tell apart by it. */
+export function scopeLabel(config: StopConfig): string {
+  if (config.scope !== "run") return `scope: ${config.scope}`;
+  if (config.namePrefix === EVERY_FLEET) return `scope: run, every fleet of run ${config.run.runId}`;
+  return `scope: run, fleet ${fleetName(config.namePrefix, config.run.runId)}`;
+}
 
 export function stopSummary(config: StopConfig, result: StopResult): string {
   const rows = result.removed.map(
@@ -10,7 +18,7 @@ export function stopSummary(config: StopConfig, result: StopResult): string {
   );
   const left = result.leftovers.map((l) => `- **${l.name}**: ${l.reason}`);
   return [
-    `## ACI agents removed (scope: ${config.scope})`,
+    `## ACI agents removed (${scopeLabel(config)})`,
     "",
     result.removed.length === 0 ? "Nothing was left to remove." : `${result.removed.length} agent(s) removed from resource group **${config.resourceGroup}** and pool **${config.pool}**.`,
     "",

@@ -7,7 +7,7 @@ import { aciFromConnection, devopsClient, inputReader, pipelineVariables, regist
 import type { TaskPlatform } from "../platform/types";
 import { parseStopInputs } from "./inputs";
 import { leftoverMessage, runStop } from "./runStop";
-import { stopSummary } from "./summary";
+import { scopeLabel, stopSummary } from "./summary";
 
 export async function runStopTask(platform: TaskPlatform): Promise<void> {
   try {
@@ -30,7 +30,7 @@ export async function runStopTask(platform: TaskPlatform): Promise<void> {
       platform.setResult("failed", leftoverMessage(config, result.leftovers));
       return;
     }
-    platform.setResult("succeeded", `Removed ${result.removed.length} agent(s) (scope: ${config.scope}); nothing of theirs is left.`);
+    platform.setResult("succeeded", `Removed ${result.removed.length} agent(s) (${scopeLabel(config)}); nothing of theirs is left.`);
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }

@@ -58,7 +58,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
 
     assertSucceeded(stop);
     assert.equal(stop.outputs.removedCount, "2");
-    assert.match(stop.message, /Removed 2 agent\(s\) \(scope: run\)/);
+    assert.match(stop.message, /Removed 2 agent\(s\) \(scope: run, fleet azp-\d+\)/);
     assert.deepEqual(groupNames(emu), namesOf(buildB, 1));
     assert.deepEqual(agentNamesInPool(emu), namesOf(buildB, 1));
     assert.ok(stop.lines.some((l) => /^##vso\[task\.uploadsummary\].*aci-agents-stop-\d+\.md$/.test(l)), plainOutput(stop));

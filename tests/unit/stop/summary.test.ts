@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { stopSummary } from "../../../src/stop/summary";
+import { scopeLabel, stopSummary } from "../../../src/stop/summary";
 import { stopConfigWith } from "./fixtures";
 
 describe("stopSummary", () => {
@@ -19,9 +19,22 @@ describe("stopSummary", () => {
     assert.match(text, /^- \*\*azp-3-1-1\*\*: InternalServerError: boom$/m);
   });
 
+  const labels: [Record<string, string>, string][] = [
+    [{}, "scope: run, fleet azp-1234"],
+    [{ namePrefix: "Linux" }, "scope: run, fleet linux-1234"],
+    [{ namePrefix: "*" }, "scope: run, every fleet of run 1234"],
+    [{ scope: "expired", namePrefix: "gpu" }, "scope: expired"],
+    [{ scope: "names", containerGroupNames: "a" }, "scope: names"],
+  ];
+  for (const [inputs, expected] of labels) {
+    it(`labels a stop with ${JSON.stringify(inputs)} '${expected}'`, () => {
+      assert.equal(scopeLabel(stopConfigWith(inputs)), expected);
+    });
+  }
+
   it("says when there was nothing to remove, with no table and no leftovers", () => {
     const text = stopSummary(stopConfigWith(), { removed: [], leftovers: [] });
-    assert.match(text, /^## ACI agents removed \(scope: run\)$/m);
+    assert.match(text, /^## ACI agents removed \(scope: run, fleet azp-1234\)$/m);
     assert.match(text, /Nothing was left to remove\./);
     assert.doesNotMatch(text, /\| agent \|/);
     assert.doesNotMatch(text, /Not removed/);
