@@ -90,6 +90,8 @@ export interface ContainerGroupRecord {
   createdAt: number;
   /** Bumped on every PUT and delete so that timers of an older generation do nothing. */
   generation: number;
+  /** The delete under way, while the group shows `Deleting`. */
+  deletion?: OperationRecord;
 }
 
 export type OperationStatus = "Pending" | "Succeeded" | "Failed";
@@ -161,7 +163,10 @@ export interface Delays {
   provisionMs: number;
   /** Container start until the process runs (image pull). */
   pullMs: number;
-  /** A delete that runs as a long-running operation takes this long (0: synchronous). */
+  /**
+   * A delete runs as a long-running operation (202, `Deleting`) and takes this long; 0 makes it
+   * synchronous (200). Default: ACI's minute scaled by `defaultDeleteScale`.
+   */
   deleteMs: number;
   /** Added to each agent registration (config.sh) request. */
   registrationMs: number;
@@ -288,8 +293,13 @@ export interface RequestLogEntry {
   at: string;
 }
 
+/** How long an ACI container group delete takes (reports of 30 s to 90 s; see the README). */
+export const aciDeleteMs = 60_000;
+/** Deletes are slow by default but scaled down so that a test suite stays fast. */
+export const defaultDeleteScale = 1 / 100;
+
 function defaultDelays(): Delays {
-  return { provisionMs: 0, pullMs: 0, deleteMs: 0, registrationMs: 0 };
+  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0 };
 }
 
 export interface ImageDefinition {
