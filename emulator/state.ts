@@ -2,6 +2,7 @@
 // holds state. Every state transition of a resource goes through the functions of its route
 // module so that it stays explicit.
 import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
 
 export interface WellKnownIdentity {
   tenantId: string;
@@ -151,9 +152,18 @@ export interface FaultRule {
   method?: string;
   /** Regular expression matched against the request path (without query). */
   path: string;
-  status: number;
+  /** Answered instead of the route (with `body` and `headers`); without it the route answers. */
+  status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The request is held this long before it is answered (by `status`, or by the route). */
+  delayMs?: number;
+  /**
+   * The request never gets an answer; its connection stays open until the client gives up.
+   * "before": the route never runs. "after": the route runs (a PUT creates, a DELETE deletes)
+   * and only its answer is lost.
+   */
+  hang?: "before" | "after";
   /** How many matching requests get the fault; then the rule is spent. */
   remaining: number;
 }
@@ -208,8 +218,10 @@ export class EmulatorState {
   faults: FaultRule[] = [];
   delays: Delays = defaultDelays();
   behaviour: Behaviour = defaultBehaviour();
-  /** Every request the emulator answered, for tests that look for leaked secrets. */
+  /** Every request the emulator answered (or left hanging), for tests that look for leaked secrets. */
   requestLog: RequestLogEntry[] = [];
+  /** Connections of requests that a hang fault holds open; a reset closes them. */
+  hungConnections = new Set<Socket>();
   readonly organizationId = "e1a7c0de-0000-4000-8000-00000000c0de";
   private nextId = 1;
 
@@ -235,6 +247,8 @@ export class EmulatorState {
     this.delays = defaultDelays();
     this.behaviour = defaultBehaviour();
     this.requestLog = [];
+    for (const connection of this.hungConnections) connection.destroy();
+    this.hungConnections.clear();
     this.seed();
   }
 
@@ -287,9 +301,13 @@ export interface RequestLogEntry {
   method: string;
   url: string;
   userAgent: string;
+  /** 0 for a request that a hang fault never answered. */
   status: number;
   requestBody: string;
   responseBody: string;
+  /** When the request arrived. */
+  receivedAt: string;
+  /** When it was answered (or, for a hung request, given up on by the emulator). */
   at: string;
 }
 
