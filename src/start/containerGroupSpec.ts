@@ -8,7 +8,7 @@ import type {
 } from "@azure/arm-containerinstance";
 import { uniqueIgnoringCase } from "../core/inputSource";
 import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
-import { RUN_ID_VARIABLE } from "./names";
+import { RUN_ID_VARIABLE } from "../run/names";
 
 /** An agent whose name and tags are decided before anything is created. */
 export interface PlannedAgent {

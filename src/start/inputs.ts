@@ -14,7 +14,6 @@ import {
   optional,
   parseEach,
   parseInput,
-  parseValue,
   required,
   secret,
   uniqueIgnoringCase,
@@ -26,13 +25,13 @@ import {
   type Parsed,
   type PipelineVariables,
 } from "../core/inputSource";
-import { MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "./names";
-import { MAX_TAGS_PER_RESOURCE, OWN_TAGS, RESERVED_TAG_PREFIX } from "./tags";
+import { namePrefix, poolName, registration, resourceGroupName, runIdentity, type Registration, type RunIdentity } from "../run/inputs";
+import { MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "../run/names";
+import { MAX_TAGS_PER_RESOURCE, MAX_TAG_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 
 /** Debian with apt and the libraries the agent needs (ICU, OpenSSL), from Microsoft's registry: no Docker Hub pull limits. */
 export const DEFAULT_IMAGE = "mcr.microsoft.com/dotnet/runtime-deps:8.0";
 
-const REGISTRATION_AUTHS = ["pat", "accessToken", "servicePrincipal", "entraToken"] as const;
 const IMAGE_MODES = ["bootstrap", "prebuilt"] as const;
 const OS_TYPES = ["Linux", "Windows"] as const;
 const PRIORITIES = ["Regular", "Spot"] as const;
@@ -40,9 +39,6 @@ const PRIORITIES = ["Regular", "Spot"] as const;
 export type ImageMode = (typeof IMAGE_MODES)[number];
 export type OsType = (typeof OS_TYPES)[number];
 export type Priority = (typeof PRIORITIES)[number];
-
-/** How the agent registers in the pool; with accessToken the caller supplies System.AccessToken. */
-export type Registration = { auth: "pat"; token: string } | { auth: "accessToken" };
 
 export type RegistryAccess =
   | { kind: "password"; server: string; username: string; password: string }
@@ -56,13 +52,6 @@ export interface AgentIdentity {
 export interface EnvironmentVariable {
   name: string;
   value: string;
-}
-
-export interface RunIdentity {
-  /** Build.BuildId, or Release.ReleaseId in a classic release. */
-  runId: string;
-  attempt: number;
-  projectId: string;
 }
 
 /** AciAgentStart's inputs, validated and normalised. */
@@ -231,13 +220,6 @@ function memoryGB(text: string): number {
   return gigabytes;
 }
 
-export function resourceGroupName(text: string): string {
-  if (!(text.length <= 90 && /^[-\w.()\p{L}\p{N}]+$/u.test(text) && !text.endsWith("."))) {
-    throw invalid(`'${text}' is not a resource group name (up to 90 letters, digits, '_', '-', '.', '(', ')', not ending in '.')`);
-  }
-  return text;
-}
-
 /** Accepts the programmatic name (westeurope) and the display name (West Europe). */
 function regionName(text: string): string {
   const name = text.replace(/\s+/g, "").toLowerCase();
@@ -249,26 +231,6 @@ function regionName(text: string): string {
 
 function regionNames(text: string): string[] {
   return uniqueIgnoringCase(parseEach(listItems(text), regionName));
-}
-
-const MAX_TAG_NAME_LENGTH = 512;
-const MAX_TAG_VALUE_LENGTH = 256;
-
-export function poolName(text: string): string {
-  if (text.length > MAX_TAG_VALUE_LENGTH) {
-    throw invalid(`longer than ${MAX_TAG_VALUE_LENGTH} characters, the limit of the ${OWN_TAGS.pool} tag that records it`);
-  }
-  return text;
-}
-
-const ACI_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function namePrefix(text: string): string {
-  const prefix = text.toLowerCase();
-  if (!ACI_NAME.test(prefix)) {
-    throw invalid(`must be letters, digits and '-', starting and ending with a letter or digit, got '${text}'`);
-  }
-  return prefix;
 }
 
 // Docker's reference grammar (distribution/reference): [domain[:port]/]path[:tag][@digest].
@@ -402,25 +364,6 @@ function userTags(text: string): Record<string, string> {
   return Object.fromEntries(tags);
 }
 
-export function registration(read: InputReader): Parsed<Registration> {
-  const auth = parseInput(read, "registrationAuth", withDefault("pat", choice(REGISTRATION_AUTHS)));
-  if (!auth.ok) {
-    return auth;
-  }
-  switch (auth.value) {
-    case "pat":
-      return combine({
-        auth: ok("pat" as const),
-        token: parseInput(read, "registrationToken", required(secret, "required when registrationAuth is pat; pass a secret variable such as $(AZP_TOKEN)")),
-      });
-    case "accessToken":
-      return ok({ auth: "accessToken" });
-    case "servicePrincipal":
-    case "entraToken":
-      return failed([`registrationAuth: ${auth.value} is not supported yet; use pat or accessToken`]);
-  }
-}
-
 /** Either server, username and password, or server and a pull identity; or none of them. */
 function registryAccess(read: InputReader): Parsed<RegistryAccess | undefined> {
   const isSet = (input: string) => nonEmpty(read.get(input)) !== undefined;
@@ -448,32 +391,3 @@ function registryAccess(read: InputReader): Parsed<RegistryAccess | undefined> {
   });
 }
 
-export function runIdentity(vars: PipelineVariables): Parsed<RunIdentity> {
-  const runIdDigits = required(wholeNumberText);
-  const buildId = nonEmpty(vars.buildId);
-  const releaseId = nonEmpty(vars.releaseId);
-  // A classic release also sets Build.BuildId (its primary artifact's build), which its stages
-  // and other releases share: the release's own id comes first.
-  const runId =
-    releaseId !== undefined
-      ? parseValue("Release.ReleaseId", releaseId, runIdDigits)
-      : buildId !== undefined
-        ? parseValue("Build.BuildId", buildId, runIdDigits)
-        : failed(["runId: neither Build.BuildId nor Release.ReleaseId is set; run the task in a build, YAML or release pipeline"]);
-  return combine({
-    runId,
-    attempt: parseValue("System.JobAttempt", vars.jobAttempt, withDefault(1, wholeNumber(1))),
-    projectId: parseValue(
-      "System.TeamProjectId",
-      nonEmpty(vars.teamProjectId) ?? vars.teamProject,
-      required((text) => text.toLowerCase(), "not set; run the task in a pipeline"),
-    ),
-  });
-}
-
-function wholeNumberText(text: string): string {
-  if (!/^\d+$/.test(text)) {
-    throw invalid(`must be a whole number, got '${text}'`);
-  }
-  return text;
-}

@@ -4,24 +4,17 @@ import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
-import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
+import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
 import { containerGroupFor } from "./containerGroupSpec";
-import type { Registration, StartConfig } from "./inputs";
-import { agentNames } from "./names";
-import { agentTags } from "./tags";
+import { agentNames } from "../run/names";
+import { namingRegistrationInput, type PoolApi } from "../run/pools";
+import { agentTags } from "../run/tags";
+import type { StartConfig } from "./inputs";
 
 /** How often each container group's state is read while its agent is not online yet. */
 const groupWatchIntervalMs = 10_000;
 const logLinesShownOnFailure = 40;
-
-export interface PoolApi {
-  findPool(name: string): Promise<AgentPool | undefined>;
-  canManagePool(poolId: number): Promise<boolean>;
-  listAgents(poolId: number): Promise<PoolAgent[]>;
-  deleteAgent(poolId: number, agentId: number): Promise<boolean>;
-  readonly requestCount: number;
-}
 
 export type StartLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug" | "infoExternal" | "setProgress">;
 
@@ -204,12 +197,6 @@ async function createWithFallback(
       agent.created = false;
     }
   }
-}
-
-/** Azure DevOps refusing the registering credentials is a problem with an input: say which. */
-export function namingRegistrationInput(error: unknown, registration: Registration): unknown {
-  if (!(error instanceof DevOpsError) || error.status !== 401) return error;
-  return new InputError([`${registration.auth === "pat" ? "registrationToken" : "registrationAuth"}: ${error.message}`]);
 }
 
 /** No capacity, or the region's quota used up: another region may still have room. */

@@ -1,7 +1,7 @@
 // The Markdown tab AciAgentStart adds to the run's summary page.
 import { formatSeconds } from "../core/clock";
 import type { StartConfig } from "./inputs";
-import { demandFor } from "./names";
+import { demandFor } from "../run/names";
 import type { StartResult } from "./runStart";
 
 export function startSummary(config: StartConfig, result: StartResult): string {

@@ -3,15 +3,15 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock, formatSeconds } from "../core/clock";
-import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../core/pipelineContext";
+import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
+import { agentNames, demandFor } from "../run/names";
+import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
 import { containerGroupFor } from "./containerGroupSpec";
 import { parseStartInputs, type StartConfig } from "./inputs";
-import { agentNames, demandFor } from "./names";
 import { runStart, type StartResult } from "./runStart";
 import { startSummary } from "./summary";
-import { agentTags } from "./tags";
 
 export async function runStartTask(platform: TaskPlatform, bootstrapScript: string, signal: AbortSignal): Promise<void> {
   try {

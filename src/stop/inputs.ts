@@ -16,7 +16,7 @@ import {
   type InputReader,
   type PipelineVariables,
 } from "../core/inputSource";
-import { namePrefix, poolName, registration, resourceGroupName, runIdentity, type Registration, type RunIdentity } from "../start/inputs";
+import { namePrefix, poolName, registration, resourceGroupName, runIdentity, type Registration, type RunIdentity } from "../run/inputs";
 
 export const STOP_SCOPES = ["run", "names", "expired"] as const;
 export type StopScope = (typeof STOP_SCOPES)[number];

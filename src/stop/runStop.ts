@@ -8,9 +8,9 @@ import { Backoff, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import { namingRegistrationInput, type PoolApi } from "../start/runStart";
-import { runTagValue } from "../start/names";
-import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../start/tags";
+import { runTagValue } from "../run/names";
+import { namingRegistrationInput, type PoolApi } from "../run/pools";
+import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 import type { StopConfig } from "./inputs";
 
 const logTailShown = 20;

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemClock } from "../core/clock";
-import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../core/pipelineContext";
+import { aciFromConnection, devopsClient, inputReader, pipelineVariables, registrationToken } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
 import { parseStopInputs } from "./inputs";
 import { leftoverMessage, runStop } from "./runStop";

@@ -14,8 +14,8 @@ import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
 import { runStep, stepEnvironment, type ConnectionScheme, type RunningStep, type StepRun } from "../../emulator/pipeline";
 import { containerSpecs, containerState } from "../../emulator/runtime/containerRuntime";
 import type { RequestLogEntry } from "../../emulator/state";
-import { runTagValue } from "../../src/start/names";
-import { OWN_TAGS } from "../../src/start/tags";
+import { runTagValue } from "../../src/run/names";
+import { OWN_TAGS } from "../../src/run/tags";
 import { armClient, containerGroup, devops } from "../helpers/emulator";
 
 export type { RunningEmulator, StepRun };

@@ -3,8 +3,8 @@
 import type { AciApi, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
 import type { Clock } from "../../../src/core/clock";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
-import type { PoolApi } from "../../../src/start/runStart";
-import { OWN_TAGS } from "../../../src/start/tags";
+import type { PoolApi } from "../../../src/run/pools";
+import { OWN_TAGS } from "../../../src/run/tags";
 import { parseStopInputs } from "../../../src/stop/inputs";
 import { PROJECT_ID, RUN_ID, parserWith, requiredInputs } from "../fixtures";
 

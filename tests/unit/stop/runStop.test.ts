@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { AzureError } from "../../../src/azure/aci";
 import { InputError } from "../../../src/core/errors";
 import { DevOpsError } from "../../../src/devops/client";
-import { NEVER_EXPIRES } from "../../../src/start/tags";
+import { NEVER_EXPIRES } from "../../../src/run/tags";
 import type { StopConfig } from "../../../src/stop/inputs";
 import { runStop, type StopResult } from "../../../src/stop/runStop";
 import { FakePlatform } from "../../helpers/fakePlatform";

@@ -2,7 +2,7 @@
 import { strict as assert } from "node:assert";
 import { AzureError } from "../../../src/azure/aci";
 import { DevOpsError, type PoolAgent } from "../../../src/devops/client";
-import { NEVER_EXPIRES, OWN_TAGS } from "../../../src/start/tags";
+import { NEVER_EXPIRES, OWN_TAGS } from "../../../src/run/tags";
 import { hasStopped, isBusy, isExpired, isOurs, isRunAgentName, leftoverMessage, staleRegistrations } from "../../../src/stop/runStop";
 import { groupSnapshot, ownTags, poolAgent, stopConfigWith } from "./fixtures";
 

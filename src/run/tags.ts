@@ -1,4 +1,4 @@
-import type { StartConfig } from "./inputs";
+import type { RunIdentity } from "./inputs";
 import { runTagValue } from "./names";
 
 /** The tags this extension puts on every container group; the stop task finds groups by them. */
@@ -12,8 +12,10 @@ export const OWN_TAGS = {
 
 export const RESERVED_TAG_PREFIX = "aci-agents-";
 
-/** ARM's limit per resource, the extension's own tags included. */
+/** ARM's limits per resource, the extension's own tags included. */
 export const MAX_TAGS_PER_RESOURCE = 50;
+export const MAX_TAG_NAME_LENGTH = 512;
+export const MAX_TAG_VALUE_LENGTH = 256;
 
 /**
  * `aci-agents-expires` of an agent without a lifetime limit (maxLifetimeMinutes 0). A word rather
@@ -22,7 +24,14 @@ export const MAX_TAGS_PER_RESOURCE = 50;
  */
 export const NEVER_EXPIRES = "never";
 
-export type TagConfig = Pick<StartConfig, "organizationUrl" | "run" | "pool" | "maxLifetimeMinutes" | "tags">;
+export interface TagConfig {
+  organizationUrl: string;
+  run: RunIdentity;
+  pool: string;
+  /** 0: no limit. */
+  maxLifetimeMinutes: number;
+  tags: Record<string, string>;
+}
 
 export function agentTags(config: TagConfig, agentName: string, now: Date): Record<string, string> {
   return {

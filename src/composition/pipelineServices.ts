@@ -4,9 +4,9 @@ import { SdkAci } from "../azure/aci";
 import { credentialFor, readArmConnection } from "../azure/connection";
 import { DevOpsClient } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import type { Registration } from "../start/inputs";
-import { InputError } from "./errors";
-import type { PipelineVariables } from "./inputSource";
+import { InputError } from "../core/errors";
+import type { PipelineVariables } from "../core/inputSource";
+import type { Registration } from "../run/inputs";
 
 /** Inputs whose value is a secret: read without echo and masked at once. */
 const secretInputs = new Set(["registrationtoken", "registrypassword"]);

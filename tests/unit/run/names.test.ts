@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { agentNames, demandFor, runTagValue } from "../../../src/start/names";
-import { PROJECT_ID } from "./fixtures";
+import { agentNames, demandFor, runTagValue } from "../../../src/run/names";
+import { PROJECT_ID } from "../fixtures";
 
 describe("agentNames", () => {
   const cases = [

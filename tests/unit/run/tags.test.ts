@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { NEVER_EXPIRES, agentTags, type TagConfig } from "../../../src/start/tags";
-import { PROJECT_ID } from "./fixtures";
+import { NEVER_EXPIRES, agentTags, type TagConfig } from "../../../src/run/tags";
+import { PROJECT_ID } from "../fixtures";
 
 const NOW = new Date("2026-03-01T10:15:30.123Z");
 

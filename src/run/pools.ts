@@ -1,0 +1,18 @@
+// The agent pool as both tasks use it, and what a refusal of the registering identity means.
+import { InputError } from "../core/errors";
+import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
+import type { Registration } from "./inputs";
+
+export interface PoolApi {
+  findPool(name: string): Promise<AgentPool | undefined>;
+  canManagePool(poolId: number): Promise<boolean>;
+  listAgents(poolId: number): Promise<PoolAgent[]>;
+  deleteAgent(poolId: number, agentId: number): Promise<boolean>;
+  readonly requestCount: number;
+}
+
+/** Azure DevOps refusing the registering credentials is a problem with an input: say which. */
+export function namingRegistrationInput(error: unknown, registration: Registration): unknown {
+  if (!(error instanceof DevOpsError) || error.status !== 401) return error;
+  return new InputError([`${registration.auth === "pat" ? "registrationToken" : "registrationAuth"}: ${error.message}`]);
+}
