@@ -3,22 +3,24 @@
 import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
-import { setTimeout as delay } from "node:timers/promises";
-import { Backoff } from "../core/clock";
 import { Limiter } from "../core/concurrency";
+import { unlessAborted, withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
 
 /**
  * ARM's write throttling allows bursts of a couple of hundred writes per subscription and
- * refills at about ten a second; eight create or delete requests in flight stay well inside it
- * and still send fifty agents' requests within a second or two. Only the requests are bounded,
- * not the waiting for their operations.
+ * refills at about ten a second; eight creates in flight stay well inside it and still send fifty
+ * agents' requests within a second or two. Deletes are not queued: they clean up, often against
+ * the clock of a cancel.
  */
-const writesInFlight = 8;
-/** Deletes usually end within a minute or two; past this one is reported as not done. */
-const deleteWaitMs = 15 * 60_000;
-
+const createsInFlight = 8;
+/** An ARM request that has not answered by then is taken as hung. */
+const armRequestDeadlineMs = 60_000;
+/** How often a create or delete operation is polled (core-lro's default is about 2 s). */
+const operationPollMs = 2000;
+/** The resource provider's API version for reading a provider's resource types and regions. */
+const providersApiVersion = "2021-04-01";
 
 /** An ARM or ACI failure: `code` is ARM's error code (e.g. ServiceUnavailable, InaccessibleImage). */
 export class AzureError extends Error {
@@ -39,14 +41,18 @@ export interface GroupSnapshot {
   /** The group's instanceView.state: Pending, Running, Succeeded, Failed, Stopped. */
   state: string | undefined;
   tags: Record<string, string>;
-  containers: {
-    name: string;
-    state: string | undefined;
-    exitCode: number | undefined;
-    detailStatus: string | undefined;
-    restartCount: number;
-    events: AciEvent[];
-  }[];
+  containers: ContainerSnapshot[];
+  events: AciEvent[];
+}
+
+export interface ContainerSnapshot {
+  name: string;
+  state: string | undefined;
+  exitCode: number | undefined;
+  detailStatus: string | undefined;
+  restartCount: number;
+  /** The state before the current one: after a restart, how the last run ended. */
+  previousState?: { state: string | undefined; exitCode: number | undefined };
   events: AciEvent[];
 }
 
@@ -58,31 +64,43 @@ export interface AciEvent {
   lastTimestamp: string | undefined;
 }
 
-/** A create that ARM accepted; `poll()` advances it and says whether it ended. */
+/** A create that ARM accepted; `untilDone` polls it until it ends (and throws if it failed). */
 export interface CreateOperation {
-  poll(): Promise<"running" | "succeeded">;
+  untilDone(signal?: AbortSignal): Promise<void>;
+}
+
+export interface RequestOptions {
+  /** The step's cancel and timeout; each request also has a deadline of its own. */
+  signal?: AbortSignal;
 }
 
 /** What the tasks need from ACI; the SDK implementation is below, tests give fakes. */
 export interface AciApi {
-  resourceGroupLocation(resourceGroup: string): Promise<string>;
-  /** Sends the PUT unless `signal` is aborted by the time a write slot is free. */
-  beginCreate(resourceGroup: string, group: ContainerGroup, signal?: AbortSignal): Promise<CreateOperation>;
-  get(resourceGroup: string, name: string): Promise<GroupSnapshot | undefined>;
+  resourceGroupLocation(resourceGroup: string, options?: RequestOptions): Promise<string>;
+  /** The regions (programmatic names, e.g. eastus) where the subscription can create container groups. */
+  containerGroupRegions(options?: RequestOptions): Promise<string[]>;
   /**
-   * Deletes the group; false when there was nothing to delete. Waits until it is gone unless
-   * `wait` is false (ACI stops the containers as soon as it accepts the delete).
+   * Sends a create-only PUT (`If-None-Match: *`) once a write slot is free, unless `signal` is
+   * aborted before then. A PUT already sent is left to answer (within its own deadline), so
+   * that a group it creates is known.
    */
-  delete(resourceGroup: string, name: string, options?: { wait?: boolean }): Promise<boolean>;
-  list(resourceGroup: string): Promise<GroupSnapshot[]>;
-  logs(resourceGroup: string, name: string, container: string, tail?: number): Promise<string>;
+  beginCreate(resourceGroup: string, group: ContainerGroup, options?: RequestOptions): Promise<CreateOperation>;
+  get(resourceGroup: string, name: string, options?: RequestOptions): Promise<GroupSnapshot | undefined>;
+  /**
+   * Sends the DELETE at once (no read first); false when there was nothing to delete (204, 404).
+   * Waits until the group is gone unless `wait` is false (ACI stops the containers as soon as it
+   * accepts the delete).
+   */
+  delete(resourceGroup: string, name: string, options?: RequestOptions & { wait?: boolean }): Promise<boolean>;
+  list(resourceGroup: string, options?: RequestOptions): Promise<GroupSnapshot[]>;
+  logs(resourceGroup: string, name: string, container: string, tail?: number, options?: RequestOptions): Promise<string>;
   /** Requests sent so far, for the summary and the benchmark. */
   readonly requestCount: number;
 }
 
 export class SdkAci implements AciApi {
   private readonly client: ContainerInstanceManagementClient;
-  private readonly writes = new Limiter(writesInFlight);
+  private readonly creates = new Limiter(createsInFlight);
   private sent = 0;
 
   constructor(
@@ -112,80 +130,123 @@ export class SdkAci implements AciApi {
     return this.sent;
   }
 
-  async resourceGroupLocation(resourceGroup: string): Promise<string> {
+  async resourceGroupLocation(resourceGroup: string, options: RequestOptions = {}): Promise<string> {
     // One GET; @azure/arm-resources would add a dependency (and its v8 wants Node 22) for it.
-    const url = `${this.connection.armUrl}subscriptions/${this.connection.subscriptionId}/resourcegroups/${encodeURIComponent(resourceGroup)}?api-version=2021-04-01`;
-    const response = await this.client.sendRequest(createPipelineRequest({ url, method: "GET" }));
-    const body = parseBody(response.bodyAsText);
-    if (response.status !== 200) {
-      const error = (body?.error ?? {}) as { code?: string; message?: string };
-      throw new AzureError(error.message ?? `ARM answered ${response.status}`, error.code ?? "Unknown", response.status);
-    }
-    return typeof body?.location === "string" ? body.location : "";
+    const body = await this.armGet(
+      `resource group ${resourceGroup}`,
+      `subscriptions/${this.connection.subscriptionId}/resourcegroups/${encodeURIComponent(resourceGroup)}?api-version=2021-04-01`,
+      options,
+    );
+    return typeof body.location === "string" ? body.location : "";
   }
 
-  async beginCreate(resourceGroup: string, group: ContainerGroup, signal?: AbortSignal): Promise<CreateOperation> {
-    const poller = await wrap(() =>
-      this.writes.run(() => {
-        signal?.throwIfAborted();
-        return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, group.name ?? "", group);
-      }),
+  async containerGroupRegions(options: RequestOptions = {}): Promise<string[]> {
+    const body = await this.armGet(
+      "the Microsoft.ContainerInstance resource provider",
+      `subscriptions/${this.connection.subscriptionId}/providers/Microsoft.ContainerInstance?api-version=${providersApiVersion}`,
+      options,
+    );
+    return containerGroupRegionsOf(body);
+  }
+
+  async beginCreate(resourceGroup: string, group: ContainerGroup, options: RequestOptions = {}): Promise<CreateOperation> {
+    const name = group.name ?? "";
+    // The caller's signal ends only the wait for a slot: once sent, the PUT runs to its answer.
+    const poller = await this.creates.run(
+      () =>
+        this.arm(`create of container group ${name}`, undefined, (abortSignal) =>
+          this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
+            abortSignal,
+            updateIntervalInMs: operationPollMs,
+            requestOptions: { customHeaders: { "If-None-Match": "*" } },
+          }),
+        ),
+      options.signal,
     );
     return {
-      poll: async () => {
-        await wrap(() => poller.poll());
-        if (!poller.isDone()) return "running";
-        const result = poller.getResult();
-        if (result?.provisioningState?.toLowerCase() === "failed") {
-          throw new AzureError(`the container group ${group.name ?? ""} failed to provision`, "Failed", undefined);
+      untilDone: async (signal) => {
+        const result = await wrap(() => unlessAborted(poller.pollUntilDone({ abortSignal: signal }), signal));
+        if (result.provisioningState?.toLowerCase() === "failed") {
+          throw new AzureError(`the container group ${name} failed to provision`, "Failed", undefined);
         }
-        return "succeeded";
       },
     };
   }
 
-  async get(resourceGroup: string, name: string): Promise<GroupSnapshot | undefined> {
+  async get(resourceGroup: string, name: string, options: RequestOptions = {}): Promise<GroupSnapshot | undefined> {
     try {
-      return snapshot(await wrap(() => this.client.containerGroups.get(resourceGroup, name)));
+      return snapshot(await this.arm(`GET of container group ${name}`, options.signal, (abortSignal) => this.client.containerGroups.get(resourceGroup, name, { abortSignal })));
     } catch (error) {
       if (error instanceof AzureError && error.status === 404) return undefined;
       throw error;
     }
   }
 
-  async delete(resourceGroup: string, name: string, options: { wait?: boolean } = {}): Promise<boolean> {
-    const existed = (await this.get(resourceGroup, name)) !== undefined;
-    if (!existed) return false;
-    const poller = await wrap(() => this.writes.run(() => this.client.containerGroups.beginDelete(resourceGroup, name)));
-    if (options.wait === false) return true;
-    // ACI deletes take from seconds to a minute or more: poll soon, then less and less often.
-    const backoff = new Backoff(500, 5000);
-    const deadline = Date.now() + deleteWaitMs;
-    await wrap(async () => {
-      await poller.poll();
-      while (!poller.isDone()) {
-        if (Date.now() > deadline) {
-          throw new AzureError(`the delete did not finish within ${deleteWaitMs / 60_000} minutes`, "DeleteTimeout", undefined);
-        }
-        await delay(backoff.next());
-        await poller.poll();
-      }
+  async delete(resourceGroup: string, name: string, options: RequestOptions & { wait?: boolean } = {}): Promise<boolean> {
+    let status: number | undefined;
+    const deleting = this.arm(`DELETE of container group ${name}`, options.signal, (abortSignal) =>
+        this.client.containerGroups.beginDelete(resourceGroup, name, {
+          abortSignal,
+          updateIntervalInMs: operationPollMs,
+          onResponse: (response) => { status ??= response.status; },
+        }),
+    );
+    const poller = await deleting.catch((error: unknown) => {
+      if (error instanceof AzureError && error.status === 404) return undefined;
+      throw error;
     });
-    return true;
+    if (poller === undefined) return false;
+    if (options.wait !== false) await wrap(() => unlessAborted(poller.pollUntilDone({ abortSignal: options.signal }), options.signal));
+    return status !== 204;
   }
 
-  async list(resourceGroup: string): Promise<GroupSnapshot[]> {
-    const groups: GroupSnapshot[] = [];
-    await wrap(async () => {
-      for await (const group of this.client.containerGroups.listByResourceGroup(resourceGroup)) groups.push(snapshot(group));
+  async list(resourceGroup: string, options: RequestOptions = {}): Promise<GroupSnapshot[]> {
+    return this.arm(`list of the container groups in ${resourceGroup}`, options.signal, async (abortSignal) => {
+      const groups: GroupSnapshot[] = [];
+      for await (const group of this.client.containerGroups.listByResourceGroup(resourceGroup, { abortSignal })) groups.push(snapshot(group));
+      return groups;
     });
-    return groups;
   }
 
-  async logs(resourceGroup: string, name: string, container: string, tail?: number): Promise<string> {
-    const logs = await wrap(() => this.client.containers.listLogs(resourceGroup, name, container, tail === undefined ? {} : { tail }));
+  async logs(resourceGroup: string, name: string, container: string, tail?: number, options: RequestOptions = {}): Promise<string> {
+    const logs = await this.arm(`log of container group ${name}`, options.signal, (abortSignal) =>
+      this.client.containers.listLogs(resourceGroup, name, container, { abortSignal, ...(tail === undefined ? {} : { tail }) }),
+    );
     return logs.content ?? "";
   }
+
+  /** One ARM call with its deadline, its failure turned into an AzureError. */
+  private arm<T>(what: string, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return wrap(() => withDeadline(`ARM: ${what}`, armRequestDeadlineMs, signal, call));
+  }
+
+  private async armGet(what: string, path: string, options: RequestOptions): Promise<Record<string, unknown>> {
+    const response = await this.arm(`GET of ${what}`, options.signal, (abortSignal) =>
+      this.client.sendRequest(createPipelineRequest({ url: `${this.connection.armUrl}${path}`, method: "GET", abortSignal })),
+    );
+    const body = parseBody(response.bodyAsText);
+    if (response.status !== 200) {
+      const error = (body?.error ?? {}) as { code?: string; message?: string };
+      throw new AzureError(error.message ?? `ARM answered ${response.status}`, error.code ?? "Unknown", response.status);
+    }
+    return body ?? {};
+  }
+}
+
+/**
+ * The regions of the provider's containerGroups resource type, as programmatic names: ARM lists
+ * display names ("East US"), which lower case without spaces are the names a PUT takes.
+ */
+export function containerGroupRegionsOf(provider: Record<string, unknown>): string[] {
+  const types = Array.isArray(provider.resourceTypes) ? (provider.resourceTypes as { resourceType?: unknown; locations?: unknown }[]) : [];
+  const groups = types.find((type) => typeof type.resourceType === "string" && type.resourceType.toLowerCase() === "containergroups");
+  const locations = Array.isArray(groups?.locations) ? groups.locations : [];
+  return locations.filter((location): location is string => typeof location === "string").map(regionKey);
+}
+
+/** "East US", "eastus" and "EastUS" name one region. */
+export function regionKey(name: string): string {
+  return name.replace(/\s+/g, "").toLowerCase();
 }
 
 function snapshot(group: ContainerGroup): GroupSnapshot {
@@ -202,6 +263,7 @@ function snapshot(group: ContainerGroup): GroupSnapshot {
       exitCode: c.instanceView?.currentState?.exitCode,
       detailStatus: c.instanceView?.currentState?.detailStatus,
       restartCount: c.instanceView?.restartCount ?? 0,
+      previousState: c.instanceView?.previousState === undefined ? undefined : { state: c.instanceView.previousState.state, exitCode: c.instanceView.previousState.exitCode },
       events: (c.instanceView?.events ?? []).map(event),
     })),
   };

@@ -8,11 +8,40 @@ import { InputError } from "../core/errors";
 import type { PipelineVariables } from "../core/inputSource";
 import type { Registration } from "../run/inputs";
 
-/** Inputs whose value is a secret: read without echo and masked at once. */
-const secretInputs = new Set(["registrationtoken", "registrypassword"]);
+/**
+ * Inputs whose value is a secret, read without echo and masked at once: tokens and passwords, and
+ * the startup script, which may carry credentials for the tools it installs.
+ */
+const secretInputs = new Set(["registrationtoken", "registrypassword", "startupscript"]);
+/** Inputs read without echo whose credentials part, if any, is masked. */
+const urlInputs = new Set(["organizationurl"]);
 
 export function inputReader(platform: TaskPlatform): { get(name: string): string | undefined } {
-  return { get: (name) => (secretInputs.has(name.toLowerCase()) ? platform.getSecretInput(name) : platform.getInput(name)) };
+  return {
+    get: (name) => {
+      const key = name.toLowerCase();
+      if (secretInputs.has(key)) return platform.getSecretInput(name);
+      if (!urlInputs.has(key)) return platform.getInput(name);
+      const value = platform.getQuietInput(name);
+      for (const secret of urlCredentials(value)) platform.setSecret(secret);
+      return value;
+    },
+  };
+}
+
+/** The user name and password in a URL such as https://user:password@host/, as given and decoded. */
+export function urlCredentials(text: string | undefined): string[] {
+  const url = text !== undefined && URL.canParse(text) ? new URL(text) : undefined;
+  const parts = [url?.username ?? "", url?.password ?? ""].filter((part) => part !== "");
+  return [...new Set(parts.flatMap((part) => [part, safeDecode(part)]))];
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 export function pipelineVariables(platform: TaskPlatform): PipelineVariables {

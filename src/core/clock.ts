@@ -1,17 +1,29 @@
-import { setTimeout as delay } from "node:timers/promises";
-
 /** Time as the core sees it, so tests can run the waiting logic without waiting. */
 export interface Clock {
   now(): number;
-  /** Resolves after `ms`, or rejects (with an AbortError) as soon as the signal is aborted. */
+  /** Resolves after `ms`, or rejects (with the signal's reason) as soon as the signal is aborted. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** On the global timers, which sinon's fake timers replace in tests. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: async (ms, signal) => {
-    await delay(ms, undefined, signal === undefined ? {} : { signal });
-  },
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    }),
 };
 
 /** A polling interval that starts short and grows by half each time, up to `maxMs`. */

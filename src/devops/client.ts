@@ -12,12 +12,15 @@ import {
   type PipelineResponse,
   createDefaultHttpClient,
 } from "@azure/core-rest-pipeline";
+import { withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 
 const apiVersion = "7.1";
 /** Security namespace "DistributedTask" (agent pools), its token prefix and the Manage bit. */
 const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
 const managePermission = 2;
+/** An Azure DevOps request that has not answered by then is taken as hung (retries included). */
+const requestDeadlineMs = 60_000;
 
 export type DevOpsAuth = { kind: "pat"; token: string } | { kind: "bearer"; token: string };
 
@@ -35,6 +38,9 @@ export interface PoolAgent {
   createdOn?: string;
   assignedRequest?: unknown;
 }
+
+/** The typeKey of a DevOpsError for an answer that is not Azure DevOps' JSON. */
+export const NOT_AZURE_DEVOPS = "NotAzureDevOps";
 
 /** Azure DevOps answered, but not with what the call needs. */
 export class DevOpsError extends Error {
@@ -64,36 +70,37 @@ export class DevOpsClient {
     this.httpClient = createDefaultHttpClient();
   }
 
-  async findPool(name: string): Promise<AgentPool | undefined> {
-    const result = await this.json<{ value: AgentPool[] }>("GET", `_apis/distributedtask/pools?poolName=${encodeURIComponent(name)}`);
+  async findPool(name: string, signal?: AbortSignal): Promise<AgentPool | undefined> {
+    const result = await this.json<{ value: AgentPool[] }>("GET", `_apis/distributedtask/pools?poolName=${encodeURIComponent(name)}`, signal);
     return result.value.find((pool) => pool.name.toLowerCase() === name.toLowerCase());
   }
 
   /** Whether the caller holds Manage on the pool (what registering and removing agents need). */
-  async canManagePool(poolId: number): Promise<boolean> {
+  async canManagePool(poolId: number, signal?: AbortSignal): Promise<boolean> {
     const token = encodeURIComponent(`AgentPools/${poolId}`);
     const result = await this.json<{ value: boolean[] }>(
       "GET",
       `_apis/permissions/${agentPoolNamespace}/${managePermission}?tokens=${token}&alwaysAllowAdministrators=true`,
+      signal,
     );
     return result.value[0] === true;
   }
 
-  async listAgents(poolId: number): Promise<PoolAgent[]> {
-    const result = await this.json<{ value: PoolAgent[] }>("GET", `_apis/distributedtask/pools/${poolId}/agents?includeAssignedRequest=true`);
+  async listAgents(poolId: number, signal?: AbortSignal): Promise<PoolAgent[]> {
+    const result = await this.json<{ value: PoolAgent[] }>("GET", `_apis/distributedtask/pools/${poolId}/agents?includeAssignedRequest=true`, signal);
     return result.value;
   }
 
   /** Deletes the agent registration; false when it was already gone. */
-  async deleteAgent(poolId: number, agentId: number): Promise<boolean> {
-    const response = await this.send("DELETE", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`);
+  async deleteAgent(poolId: number, agentId: number, signal?: AbortSignal): Promise<boolean> {
+    const response = await this.send("DELETE", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`, signal);
     if (response.status === 404) return false;
     this.check(response);
     return true;
   }
 
-  private async json<T>(method: "GET" | "POST", path: string): Promise<T> {
-    const response = await this.send(method, path);
+  private async json<T>(method: "GET" | "POST", path: string, signal: AbortSignal | undefined): Promise<T> {
+    const response = await this.send(method, path, signal);
     this.check(response);
     return parseJson(response, path) as T;
   }
@@ -112,13 +119,14 @@ export class DevOpsClient {
     throw new DevOpsError(`Azure DevOps answered ${response.status}: ${message}`, response.status, typeKey);
   }
 
-  private async send(method: "GET" | "POST" | "DELETE", path: string): Promise<PipelineResponse> {
+  private async send(method: "GET" | "POST" | "DELETE", path: string, signal: AbortSignal | undefined): Promise<PipelineResponse> {
     const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
     headers.set("Authorization", this.authorization());
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
-    const request = createPipelineRequest({ url, method, headers });
     this.requestCount++;
-    return this.pipeline.sendRequest(this.httpClient, request);
+    return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, (abortSignal) =>
+      this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal })),
+    );
   }
 
   private authorization(): string {
@@ -138,7 +146,7 @@ function isHtml(response: PipelineResponse): boolean {
 function parseJson(response: PipelineResponse, path: string): Record<string, unknown> {
   const body = safeJson(response.bodyAsText);
   if (body === undefined) {
-    throw new DevOpsError(`Azure DevOps answered ${path.split("?")[0] ?? path} with something that is not JSON`, response.status);
+    throw new DevOpsError(`Azure DevOps answered ${path.split("?")[0] ?? path} with something that is not JSON`, response.status, NOT_AZURE_DEVOPS);
   }
   return body;
 }

@@ -36,9 +36,13 @@ export function createTaskPlatform(): TaskPlatform {
     },
 
     getSecretInput(name, required) {
-      const value = requireValue(name, blankToUndefined(quietly(() => tl.getInput(name, false))), required);
+      const value = platform.getQuietInput(name, required);
       if (value !== undefined) platform.setSecret(value);
       return value;
+    },
+
+    getQuietInput(name, required) {
+      return requireValue(name, blankToUndefined(quietly(() => tl.getInput(name, false))), required);
     },
 
     getBoolInput(name, required) {

@@ -30,6 +30,12 @@ export interface TaskPlatform {
   getSecretInput(name: string, required?: boolean): string | undefined;
 
   /**
+   * Like getInput, without task-lib's debug echo and without masking: for a value that may carry
+   * a secret in part (a URL with user:password@); the caller masks that part.
+   */
+  getQuietInput(name: string, required?: boolean): string | undefined;
+
+  /**
    * A boolean input: `true`/`false` in any case. Absent or blank gives `false` (or throws when
    * `required`); any other text throws an Error naming the input.
    */

@@ -3,11 +3,12 @@ import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { Registration } from "./inputs";
 
+/** Every call takes the step's cancel and timeout signal; each request also has its own deadline. */
 export interface PoolApi {
-  findPool(name: string): Promise<AgentPool | undefined>;
-  canManagePool(poolId: number): Promise<boolean>;
-  listAgents(poolId: number): Promise<PoolAgent[]>;
-  deleteAgent(poolId: number, agentId: number): Promise<boolean>;
+  findPool(name: string, signal?: AbortSignal): Promise<AgentPool | undefined>;
+  canManagePool(poolId: number, signal?: AbortSignal): Promise<boolean>;
+  listAgents(poolId: number, signal?: AbortSignal): Promise<PoolAgent[]>;
+  deleteAgent(poolId: number, agentId: number, signal?: AbortSignal): Promise<boolean>;
   readonly requestCount: number;
 }
 

@@ -203,18 +203,23 @@ function decimalNumber(text: string): number {
 const MAX_CPU_CORES = 4;
 const MAX_MEMORY_GB = 16;
 
+/** ACI takes cpu and memory in steps of 0.1 (the az CLI documents one decimal place for both). */
+function inTenths(value: number): boolean {
+  const tenths = value * 10;
+  return Math.abs(tenths - Math.round(tenths)) < 1e-9;
+}
+
 function cpuCores(text: string): number {
   const cores = decimalNumber(text);
-  if (!(cores > 0 && cores <= MAX_CPU_CORES)) {
-    throw invalid(`must be a number of cores greater than 0 and at most ${MAX_CPU_CORES}, got '${text}'`);
+  if (!(cores > 0 && cores <= MAX_CPU_CORES && inTenths(cores))) {
+    throw invalid(`must be a number of cores greater than 0 and at most ${MAX_CPU_CORES}, in steps of 0.1, got '${text}'`);
   }
   return cores;
 }
 
 function memoryGB(text: string): number {
   const gigabytes = decimalNumber(text);
-  const tenths = gigabytes * 10;
-  if (!(gigabytes > 0 && gigabytes <= MAX_MEMORY_GB && Math.abs(tenths - Math.round(tenths)) < 1e-9)) {
+  if (!(gigabytes > 0 && gigabytes <= MAX_MEMORY_GB && inTenths(gigabytes))) {
     throw invalid(`must be a number of GB greater than 0 and at most ${MAX_MEMORY_GB}, in steps of 0.1, got '${text}'`);
   }
   return gigabytes;

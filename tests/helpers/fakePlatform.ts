@@ -79,8 +79,12 @@ export class FakePlatform implements TaskPlatform {
     return requireValue(name, blankToUndefined(lookup(this.inputs, name)), required);
   }
 
+  getQuietInput(name: string, required?: boolean): string | undefined {
+    return requireValue(name, blankToUndefined(lookup(this.inputs, name)), required);
+  }
+
   getSecretInput(name: string, required?: boolean): string | undefined {
-    const value = this.getInput(name, required);
+    const value = this.getQuietInput(name, required);
     if (value !== undefined) this.setSecret(value);
     return value;
   }

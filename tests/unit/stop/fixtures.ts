@@ -83,6 +83,10 @@ export class FakeAci implements AciApi {
     return Promise.reject(new Error("the stop task does not need the resource group's location"));
   }
 
+  containerGroupRegions(): Promise<string[]> {
+    return Promise.reject(new Error("the stop task does not need the regions"));
+  }
+
   beginCreate(): Promise<CreateOperation> {
     return Promise.reject(new Error("the stop task must not create anything"));
   }

@@ -1,0 +1,61 @@
+// Deadlines on requests and waits. They run on the global timers (not AbortSignal.timeout, whose
+// timer is internal), so tests drive them with sinon's fake timers as they drive the Clock.
+
+/** A request got no answer in time; `what` names it (e.g. "ARM: GET container group azp-1-1-1"). */
+export class RequestTimeout extends Error {
+  override readonly name = "RequestTimeout";
+  constructor(
+    readonly what: string,
+    readonly afterMs: number,
+  ) {
+    super(`${what}: no answer within ${Math.round(afterMs / 1000)} s`);
+  }
+}
+
+/** A signal that aborts when `outer` does, or after `ms` with `reason()`; `clear` stops its timer. */
+export function deadlineSignal(ms: number, reason: () => Error, outer?: AbortSignal): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const onOuterAbort = () => { controller.abort(outer?.reason); };
+  const timer = setTimeout(() => { controller.abort(reason()); }, ms);
+  if (outer?.aborted === true) onOuterAbort();
+  else outer?.addEventListener("abort", onOuterAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuterAbort);
+    },
+  };
+}
+
+/**
+ * Settles with `promise`, or rejects with the signal's reason as soon as it aborts: a caller stops
+ * waiting even for a call that ignores its abort signal (an SDK layer, a token request).
+ */
+export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  signal.throwIfAborted();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => { reject(signal.reason as Error); };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Runs one request with a deadline of `ms` composed with `outer` (the step's cancel and timeout):
+ * the request gets the combined signal, and the caller is released when it aborts.
+ */
+export async function withDeadline<T>(what: string, ms: number, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = deadlineSignal(ms, () => new RequestTimeout(what, ms), outer);
+  try {
+    return await unlessAborted(call(deadline.signal), deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}

@@ -1,0 +1,110 @@
+// After a failure, a timeout or a cancel: show why (unless cancelled), then remove every group
+// this step may have made and the registrations of its agents. On a cancel the agent allows
+// seconds (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that): every DELETE goes out at once,
+// before anything is read or awaited.
+import { deadlineSignal } from "../core/deadline";
+import { InputError } from "../core/errors";
+import type { AgentPool } from "../devops/client";
+import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
+import type { FleetAgent } from "./fleet";
+import type { StartConfig } from "./inputs";
+import type { StartServices } from "./runStart";
+import { describeState } from "./watch";
+
+const logLinesShownOnFailure = 40;
+/** Showing why is worth a short wait, not a clean-up held up by a hung read. */
+const showWhyDeadlineMs = 30_000;
+/** The clean-up's own bound, since the step's deadline may be what ended the step. */
+const cleanUpDeadlineMs = 15 * 60_000;
+
+export async function cleanUp(config: StartConfig, services: StartServices, pool: AgentPool, fleet: FleetAgent[], cause: unknown): Promise<Error> {
+  const cancelled = cause instanceof StepCancelled;
+  const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the clean-up did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
+  try {
+    const reason = (cause instanceof StartFailure || cause instanceof InputError || cause instanceof StepCancelled || cause instanceof StepTimedOut ? cause.message : describe(cause)).replace(/\.$/, "");
+    const ours = fleet.filter((a) => a.state !== "taken");
+    if (config.keepOnFailure) {
+      if (!cancelled) await showWhy(config, services, ours, bound.signal);
+      const kept = ours.filter((a) => a.mayHaveGroup).map((a) => a.name);
+      return new StartFailure(`${reason}. keepOnFailure is set: ${kept.join(", ") || "nothing"} kept for debugging; remove it with AciAgentStop (scope: run).`);
+    }
+    // Read first: a group being deleted has no log to show.
+    if (!cancelled) await showWhy(config, services, ours, bound.signal);
+    // Captured before the deletes: a PUT answered after them has made a group they missed.
+    const unanswered = ours.flatMap((a) => (a.unansweredPut === undefined ? [] : [{ agent: a, put: a.unansweredPut }]));
+    // Every planned name, not only those known to be created: a request cut short may still have made its group.
+    const deletes = deleteGroups(config, services, ours.map((a) => a.name), !cancelled, bound.signal);
+    const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal);
+    const late = Promise.all(
+      unanswered.map(async ({ agent, put }) => ((await put) ? deleteGroups(config, services, [agent.name], false, bound.signal) : { removed: 0, leftovers: [] })),
+    );
+    const outcomes = [await deletes, ...(await late)];
+    const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered)];
+    // An agent that registered while its group was being deleted shows only now.
+    if (leftovers.length === 0) leftovers.push(...(await deregister(services, pool, ours.map((a) => a.name), bound.signal)));
+    const removed = outcomes.reduce((sum, o) => sum + o.removed, 0);
+    if (leftovers.length > 0) {
+      return new StartFailure(`${reason}. Could not remove ${[...new Set(leftovers)].join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
+    }
+    return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s)).`);
+  } finally {
+    bound.clear();
+  }
+}
+
+/** The state, events and log of each agent that did not come online. */
+async function showWhy(config: StartConfig, services: StartServices, fleet: FleetAgent[], outer: AbortSignal): Promise<void> {
+  const { aci, log } = services;
+  const bound = deadlineSignal(showWhyDeadlineMs, () => new Error(`no answer within ${showWhyDeadlineMs / 1000} s`), outer);
+  const signal = bound.signal;
+  try {
+    await Promise.all(fleet.filter((a) => a.mayHaveGroup && a.state !== "online").map(async (agent) => {
+      const lines: string[] = [];
+      let text = "";
+      try {
+        const group = await aci.get(config.resourceGroup, agent.name, { signal });
+        if (group !== undefined) {
+          lines.push(`${agent.name}: ${describeState(group)}`);
+          for (const event of [...group.events, ...group.containers.flatMap((c) => c.events)]) lines.push(`${agent.name}: event ${event.name}: ${event.message}`);
+        }
+        text = await aci.logs(config.resourceGroup, agent.name, agent.name, logLinesShownOnFailure, { signal });
+      } catch (error) {
+        lines.push(`${agent.name}: could not read its log: ${describe(error)}`);
+      }
+      log.info(`----- ${agent.name}: last ${logLinesShownOnFailure} lines of the container log -----`);
+      for (const line of lines) log.info(line);
+      log.infoExternal(text);
+    }));
+  } finally {
+    bound.clear();
+  }
+}
+
+/** Sends every DELETE at once; counts the groups deleted and names those not removed. */
+async function deleteGroups(config: StartConfig, services: StartServices, names: string[], wait: boolean, signal: AbortSignal): Promise<{ removed: number; leftovers: string[] }> {
+  const results = await Promise.allSettled(names.map((name) => services.aci.delete(config.resourceGroup, name, { wait, signal })));
+  const leftovers = results.flatMap((result, index) => {
+    if (result.status === "fulfilled") return [];
+    const name = names[index] ?? "";
+    services.log.warning(`${name}: container group not removed: ${describe(result.reason)}`);
+    return [`container group ${name}`];
+  });
+  return { removed: results.filter((r) => r.status === "fulfilled" && r.value).length, leftovers };
+}
+
+/** Removes the registrations of the named agents, all at once; names what was not removed. */
+async function deregister(services: StartServices, pool: AgentPool, names: string[], signal: AbortSignal): Promise<string[]> {
+  try {
+    const planned = new Set(names);
+    const registered = (await services.pools.listAgents(pool.id, signal)).filter((a) => planned.has(a.name.toLowerCase()));
+    const results = await Promise.allSettled(registered.map((agent) => services.pools.deleteAgent(pool.id, agent.id, signal)));
+    return results.flatMap((result, index) => {
+      if (result.status === "fulfilled") return [];
+      const name = registered[index]?.name ?? "";
+      services.log.warning(`${name}: registration not removed: ${describe(result.reason)}`);
+      return [`agent ${name} in pool '${pool.name}'`];
+    });
+  } catch (error) {
+    return [`the registrations of ${names.join(", ")} in pool '${pool.name}' (the pool could not be read: ${describe(error)})`];
+  }
+}

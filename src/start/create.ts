@@ -1,0 +1,80 @@
+// Creating one agent's container group: a create-only PUT in the first region, the next region
+// when ACI has no capacity, and the SDK's own poller until the create operation ends.
+import { AzureError, type GroupSnapshot } from "../azure/aci";
+import { formatSeconds } from "../core/clock";
+import { unlessAborted } from "../core/deadline";
+import { OWN_TAGS } from "../run/tags";
+import { containerGroupFor } from "./containerGroupSpec";
+import { StartFailure } from "./failures";
+import type { FleetAgent } from "./fleet";
+import type { StartConfig } from "./inputs";
+import type { StartServices } from "./runStart";
+
+export async function createAgent(
+  config: StartConfig,
+  services: StartServices,
+  agent: FleetAgent,
+  locations: string[],
+  signal: AbortSignal,
+  elapsed: () => number,
+): Promise<void> {
+  const { aci, log } = services;
+  for (const [attempt, location] of locations.entries()) {
+    signal.throwIfAborted();
+    agent.location = location;
+    agent.moveTo("creating");
+    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, { registrationToken: services.registrationToken });
+    try {
+      const put = aci.beginCreate(config.resourceGroup, spec, { signal });
+      agent.unansweredPut = answered(put);
+      const operation = await unlessAborted(put, signal).finally(() => {
+        // Cut short by a cancel, the PUT stays unanswered for the clean-up to follow.
+        if (!signal.aborted) agent.unansweredPut = undefined;
+      });
+      await operation.untilDone(signal);
+      if (agent.state === "creating") agent.moveTo("provisioned");
+      agent.provisionedAfterMs ??= elapsed();
+      log.info(`${agent.name}: container group provisioned in ${location} after ${formatSeconds(elapsed())}`);
+      return;
+    } catch (error) {
+      if (error instanceof AzureError && error.status === 412) {
+        await judgeExisting(config, services, agent, signal);
+        return;
+      }
+      const next = locations[attempt + 1];
+      if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
+      log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
+      // The name is free in the next region only once this group is gone; a cancel ends the wait.
+      await aci.delete(config.resourceGroup, agent.name, { signal });
+    }
+  }
+}
+
+/** No capacity, or the region's quota used up: another region may still have room. */
+export function isCapacityError(error: AzureError): boolean {
+  return error.code === "ServiceUnavailable" || /not available in the location|quota .* exceeded in region/i.test(error.message);
+}
+
+/**
+ * ACI refused the create-only PUT because the group exists: this step's own PUT, retried by the
+ * SDK after its answer was lost, or another step's group, which must be left alone.
+ */
+async function judgeExisting(config: StartConfig, services: StartServices, agent: FleetAgent, signal: AbortSignal): Promise<void> {
+  const group = await services.aci.get(config.resourceGroup, agent.name, { signal });
+  if (group !== undefined && isThisStepsGroup(group, agent.tags)) return;
+  agent.moveTo("taken", `the container group ${agent.name} was created by another step meanwhile (another start step with namePrefix '${config.namePrefix}'?); it is left alone`);
+  throw new StartFailure(`namePrefix: ${agent.reason ?? ""}`);
+}
+
+/** The tags this step put on the group: same run, same agent, same creation time. */
+export function isThisStepsGroup(group: Pick<GroupSnapshot, "tags">, tags: Record<string, string>): boolean {
+  return [OWN_TAGS.run, OWN_TAGS.agent, OWN_TAGS.created].every((tag) => group.tags[tag] !== undefined && group.tags[tag] === tags[tag]);
+}
+
+/** Resolves true once the PUT is answered with an accepted create, false when it failed. */
+function answered(put: Promise<unknown>): Promise<boolean> {
+  return put.then(
+    () => true,
+    () => false,
+  );
+}

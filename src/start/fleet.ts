@@ -1,0 +1,73 @@
+// The agents one start step plans, each in one explicit state.
+import type { AciEvent } from "../azure/aci";
+
+/**
+ * planned: name and tags decided, nothing sent. creating: a PUT is queued or sent in some region,
+ * so the group may exist. provisioned: ARM reports the group provisioned. online: Azure DevOps
+ * shows the agent online. failed: it cannot come online (`reason` says why). taken: the name
+ * belongs to a group this step did not create, which it must never delete.
+ */
+export type AgentState = "planned" | "creating" | "provisioned" | "online" | "failed" | "taken";
+
+const allowedMoves: Record<AgentState, readonly AgentState[]> = {
+  planned: ["creating", "failed"],
+  // creating -> creating: the next region after one without capacity. An agent may come online
+  // before its create operation is seen to end.
+  creating: ["creating", "provisioned", "online", "failed", "taken"],
+  provisioned: ["online", "failed"],
+  online: [],
+  failed: [],
+  taken: [],
+};
+
+export function canMove(from: AgentState, to: AgentState): boolean {
+  return allowedMoves[from].includes(to);
+}
+
+export class FleetAgent {
+  state: AgentState = "planned";
+  /** Why it failed, or why its name is taken. */
+  reason: string | undefined;
+  /** The region of its current (or last) create. */
+  location: string;
+  provisionedAfterMs: number | undefined;
+  onlineAfterMs: number | undefined;
+  /** A PUT sent and not yet answered: the group it makes must be deleted even after a cancel. */
+  unansweredPut: Promise<boolean> | undefined;
+  /** What the watch last showed of the group, so that only changes are logged. */
+  shownState: string | undefined;
+  readonly shownEvents = new Set<string>();
+  lastWatchAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly name: string,
+    readonly tags: Record<string, string>,
+    location: string,
+  ) {
+    this.location = location;
+  }
+
+  moveTo(state: AgentState, reason?: string): void {
+    if (state === this.state && state !== "creating") return;
+    if (!canMove(this.state, state)) throw new Error(`${this.name}: cannot go from ${this.state} to ${state}`);
+    this.state = state;
+    if (reason !== undefined) this.reason = reason;
+  }
+
+  /** A group of this name may exist because this step asked for it. */
+  get mayHaveGroup(): boolean {
+    return this.state !== "planned" && this.state !== "taken";
+  }
+
+  /** Event lines not shown before. */
+  newEvents(events: readonly AciEvent[]): string[] {
+    const lines: string[] = [];
+    for (const event of events) {
+      const key = `${event.name}|${event.message}|${event.count}`;
+      if (this.shownEvents.has(key)) continue;
+      this.shownEvents.add(key);
+      lines.push(`event ${event.name}${event.count > 1 ? ` (x${event.count})` : ""}: ${event.message}`);
+    }
+    return lines;
+  }
+}

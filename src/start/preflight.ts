@@ -1,0 +1,108 @@
+// Everything checked before anything is created; each problem names the input it is about.
+import { AzureError, regionKey, type AciApi } from "../azure/aci";
+import { RequestTimeout } from "../core/deadline";
+import { InputError } from "../core/errors";
+import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
+import { namingRegistrationInput, type PoolApi } from "../run/pools";
+import { describe } from "./failures";
+import type { StartConfig } from "./inputs";
+
+export async function preflight(
+  config: StartConfig,
+  services: { aci: AciApi; pools: PoolApi; log: { warning(message: string): void } },
+  names: string[],
+  signal: AbortSignal,
+): Promise<{ pool: AgentPool; location: string }> {
+  const { aci, pools } = services;
+  const [pool, resourceGroupLocation, existing, regions] = await Promise.all([
+    pools.findPool(config.pool, signal).catch((error: unknown) => {
+      throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
+    }),
+    aci.resourceGroupLocation(config.resourceGroup, { signal }).catch((error: unknown) => {
+      throw namingResourceGroup(error, config.resourceGroup);
+    }),
+    aci.list(config.resourceGroup, { signal }).catch((error: unknown) => {
+      const named = namingResourceGroup(error, config.resourceGroup);
+      if (named instanceof InputError) throw named;
+      throw new Error(`Pre-flight could not check that the names ${names.join(", ")} are free in resource group '${config.resourceGroup}': ${describe(error)}`);
+    }),
+    containerGroupRegions(aci, signal, services.log),
+  ]);
+  const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
+  const location = config.location ?? regionKey(resourceGroupLocation);
+  const problems = [
+    ...(taken.length === 0
+      ? []
+      : [
+          `namePrefix: ${taken.join(", ")} already exist${taken.length === 1 ? "s" : ""} in resource group '${config.resourceGroup}' (another start step of this run, or one kept by keepOnFailure); give each start step its own namePrefix, or remove them with AciAgentStop`,
+        ]),
+    ...regionProblems(config, location, regions),
+  ];
+  if (problems.length > 0) throw new InputError(problems);
+  if (pool === undefined) {
+    throw new InputError([`pool: there is no agent pool '${config.pool}' in ${config.organizationUrl} that the registering identity can see`]);
+  }
+  if (pool.isHosted) {
+    throw new InputError([`pool: '${config.pool}' is a Microsoft-hosted pool; name a self-hosted pool`]);
+  }
+  if (!(await pools.canManagePool(pool.id, signal))) {
+    throw new InputError([
+      `pool: the registering identity (registrationAuth: ${config.registration.auth}) lacks the Administrator role on pool '${pool.name}', which registering and removing agents need`,
+    ]);
+  }
+  return { pool, location };
+}
+
+/** Regions named in the inputs (or the resource group's, when `location` is not set) where ACI cannot create groups. */
+export function regionProblems(config: Pick<StartConfig, "location" | "fallbackLocations">, location: string, regions: readonly string[] | undefined): string[] {
+  if (regions === undefined) return [];
+  const offered = new Set(regions);
+  const problems: string[] = [];
+  if (!offered.has(location)) {
+    problems.push(
+      config.location === undefined
+        ? `location: not set, and the resource group's region ${location} does not offer Azure Container Instances to this subscription; set location`
+        : `location: '${location}' is not a region where this subscription can create container groups`,
+    );
+  }
+  const unknown = config.fallbackLocations.filter((region) => !offered.has(region));
+  if (unknown.length > 0) problems.push(`fallbackLocations: ${unknown.map((r) => `'${r}'`).join(", ")} ${unknown.length === 1 ? "is not a region" : "are not regions"} where this subscription can create container groups`);
+  return problems;
+}
+
+/** The regions, or undefined when the identity may not read the resource provider (then ARM judges the region at create). */
+async function containerGroupRegions(aci: AciApi, signal: AbortSignal, log: { warning(message: string): void }): Promise<string[] | undefined> {
+  try {
+    return await aci.containerGroupRegions({ signal });
+  } catch (error) {
+    if (error instanceof AzureError && error.code === "AuthorizationFailed") {
+      log.warning(`The service connection may not read the Microsoft.ContainerInstance resource provider, so the regions are not checked before the create: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function namingResourceGroup(error: unknown, resourceGroup: string): unknown {
+  if (error instanceof AzureError && error.code === "ResourceGroupNotFound") {
+    return new InputError([`resourceGroup: the resource group '${resourceGroup}' does not exist in the service connection's subscription`]);
+  }
+  if (error instanceof AzureError && error.code === "AuthorizationFailed") {
+    return new InputError([`azureSubscription: the service connection may not read resource group '${resourceGroup}': ${error.message}`]);
+  }
+  return error;
+}
+
+/** A URL that does not lead to Azure DevOps (nothing answers, or something else does) is the organizationUrl input's problem. */
+function namingOrganizationUrl(error: unknown, organizationUrl: string): unknown {
+  const notAzureDevOps = error instanceof DevOpsError && (error.status === 404 || error.typeKey === NOT_AZURE_DEVOPS);
+  if (!notAzureDevOps && !isUnreachable(error)) return error;
+  return new InputError([`organizationUrl: ${organizationUrl} does not answer as an Azure DevOps organization (${describe(error)})`]);
+}
+
+/** No answer at all: the host does not resolve, refuses, fails TLS, or hangs. */
+function isUnreachable(error: unknown): boolean {
+  if (error instanceof RequestTimeout) return true;
+  const rest = error as { name?: unknown; statusCode?: unknown };
+  return rest.name === "RestError" && rest.statusCode === undefined;
+}

@@ -1,0 +1,219 @@
+// ACI and an agent pool in memory, on the global timers, for runStart's tests under sinon's fake
+// timers. A create is answered after `putMs`, the group is provisioned `provisionMs` later and its
+// agent online `onlineMs` after that. Any call can be made to hang: it then never answers, but
+// gives up when its abort signal fires, as the SDK does with `abortSignal`.
+import type { ContainerGroup } from "@azure/arm-containerinstance";
+import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
+import type { AgentPool, PoolAgent } from "../../../src/devops/client";
+import type { PoolApi } from "../../../src/run/pools";
+
+export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait";
+
+export interface Call {
+  at: number;
+  op: string;
+  name?: string;
+}
+
+/** Calls of both fakes, in order, with the (fake) time each was made. */
+export class CallLog {
+  readonly calls: Call[] = [];
+
+  record(op: string, name?: string): void {
+    this.calls.push({ at: Date.now(), op, ...(name === undefined ? {} : { name }) });
+  }
+
+  of(op: string): Call[] {
+    return this.calls.filter((c) => c.op === op);
+  }
+}
+
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}
+
+function hang(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal?.aborted === true) reject(signal.reason as Error);
+    signal?.addEventListener("abort", () => { reject(signal.reason as Error); }, { once: true });
+  });
+}
+
+/** The signal of either call shape: `{ signal }` (today's) or a bare AbortSignal. */
+function signalOf(options: RequestOptions | AbortSignal | undefined): AbortSignal | undefined {
+  return options instanceof AbortSignal ? options : options?.signal;
+}
+
+export class FakePool implements PoolApi {
+  readonly pool: AgentPool = { id: 7, name: "aci", isHosted: false };
+  readonly agents = new Map<string, PoolAgent>();
+  readonly hangs = new Set<Hangable>();
+  requestCount = 0;
+  private nextId = 1;
+
+  constructor(readonly log: CallLog) {}
+
+  bringOnline(name: string): void {
+    this.agents.set(name, { id: this.nextId++, name, status: "online", enabled: true });
+  }
+
+  findPool(name: string): Promise<AgentPool | undefined> {
+    this.requestCount++;
+    return Promise.resolve(name === this.pool.name ? this.pool : undefined);
+  }
+
+  canManagePool(): Promise<boolean> {
+    this.requestCount++;
+    return Promise.resolve(true);
+  }
+
+  async listAgents(_poolId: number, signal?: AbortSignal): Promise<PoolAgent[]> {
+    this.requestCount++;
+    this.log.record("listAgents");
+    if (this.hangs.has("listAgents")) await hang(signal);
+    return [...this.agents.values()];
+  }
+
+  deleteAgent(_poolId: number, agentId: number): Promise<boolean> {
+    this.requestCount++;
+    const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    this.log.record("deleteAgent", agent?.name);
+    if (agent !== undefined) this.agents.delete(agent.name);
+    return Promise.resolve(agent !== undefined);
+  }
+}
+
+interface Group extends GroupSnapshot {
+  generation: number;
+}
+
+export class FakeAci implements AciApi {
+  readonly groups = new Map<string, Group>();
+  readonly hangs = new Set<Hangable>();
+  /** Regions without capacity: the PUT answers 409 (sync), or the group is made and its create operation fails (async). */
+  readonly noCapacityIn = new Map<string, "sync" | "async">();
+  /** Groups of another step: a create-only PUT of these names answers 412. */
+  readonly othersGroups = new Map<string, GroupSnapshot>();
+  regions = ["westeurope", "northeurope", "eastus"];
+  listFailure: Error | undefined;
+  putMs = 200;
+  provisionMs = 3000;
+  onlineMs = 5000;
+  deleteMs = 2000;
+  /** The container of a provisioned group, instead of one running normally (its agent then never comes online). */
+  container: Partial<ContainerSnapshot> | undefined;
+  requestCount = 0;
+  private generation = 0;
+
+  constructor(
+    readonly log: CallLog,
+    private readonly pool: FakePool,
+  ) {}
+
+  resourceGroupLocation(): Promise<string> {
+    this.requestCount++;
+    return Promise.resolve("westeurope");
+  }
+
+  containerGroupRegions(): Promise<string[]> {
+    this.requestCount++;
+    return Promise.resolve(this.regions);
+  }
+
+  async beginCreate(_resourceGroup: string, spec: ContainerGroup, options?: RequestOptions | AbortSignal): Promise<CreateOperation & { poll(): Promise<"running" | "succeeded"> }> {
+    this.requestCount++;
+    const name = spec.name ?? "";
+    const location = spec.location ?? "";
+    // A create still waiting for a write slot when the step is cancelled is never sent.
+    signalOf(options)?.throwIfAborted();
+    this.log.record("put", name);
+    if (this.hangs.has("put")) await hang(undefined);
+    // The PUT is on the wire: ARM answers it whatever the caller does meanwhile.
+    await wait(this.putMs, undefined);
+    if (this.othersGroups.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
+    const noCapacity = this.noCapacityIn.get(location);
+    if (noCapacity === "sync") {
+      throw new AzureError(`The requested resource is not available in the location '${location}' at this moment.`, "ServiceUnavailable", 409);
+    }
+    const generation = ++this.generation;
+    this.groups.set(name, {
+      name, location, provisioningState: "Pending", state: "Pending", tags: spec.tags ?? {}, events: [], generation,
+      containers: [{ name, state: "Waiting", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [] }],
+    });
+    this.log.record("created", name);
+    const provisioned = wait(this.provisionMs, undefined).then(() => {
+      const group = this.groups.get(name);
+      if (group?.generation !== generation) return false;
+      if (noCapacity === "async") {
+        group.provisioningState = "Failed";
+        throw new AzureError(`The requested resource is not available in the location '${location}' at this moment.`, "ServiceUnavailable", undefined);
+      }
+      group.provisioningState = "Succeeded";
+      group.state = "Running";
+      group.containers = [{ name, state: "Running", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [], ...this.container }];
+      if (this.container === undefined) {
+        setTimeout(() => { if (this.groups.get(name)?.generation === generation) this.pool.bringOnline(name); }, this.onlineMs);
+      }
+      return true;
+    });
+    let done = false;
+    provisioned.then(() => { done = true; }, () => { done = true; });
+    const untilDone = async (signal?: AbortSignal) => {
+      this.requestCount++;
+      if (this.hangs.has("poll")) await hang(signal);
+      await Promise.race([provisioned, hang(signal)]);
+    };
+    return {
+      untilDone,
+      poll: async () => {
+        this.requestCount++;
+        if (this.hangs.has("poll")) await hang(undefined);
+        if (done) await provisioned;
+        return done ? "succeeded" : "running";
+      },
+    };
+  }
+
+  async get(_resourceGroup: string, name: string, options?: RequestOptions): Promise<GroupSnapshot | undefined> {
+    this.requestCount++;
+    this.log.record("get", name);
+    if (this.hangs.has("get")) await hang(signalOf(options));
+    const group = this.groups.get(name) ?? this.othersGroups.get(name);
+    return group === undefined ? undefined : structuredClone(group);
+  }
+
+  async delete(_resourceGroup: string, name: string, options?: RequestOptions & { wait?: boolean }): Promise<boolean> {
+    this.requestCount++;
+    this.log.record("delete", name);
+    const existed = this.groups.delete(name);
+    if (existed && options?.wait !== false) {
+      if (this.hangs.has("deleteWait")) await hang(options?.signal);
+      await wait(this.deleteMs, options?.signal);
+    }
+    return existed;
+  }
+
+  async list(_resourceGroup: string, options?: RequestOptions): Promise<GroupSnapshot[]> {
+    this.requestCount++;
+    this.log.record("list");
+    if (this.hangs.has("list")) await hang(signalOf(options));
+    if (this.listFailure !== undefined) throw this.listFailure;
+    return [...this.groups.values(), ...this.othersGroups.values()];
+  }
+
+  logs(_resourceGroup: string, name: string): Promise<string> {
+    this.requestCount++;
+    this.log.record("logs", name);
+    return Promise.resolve(`log of ${name}: agent exited`);
+  }
+}

@@ -1,0 +1,207 @@
+import { strict as assert } from "node:assert";
+import * as sinon from "sinon";
+import { AzureError } from "../../../src/azure/aci";
+import { systemClock } from "../../../src/core/clock";
+import { DevOpsError } from "../../../src/devops/client";
+import { InputError } from "../../../src/core/errors";
+import { OWN_TAGS } from "../../../src/run/tags";
+import { runStart, type StartResult } from "../../../src/start/runStart";
+import { CallLog, FakeAci, FakePool } from "./fakeAzure";
+import { configWith } from "./fixtures";
+
+type Outcome = { ok: true; result: StartResult } | { ok: false; error: Error };
+
+interface Started {
+  aci: FakeAci;
+  pool: FakePool;
+  calls: CallLog;
+  lines: string[];
+  cancel(): void;
+  /** Undefined until runStart settles. */
+  outcome(): Outcome | undefined;
+}
+
+describe("runStart (fake timers)", function () {
+  this.timeout(10_000);
+  let clock: sinon.SinonFakeTimers;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+  });
+  afterEach(() => {
+    clock.restore();
+  });
+
+  function start(inputs: Record<string, string>, arrange: (aci: FakeAci, pool: FakePool) => void = () => {}): Started {
+    const calls = new CallLog();
+    const pool = new FakePool(calls);
+    const aci = new FakeAci(calls, pool);
+    arrange(aci, pool);
+    const lines: string[] = [];
+    const record = (message: string) => { lines.push(message); };
+    const cancellation = new AbortController();
+    let settled: Outcome | undefined;
+    void runStart(configWith(inputs), {
+      aci,
+      pools: pool,
+      log: { info: record, warning: record, error: record, debug: () => {}, infoExternal: record, setProgress: () => {} },
+      clock: systemClock,
+      signal: cancellation.signal,
+      bootstrapScript: "#!/bin/sh\n",
+      registrationToken: "pat",
+    }).then(
+      (result) => { settled = { ok: true, result }; },
+      (error: unknown) => { settled = { ok: false, error: error as Error }; },
+    );
+    return { aci, pool, calls, lines, cancel: () => { cancellation.abort(); }, outcome: () => settled };
+  }
+
+  function failure(started: Started): Error {
+    const outcome = started.outcome();
+    assert.ok(outcome !== undefined, "runStart has not ended");
+    assert.ok(!outcome.ok, "runStart succeeded");
+    return outcome.error;
+  }
+
+  const names = (count: number) => Array.from({ length: count }, (_, i) => `azp-1234-1-${i + 1}`);
+
+  it("starts every agent and reports when each was provisioned and online", async () => {
+    const started = start({ agentCount: "3" });
+    await clock.tickAsync(12_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    assert.deepEqual(outcome.result.agents.map((a) => a.name), names(3));
+    assert.ok(outcome.result.agents.every((a) => a.provisionedAfterMs !== undefined && a.onlineAfterMs !== undefined));
+    assert.equal(started.calls.of("delete").length, 0);
+  });
+
+  it("succeeds once every agent is online, while a create operation is still polling", async () => {
+    const started = start({ agentCount: "3" }, (aci) => { aci.hangs.add("poll"); });
+    await clock.tickAsync(12_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended with every agent online");
+    assert.equal(started.calls.of("delete").length, 0);
+  });
+
+  it("ends at timeoutMinutes when the agents never come online, and removes every group", async () => {
+    const started = start({ agentCount: "2", timeoutMinutes: "1" }, (aci) => { aci.container = { state: "Running" }; });
+    await clock.tickAsync(59_000);
+    assert.equal(started.outcome(), undefined);
+    await clock.tickAsync(2_000);
+    await clock.tickAsync(5_000);
+    assert.match(failure(started).message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\)/);
+    assert.equal(started.aci.groups.size, 0);
+  });
+
+  it("ends at timeoutMinutes when a read of a group hangs, names it, and removes every group", async () => {
+    const started = start({ agentCount: "2", timeoutMinutes: "1" }, (aci) => {
+      aci.container = { state: "Running" };
+      aci.hangs.add("get");
+    });
+    await clock.tickAsync(61_000);
+    // The log shown on failure gets 30 s, the deletes their time.
+    await clock.tickAsync(35_000);
+    const message = failure(started).message;
+    assert.match(message, /timeoutMinutes/);
+    assert.match(message, /still waiting for ARM to read container group azp-1234-1-1/);
+    assert.equal(started.aci.groups.size, 0);
+  });
+
+  it("ends at timeoutMinutes when an Azure DevOps call hangs, names it, and has deleted every group by then", async () => {
+    const started = start({ agentCount: "2", timeoutMinutes: "1" }, (_aci, pool) => { pool.hangs.add("listAgents"); });
+    await clock.tickAsync(61_000);
+    assert.equal(started.aci.groups.size, 0, "groups left after the timeout");
+    await clock.tickAsync(16 * 60_000);
+    const message = failure(started).message;
+    assert.match(message, /timeoutMinutes/);
+    assert.match(message, /still waiting for Azure DevOps to list the agents of pool 'aci'/);
+  });
+
+  it("judges a crash-looping long-lived agent dead at once, shows its log and removes it", async () => {
+    const started = start({ agentCount: "1", ephemeral: "false", maxLifetimeMinutes: "0" }, (aci) => {
+      aci.container = { state: "Waiting", restartCount: 2, previousState: { state: "Terminated", exitCode: 1 } };
+    });
+    await clock.tickAsync(30_000);
+    assert.match(failure(started).message, /azp-1234-1-1: the container keeps exiting \(code 1, restarted 2 time\(s\)\)/);
+    assert.equal(started.calls.of("logs").length, 1);
+    assert.equal(started.aci.groups.size, 0);
+  });
+
+  it("on cancel during a region-fallback delete, sends a DELETE for every planned name at once and ends", async () => {
+    const started = start({ agentCount: "3", fallbackLocations: "northeurope" }, (aci) => {
+      aci.noCapacityIn.set("westeurope", "async");
+      aci.hangs.add("deleteWait");
+    });
+    // Every create operation has failed for capacity, and each group's delete is under way.
+    await clock.tickAsync(8_000);
+    assert.equal(started.calls.of("delete").length, 3);
+    assert.equal(started.outcome(), undefined);
+    const cancelledAt = Date.now();
+    started.cancel();
+    await clock.tickAsync(100);
+    const deletesAfterCancel = started.calls.of("delete").filter((c) => c.at >= cancelledAt);
+    assert.deepEqual(deletesAfterCancel.map((c) => c.name).sort(), names(3));
+    assert.ok(deletesAfterCancel.every((c) => c.at === cancelledAt), "a DELETE waited for something");
+    assert.ok(!started.calls.calls.some((c) => c.at >= cancelledAt && c.op === "get"), "read a group before deleting it");
+    await clock.tickAsync(1_000);
+    assert.match(failure(started).message, /cancelled/);
+  });
+
+  it("deletes a group whose create is answered after the cancel's DELETE", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.putMs = 5_000; });
+    await clock.tickAsync(1_000);
+    started.cancel();
+    await clock.tickAsync(100);
+    assert.deepEqual(started.calls.of("delete").map((c) => c.name).sort(), names(2), "the DELETEs waited for the creates");
+    await clock.tickAsync(5_000);
+    assert.equal(started.aci.groups.size, 0, "a group created after the cancel was left");
+    assert.equal(started.calls.of("delete").length, 4);
+    assert.match(failure(started).message, /cancelled/);
+  });
+
+  it("fails pre-flight, creating nothing, when the check that the names are free fails", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.listFailure = new AzureError("Internal error", "InternalServerError", 500); });
+    await clock.tickAsync(1_000);
+    assert.match(failure(started).message, /could not check that the names azp-1234-1-1, azp-1234-1-2 are free/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
+  it("refuses a location or fallback location where ACI cannot create groups, naming each input, before creating anything", async () => {
+    const started = start({ location: "mars", fallbackLocations: "northeurope, westeurop" });
+    await clock.tickAsync(1_000);
+    const error = failure(started);
+    assert.ok(error instanceof InputError, error.message);
+    assert.deepEqual(error.problems.map((p) => p.split(":")[0]), ["location", "fallbackLocations"]);
+    assert.match(error.message, /'westeurop'/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
+  const unreachable: Record<string, Error> = {
+    "nothing answers at organizationUrl": Object.assign(new Error("getaddrinfo ENOTFOUND dev.azure.invalid"), { name: "RestError", code: "ENOTFOUND" }),
+    "organizationUrl answers 404": new DevOpsError("Azure DevOps answered 404: Not Found", 404),
+  };
+  for (const [name, error] of Object.entries(unreachable)) {
+    it(`names organizationUrl when ${name}, before creating anything`, async () => {
+      const started = start({}, (_aci, pool) => { pool.findPool = () => Promise.reject(error); });
+      await clock.tickAsync(1_000);
+      const refused = failure(started);
+      assert.ok(refused instanceof InputError, refused.message);
+      assert.match(refused.message, /^organizationUrl: https:\/\/dev\.azure\.com\/contoso does not answer as an Azure DevOps organization/);
+      assert.equal(started.calls.of("put").length, 0);
+    });
+  }
+
+  it("leaves alone a group another step created under a planned name meanwhile, and removes its own", async () => {
+    const started = start({ agentCount: "2" }, (aci) => {
+      // Created after pre-flight's name check: the create-only PUT is refused.
+      setTimeout(() => {
+        aci.othersGroups.set("azp-1234-1-2", { name: "azp-1234-1-2", location: "westeurope", provisioningState: "Succeeded", state: "Running", tags: { [OWN_TAGS.run]: "other" }, containers: [], events: [] });
+      }, 1);
+    });
+    await clock.tickAsync(10_000);
+    assert.match(failure(started).message, /namePrefix: the container group azp-1234-1-2 was created by another step/);
+    assert.ok(started.calls.of("delete").some((c) => c.name === "azp-1234-1-1"));
+    assert.ok(!started.calls.of("delete").some((c) => c.name === "azp-1234-1-2"), "deleted the other step's group");
+    assert.equal(started.aci.groups.size, 0);
+  });
+});
