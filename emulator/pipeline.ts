@@ -125,12 +125,34 @@ export interface StepRun {
   result: "Succeeded" | "SucceededWithIssues" | "Failed" | undefined;
   /** The task.complete message. */
   message: string;
+  /** The signals the step was sent, with when. */
+  signals: SentSignal[];
+}
+
+/**
+ * How the agent cancels a step (microsoft/azure-pipelines-agent, src/Agent.Sdk/ProcessInvoker.cs:
+ * `_defaultSigintTimeout` 7500 ms, `_defaultSigtermTimeout` 2500 ms; CancelAndKillProcessTree sends
+ * SIGINT and waits that long for the process to exit, then SIGTERM, then kills it).
+ */
+export const agentCancel = { sigintTimeoutMs: 7500, sigtermTimeoutMs: 2500 };
+
+export interface SentSignal {
+  signal: NodeJS.Signals;
+  /** Date.now() when it was sent. */
+  at: number;
 }
 
 export interface RunningStep {
   done: Promise<StepRun>;
-  /** Sends a signal, as the agent does on cancel (SIGINT, then SIGTERM). */
+  /** Sends one signal now. */
   signal(name: NodeJS.Signals): void;
+  /**
+   * Cancels the step as the agent does: SIGINT; SIGTERM if it still runs 7.5 s later; SIGKILL if
+   * it still runs 2.5 s after that. Resolves when the process has ended.
+   */
+  cancel(): Promise<StepRun>;
+  /** Every signal sent to the step so far, in order (the same array as the run's `signals`). */
+  signals: SentSignal[];
 }
 
 /** Runs a task's bundle (tasks/<folder>/dist/main.js) as the agent would: node, with the step environment. */
@@ -153,13 +175,35 @@ export function runStep(repositoryRoot: string, taskFolder: string, env: Record<
   };
   child.stdout.on("data", take);
   child.stderr.on("data", take);
+  const signals: SentSignal[] = [];
+  const exited = new Promise<void>((resolve) => child.once("exit", () => { resolve(); }));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const send = (name: NodeJS.Signals): boolean => {
+    if (!running()) return false;
+    signals.push({ signal: name, at: Date.now() });
+    child.kill(name);
+    return true;
+  };
+  const exitsWithin = async (ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => { resolve(false); }, ms); });
+    const exit = await Promise.race([exited.then(() => true), timeout]);
+    clearTimeout(timer);
+    return exit;
+  };
   const done = new Promise<StepRun>((resolve) => {
     child.once("close", (exitCode) => {
       if (partial !== "") lines.push(partial);
-      resolve({ exitCode, lines, ...parseCommands(lines) });
+      resolve({ exitCode, lines, signals, ...parseCommands(lines) });
     });
   });
-  return { done, signal: (name) => child.kill(name) };
+  const cancel = async (): Promise<StepRun> => {
+    if (send("SIGINT") && !(await exitsWithin(agentCancel.sigintTimeoutMs))) {
+      if (send("SIGTERM") && !(await exitsWithin(agentCancel.sigtermTimeoutMs))) send("SIGKILL");
+    }
+    return done;
+  };
+  return { done, signal: (name) => { send(name); }, cancel, signals };
 }
 
 function parseCommands(lines: string[]): Pick<StepRun, "outputs" | "result" | "message"> {

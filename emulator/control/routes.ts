@@ -57,8 +57,11 @@ export function controlRoutes(ctx: EmulatorContext): Router {
   router.post("/faults", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    if (typeof body.path !== "string" || typeof body.status !== "number") {
-      res.status(400).json({ message: "a fault needs path (a regular expression) and status" });
+    const hang = body.hang === true || body.hang === "before" ? "before" : body.hang === "after" ? "after" : undefined;
+    const status = typeof body.status === "number" ? body.status : undefined;
+    const delayMs = typeof body.delayMs === "number" && body.delayMs >= 0 ? body.delayMs : undefined;
+    if (typeof body.path !== "string" || (status === undefined && delayMs === undefined && hang === undefined)) {
+      res.status(400).json({ message: 'a fault needs path (a regular expression) and status, delayMs (ms) or hang (true, "before" or "after")' });
       return;
     }
     const rule: FaultRule = {
@@ -66,9 +69,11 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       service: (["entra", "arm", "devops"].includes(String(body.service)) ? body.service : "any") as FaultRule["service"],
       method: typeof body.method === "string" ? body.method : undefined,
       path: body.path,
-      status: body.status,
+      status,
       body: body.body,
       headers: (body.headers ?? {}) as Record<string, string>,
+      delayMs,
+      hang,
       remaining: typeof body.count === "number" ? body.count : 1,
     };
     state.faults.push(rule);

@@ -144,6 +144,10 @@ export class FakePools implements PoolApi {
   /** Agents that deregister themselves just before `deleteAgent` reaches them. */
   readonly vanishBeforeDelete = new Set<number>();
   readonly deleteCalls: number[] = [];
+  /** Azure DevOps down: `findPool` or `listAgents` rejects with this every time. */
+  readonly lookupFailures: { findPool?: Error; listAgents?: Error } = {};
+  /** Azure DevOps hanging: `findPool` never settles. */
+  hangs = false;
   readonly requestCount = 0;
 
   add(...agents: PoolAgent[]): this {
@@ -152,6 +156,8 @@ export class FakePools implements PoolApi {
   }
 
   findPool(name: string): Promise<AgentPool | undefined> {
+    if (this.hangs) return new Promise(() => undefined);
+    if (this.lookupFailures.findPool !== undefined) return Promise.reject(this.lookupFailures.findPool);
     return Promise.resolve(this.hidden || name.toLowerCase() !== this.pool.name ? undefined : this.pool);
   }
 
@@ -161,6 +167,7 @@ export class FakePools implements PoolApi {
 
   listAgents(poolId: number): Promise<PoolAgent[]> {
     if (poolId !== this.pool.id) return Promise.reject(new Error(`no pool ${poolId}`));
+    if (this.lookupFailures.listAgents !== undefined) return Promise.reject(this.lookupFailures.listAgents);
     return Promise.resolve([...this.agents.values()]);
   }
 

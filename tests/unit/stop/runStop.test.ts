@@ -320,6 +320,55 @@ describe("runStop", () => {
     });
   });
 
+  describe("Azure DevOps down or hanging", () => {
+    const down = () => new DevOpsError("Azure DevOps answered 503: Service Unavailable", 503, "");
+    const runGroups = () =>
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") })).add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }));
+
+    for (const [call, breakIt] of [
+      ["the pool lookup", () => { pools.lookupFailures.findPool = down(); }],
+      ["the agent listing", () => { pools.lookupFailures.listAgents = down(); }],
+    ] as const) {
+      it(`deletes every group it found when ${call} fails, and names each registration and the pool as left over`, async () => {
+        runGroups();
+        pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(2, "azp-1234-1-2"));
+        breakIt();
+
+        const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+        assert.deepEqual([...aci.groups.keys()], []);
+        assert.deepEqual(aci.deleted.sort(), ["azp-1234-1-1", "azp-1234-1-2"]);
+        assert.deepEqual(result.leftovers.map((l) => l.name), ["azp-1234-1-1", "azp-1234-1-2", "pool 'aci'"]);
+        for (const leftover of result.leftovers.slice(0, 2)) {
+          assert.match(leftover.reason, /^container group deleted, but its agent registration could not be checked: Azure DevOps answered 503/);
+        }
+        assert.match(result.leftovers[2]?.reason ?? "", /registrations could not be read.*503/);
+        assert.deepEqual(pools.deleteCalls, []);
+      });
+    }
+
+    it("deletes the named groups when Azure DevOps refuses the registration credentials, naming the input", async () => {
+      runGroups();
+      pools.lookupFailures.findPool = new DevOpsError("Azure DevOps answered 401: the PAT is not valid", 401, "");
+
+      const result = await stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,azp-1234-1-2", collectLogs: "false" }));
+
+      assert.deepEqual([...aci.groups.keys()], []);
+      assert.equal(result.leftovers.length, 3);
+      assert.match(result.leftovers[0]?.reason ?? "", /registrationToken: Azure DevOps answered 401/);
+    });
+
+    it("sends every group's delete while Azure DevOps does not answer at all", async () => {
+      runGroups();
+      pools.hangs = true;
+
+      void stop(stopConfigWith({ collectLogs: "false" }));
+
+      for (let turn = 0; turn < 20 && aci.deleted.length < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(aci.deleted.sort(), ["azp-1234-1-1", "azp-1234-1-2"]);
+    });
+  });
+
   describe("collectLogs", () => {
     it("writes each container's log to a file, attaches it, shows its last lines, then deletes the group", async () => {
       const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
