@@ -461,6 +461,16 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       assert.ok(run.message.includes("no-such-group"));
       assertNoWrites(emu);
     });
+
+    it("fails naming location and fallbackLocations before creating anything when ACI does not offer those regions", async function () {
+      const emu = emulator();
+      const run = await runStart(emu, { inputs: { location: "mars", fallbackLocations: "northeurope, westeurop" } });
+      assertInvariants(emu, run);
+      assert.equal(run.result, "Failed");
+      assert.match(run.message, /(^|\n)location: 'mars' is not a region/);
+      assert.match(run.message, /(^|\n)fallbackLocations: 'westeurop' is not a region/);
+      assertNoWrites(emu);
+    });
   });
 
 });
