@@ -62,7 +62,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
     location: config.location,
   }));
   const { template, parameterNames } = armTemplateFor(groups);
-  const path = join(platform.tempDirectory, `aci-agents-${config.run.runId}-${config.run.attempt}.template.json`);
+  const path = join(platform.tempDirectory, `aci-agents-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
   platform.info(`Dry run: wrote the ARM template for ${groups.length} container group(s) to ${path}.`);
   platform.info(`Deploy it with: az deployment group create -g ${config.resourceGroup} --template-file ${path} --parameters ${parameterNames.map((p) => `${p}=<secret>`).join(" ")}`);
@@ -70,7 +70,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
 }
 
 function publishSummary(platform: TaskPlatform, config: StartConfig, result: StartResult): void {
-  const path = join(platform.tempDirectory, `aci-agents-start-${config.run.runId}-${config.run.attempt}.md`);
+  const path = join(platform.tempDirectory, `aci-agents-start-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.md`);
   writeFileSync(path, startSummary(config, result));
   platform.uploadSummary(path);
 }

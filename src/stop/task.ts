@@ -7,7 +7,7 @@ import { aciFromConnection, devopsClient, inputReader, pipelineVariables, regist
 import type { TaskPlatform } from "../platform/types";
 import { parseStopInputs } from "./inputs";
 import { leftoverMessage, runStop } from "./runStop";
-import { scopeLabel, stopSummary } from "./summary";
+import { scopeLabel, stopSummary, summaryFileName } from "./summary";
 
 export async function runStopTask(platform: TaskPlatform): Promise<void> {
   try {
@@ -23,14 +23,14 @@ export async function runStopTask(platform: TaskPlatform): Promise<void> {
       logDirectory,
     });
     platform.setVariable("removedCount", String(result.removed.length), { isOutput: true });
-    const summary = join(platform.tempDirectory, `aci-agents-stop-${config.run.runId}.md`);
+    const summary = join(platform.tempDirectory, summaryFileName(config));
     writeFileSync(summary, stopSummary(config, result));
     platform.uploadSummary(summary);
     if (result.leftovers.length > 0) {
       platform.setResult("failed", leftoverMessage(config, result.leftovers));
       return;
     }
-    platform.setResult("succeeded", `Removed ${result.removed.length} agent(s) (${scopeLabel(config)}); nothing of theirs is left.`);
+    platform.setResult("succeeded", `Removed ${result.removed.length} agent(s) (scope: ${scopeLabel(config)}); nothing of theirs is left.`);
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }

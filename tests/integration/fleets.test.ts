@@ -3,6 +3,7 @@
 // their own agents, a classic release whose stages do the same, and a rerun of a failed start.
 // Jobs are queued with the demand the start step gives and matched as Azure DevOps matches them.
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
 import type { ReleaseStage } from "../../emulator/pipeline";
 import { OWN_TAGS } from "../../src/run/tags";
 import {
@@ -10,6 +11,7 @@ import {
   assertNoSecretLeaks,
   groupNames,
   namesOf,
+  newJobDirectory,
   nextBuildId,
   plainOutput,
   runJob,
@@ -98,6 +100,37 @@ describe("integration: one run, many fleets", function () {
       assert.deepEqual(agentNamesInPool(emu), namesOf(other, 1, "linux"));
       assertNoSecretLeaks(emu);
     });
+  });
+
+  it("two start steps in one job keep their files apart: dry-run templates and summaries", async function () {
+    const emu = emulator();
+    const build = nextBuildId();
+    const job = newJobDirectory();
+    const dryRuns = [];
+    for (const prefix of ["linux", "tools"]) {
+      dryRuns.push(await runStart(emu, { buildId: build, tempDirectory: job, inputs: { namePrefix: prefix, dryRun: "true" } }));
+    }
+    const [linux, tools] = dryRuns;
+    assert.ok(linux !== undefined && tools !== undefined);
+    assertSucceeded(linux);
+    assertSucceeded(tools);
+    assert.notEqual(linux.outputs.armTemplatePath, tools.outputs.armTemplatePath);
+    assert.match(readFileSync(linux.outputs.armTemplatePath ?? "", "utf8"), new RegExp(`linux-${build}-1-1`));
+    assert.match(readFileSync(tools.outputs.armTemplatePath ?? "", "utf8"), new RegExp(`tools-${build}-1-1`));
+
+    const starts = [];
+    for (const prefix of ["linux", "tools"]) {
+      starts.push(await runStart(emu, { buildId: build, tempDirectory: job, inputs: { namePrefix: prefix } }));
+    }
+    const summaries = starts.map((start) => {
+      assertSucceeded(start);
+      const line = start.lines.find((l) => l.startsWith("##vso[task.uploadsummary]"));
+      assert.ok(line !== undefined, plainOutput(start));
+      return readFileSync(line.slice("##vso[task.uploadsummary]".length).trim(), "utf8");
+    });
+    assert.match(summaries[0] ?? "", new RegExp(`fleet linux-${build}`));
+    assert.match(summaries[1] ?? "", new RegExp(`fleet tools-${build}`));
+    assertNoSecretLeaks(emu);
   });
 
   describe("a classic release with two stages, each with an agent job on the ACI pool", function () {

@@ -114,6 +114,8 @@ export interface StepOptions {
   release?: ReleaseStage;
   /** System.JobAttempt (default 1). */
   jobAttempt?: number;
+  /** Agent.TempDirectory: another step's, for a step in the same job (default: a job of its own). */
+  tempDirectory?: string;
   /** Task inputs; resourceGroup, pool, registrationAuth and registrationToken default to the emulator's. */
   inputs?: Record<string, string>;
   /** Inputs to leave out (e.g. registrationToken). */
@@ -123,14 +125,21 @@ export interface StepOptions {
   env?: Record<string, string>;
 }
 
+/** A temp directory for the steps of one job (removed after the test). */
+export function newJobDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), "aci-it-"));
+  tempDirectories.push(directory);
+  return directory;
+}
+
 /**
- * Starts a task's bundle as the agent would, each step in its own temp directory (its own job);
+ * Starts a task's bundle as the agent would, each step in its own temp directory (its own job)
+ * unless it is given the directory of another step's job;
  * `done` resolves when the process ends.
  */
 export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: StepOptions = {}): RunningStep & { step: RecordedStep } {
   const { info } = emu;
-  const tempDirectory = mkdtempSync(join(tmpdir(), "aci-it-"));
-  tempDirectories.push(tempDirectory);
+  const tempDirectory = options.tempDirectory ?? newJobDirectory();
   const buildId = options.buildId ?? nextBuildId();
   const inputs: Record<string, string> = {
     resourceGroup: info.resourceGroup,

@@ -61,7 +61,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     assert.match(stop.message, /Removed 2 agent\(s\) \(scope: run, fleet azp-\d+\)/);
     assert.deepEqual(groupNames(emu), namesOf(buildB, 1));
     assert.deepEqual(agentNamesInPool(emu), namesOf(buildB, 1));
-    assert.ok(stop.lines.some((l) => /^##vso\[task\.uploadsummary\].*aci-agents-stop-\d+\.md$/.test(l)), plainOutput(stop));
+    assert.ok(stop.lines.some((l) => /^##vso\[task\.uploadsummary\].*aci-agents-stop-azp-\d+\.md$/.test(l)), plainOutput(stop));
 
     // The other run's cleanup job, this time with the job's access token instead of a PAT.
     const stopB = await stopAgents(emu, buildB, { registrationAuth: "accessToken" }, ["registrationToken"]);
