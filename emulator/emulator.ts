@@ -113,6 +113,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     state,
     context,
     async stop() {
+      // A container waiting out its restart backoff must not start again in a folder about to go.
+      for (const group of state.containerGroups.values()) group.generation++;
       await runtime.stopAll();
       await Promise.all(
         servers.map(

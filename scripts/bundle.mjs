@@ -65,8 +65,8 @@ async function bundleTask(task) {
     sourcemap: false,
     legalComments: "none", // replaced by the complete licence texts in main.js.LEGAL.txt
     metafile: true,
-    // The bootstrap script (agent/start.sh) travels inside the bundle as a string.
-    loader: { ".sh": "text" },
+    // The bootstrap script (agent/start.sh) and the Dockerfile template travel inside the bundle as strings.
+    loader: { ".sh": "text", "": "text" },
     logLevel: "warning",
   });
 

@@ -4,7 +4,9 @@
 //
 //   npm run package -- --publisher contoso --version 1.2.3
 //
-// --publisher: your Marketplace publisher id (the manifest's is a placeholder).
+// --publisher:  your Marketplace publisher id (the manifest's is a placeholder).
+// --repository: where your copy of this repository lives, e.g. https://github.com/contoso/aci-build-agents:
+//               the listing's links (input reference, issues, Q&A), overview.md and the tasks' helpUrl point there.
 // --version:   the extension's version; the tasks get the same minor and patch (their major stays),
 //              because Azure DevOps only replaces an installed task when its version changes.
 // Other arguments go to `tfx extension create` as they are.
@@ -22,6 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(join(root, "package.json"));
 const MARKETPLACE_LIMIT = 25 * 1024 * 1024;
 const PLACEHOLDER_PUBLISHER = "your-publisher-id";
+const PLACEHOLDER_REPOSITORY = "https://github.com/your-org/aci-build-agents";
 
 function fail(message) {
   console.error(`package: ${message}`);
@@ -29,14 +32,15 @@ function fail(message) {
 }
 
 const { values: options, tokens } = parseArgs({
-  options: { publisher: { type: "string" }, version: { type: "string" } },
+  options: { publisher: { type: "string" }, version: { type: "string" }, repository: { type: "string" } },
   strict: false,
   tokens: true,
 });
-const ours = tokens.filter((token) => token.kind === "option" && (token.name === "publisher" || token.name === "version"));
+const ours = tokens.filter((token) => token.kind === "option" && (["publisher", "version", "repository"].includes(token.name)));
 const dropped = new Set(ours.flatMap((token) => (token.inlineValue === false ? [token.index, token.index + 1] : [token.index])));
 const passThrough = process.argv.slice(2).filter((_, index) => !dropped.has(index));
 if (options.version !== undefined && !/^\d+\.\d+\.\d+$/.test(String(options.version))) fail(`--version must be MAJOR.MINOR.PATCH, got '${options.version}'`);
+if (options.repository !== undefined && !/^https:\/\/\S+[^/]$/.test(String(options.repository))) fail(`--repository must be an https URL without a trailing slash, got '${options.repository}'`);
 if (options.publisher !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9-]*$/.test(String(options.publisher))) fail(`--publisher must be a Marketplace publisher id (letters, digits, dashes), got '${options.publisher}'`);
 
 const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
@@ -68,6 +72,13 @@ for (const path of new Set(referenced)) {
   cpSync(join(root, path), join(stage, path), { recursive: true });
 }
 
+if (options.repository !== undefined) {
+  const taskFiles = taskFolders.flatMap((folder) => ["task.json", "task.loc.json"].map((name) => join(folder, name)));
+  for (const file of ["vss-extension.json", manifest.content.details.path, ...taskFiles].map((name) => join(stage, name)).filter(existsSync)) {
+    writeFileSync(file, readFileSync(file, "utf8").replaceAll(PLACEHOLDER_REPOSITORY, String(options.repository)));
+  }
+}
+
 if (options.version !== undefined) {
   const [, minor, patch] = String(options.version).split(".").map(Number);
   for (const folder of taskFolders) {
@@ -97,4 +108,7 @@ console.log(`${relative(root, vsix)}: ${(size / 1024).toFixed(1)} KiB (${size} b
 if (size > MARKETPLACE_LIMIT) fail(`the VSIX is over the Marketplace's 25 MiB limit`);
 if (options.publisher === undefined && manifest.publisher === PLACEHOLDER_PUBLISHER) {
   console.log(`note: packed under the placeholder publisher '${PLACEHOLDER_PUBLISHER}'; pass --publisher <your publisher id> for a VSIX the Marketplace accepts`);
+}
+if (options.repository === undefined) {
+  console.log(`note: the listing's links point to the placeholder ${PLACEHOLDER_REPOSITORY}; pass --repository <your repository URL>`);
 }

@@ -65,13 +65,36 @@ describe("the VSIX", function () {
 
   for (const task of TASKS) {
     it(`holds ${task.folder}: task.json, icon, bundle and task-lib's lib.json`, async function () {
-      for (const file of ["task.json", "icon.png", "dist/main.js", "dist/lib.json", "dist/main.js.LEGAL.txt"]) {
+      for (const file of ["task.json", "task.loc.json", "Strings/resources.resjson/en-US/resources.resjson", "icon.png", "dist/main.js", "dist/lib.json", "dist/main.js.LEGAL.txt"]) {
         assert.ok(files.includes(`tasks/${task.folder}/${file}`), `tasks/${task.folder}/${file} is missing`);
       }
       const packed = await vsix.file(`tasks/${task.folder}/task.json`)?.async("string");
       assert.equal(packed, fs.readFileSync(path.join(repo, "tasks", task.folder, "task.json"), "utf8"));
     });
   }
+
+  it("holds every picture and file overview.md references, addressable so the listing can show and link them", async function () {
+    const overview = (await vsix.file("overview.md")?.async("string")) ?? "";
+    const relative = [...overview.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "").filter((target) => !/^[a-z]+:|^#/.test(target));
+    for (const picture of ["images/flow.png", "images/summary.png"]) assert.ok(relative.includes(picture), `overview.md does not show ${picture}`);
+    assert.ok(relative.includes("agent/Dockerfile"), "overview.md does not link the Dockerfile template");
+    const manifest = (await vsix.file("extension.vsixmanifest")?.async("string")) ?? "";
+    for (const target of relative) {
+      assert.ok(files.includes(target), `overview.md references ${target}, which the VSIX lacks`);
+      assert.match(manifest, new RegExp(`Path="${target.replace(/[.]/g, "\\.")}" Addressable="true"`), `${target} is not addressable`);
+    }
+  });
+
+  it("has distinct icons for the extension and each task", async function () {
+    const icons = await Promise.all(["images/icon.png", ...TASKS.map((task) => `tasks/${task.folder}/icon.png`)].map(async (name) => {
+      const bytes = await vsix.file(name)?.async("nodebuffer");
+      assert.ok(bytes !== undefined, `${name} is missing`);
+      assert.equal(bytes.readUInt32BE(16), 128, `${name} is not 128 pixels wide`);
+      assert.equal(bytes.readUInt32BE(20), 128, `${name} is not 128 pixels high`);
+      return bytes.toString("base64");
+    }));
+    assert.equal(new Set(icons).size, icons.length, "two icons are the same picture");
+  });
 
   it("holds everything in agent/", function () {
     for (const file of filesUnder("agent")) {
@@ -83,8 +106,11 @@ describe("the VSIX", function () {
     const allowed = [
       /^\[Content_Types\]\.xml$/,
       /^extension\.(vsixmanifest|vsomanifest)$/,
-      /^(overview\.md|LICENSE|images\/icon\.png)$/,
-      /^tasks\/AciAgentSt(art|op)V1\/(task\.json|icon\.png|dist\/(main\.js|main\.js\.LEGAL\.txt|lib\.json))$/,
+      /^(overview\.md|LICENSE)$/,
+      /^images\/(icon|flow|summary)\.png$/,
+      /^images\/flow\.svg$/,
+      /^tasks\/AciAgentSt(art|op)V1\/(task\.json|task\.loc\.json|icon\.png|dist\/(main\.js|main\.js\.LEGAL\.txt|lib\.json))$/,
+      /^tasks\/AciAgentSt(art|op)V1\/Strings\/resources\.resjson\/[a-zA-Z-]+\/resources\.resjson$/,
       /^agent\//,
     ];
     const unexpected = files.filter((file) => !allowed.some((pattern) => pattern.test(file)));

@@ -220,3 +220,23 @@ describe("task ids", function () {
     assert.equal(new Set(ids).size, ids.length);
   });
 });
+
+describe("task.json help", function () {
+  const read = (folder: string) => JSON.parse(fs.readFileSync(path.join(__dirname, "..", "tasks", folder, "task.json"), "utf8")) as TaskJson & { helpUrl?: string };
+  const start = read("AciAgentStartV1");
+  const helpOf = (name: string) => start.inputs.find((input) => input.name === name)?.helpMarkDown ?? "";
+
+  for (const [folder, anchor] of [["AciAgentStartV1", "#aciagentstart1"], ["AciAgentStopV1", "#aciagentstop1"]] as const) {
+    it(`${folder} links its input reference (helpUrl)`, function () {
+      assert.match(read(folder).helpUrl ?? "", new RegExp(`^https://\\S+${anchor}$`));
+    });
+  }
+
+  it("image names every package manager the bootstrap script uses", function () {
+    for (const manager of ["apt-get", "tdnf", "dnf", "yum", "apk"]) assert.ok(helpOf("image").includes(manager), manager);
+  });
+
+  it("osType says that bootstrap mode is Linux-only", function () {
+    assert.match(helpOf("osType"), /bootstrap\* mode is Linux-only/);
+  });
+});

@@ -165,7 +165,8 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       return;
     }
     // As in YAML: one demand string or a list of them.
-    const demands = body.demands === undefined ? [] : Array.isArray(body.demands) ? body.demands.map(String) : [String(body.demands)];
+    const given: unknown[] = body.demands === undefined ? [] : Array.isArray(body.demands) ? body.demands : [body.demands];
+    const demands = given.map((demand) => (typeof demand === "string" ? demand : JSON.stringify(demand)));
     const unreadable = demands.filter((demand) => parseDemand(demand) === undefined);
     if (unreadable.length > 0) {
       res.status(400).json({ message: `not a demand the emulator knows (NAME or NAME -equals VALUE): ${unreadable.join(", ")}` });

@@ -6,7 +6,9 @@
  * endpoints and secret variables into its in-process vault and removes them from process.env,
  * so nothing else may read INPUT_* or ENDPOINT_* variables directly.
  */
+import { existsSync } from "node:fs";
 import * as os from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as tl from "azure-pipelines-task-lib/task";
 import { blankToUndefined, parseBool, requireValue, splitLines, splitValue } from "./inputValues";
@@ -29,7 +31,13 @@ function quietly<T>(read: () => T): T {
   }
 }
 
-export function createTaskPlatform(): TaskPlatform {
+/**
+ * `entryDirectory` is the entry point's folder: the task folder (main.ts, unbundled) or its dist/
+ * (the bundle). The task.json there or one up holds the messages that `loc` reads.
+ */
+export function createTaskPlatform(entryDirectory?: string): TaskPlatform {
+  const taskJson = entryDirectory === undefined ? undefined : [join(entryDirectory, "task.json"), join(entryDirectory, "..", "task.json")].find((path) => existsSync(path));
+  if (taskJson !== undefined) tl.setResourcePath(taskJson);
   const platform: TaskPlatform = {
     getInput(name, required) {
       return requireValue(name, blankToUndefined(tl.getInput(name, false)), required);
@@ -123,6 +131,10 @@ export function createTaskPlatform(): TaskPlatform {
 
     uploadFile(path) {
       tl.uploadFile(path);
+    },
+
+    loc(key, ...args) {
+      return tl.loc(key, ...args);
     },
 
     setResult(result, message) {

@@ -93,6 +93,12 @@ export interface TaskPlatform {
   /** Attaches a file to the step's logs, downloadable with them. */
   uploadFile(path: string): void;
 
+  /**
+   * The task.json `messages` entry `key` with `%s`/`%d` filled from `args`, in the job's culture
+   * when the task ships a translation (Strings/resources.resjson/<culture>), else in en-US.
+   */
+  loc(key: string, ...args: (string | number)[]): string;
+
   /** Ends the task. Call exactly once, last. A failed result also logs `message` as an error. */
   setResult(result: TaskResult, message: string): void;
 }

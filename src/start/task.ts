@@ -9,6 +9,7 @@ import { agentNames, fleetDemand, fleetName } from "../run/names";
 import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
 import { containerGroupFor } from "./containerGroupSpec";
+import { writeImageTemplate } from "./imageTemplate";
 import { parseStartInputs, type StartConfig } from "./inputs";
 import { runStart, type StartResult } from "./runStart";
 import { startSummary } from "./summary";
@@ -20,7 +21,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
       const path = writeDryRunTemplate(platform, config, bootstrapScript);
       setOutputs(platform, config);
       platform.setVariable("armTemplatePath", path, { isOutput: true });
-      platform.setResult("succeeded", `Dry run: nothing was created; the ARM template is at ${path}`);
+      platform.setResult("succeeded", platform.loc("DryRunSucceeded", path));
       return;
     }
     const token = registrationToken(platform, config.registration);
@@ -35,7 +36,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
-    platform.setResult("succeeded", `${result.agents.length} agent(s) online in pool '${config.pool}' after ${formatSeconds(result.phases.totalMs)}; demand: ${demandOf(config)}`);
+    platform.setResult("succeeded", platform.loc("StartSucceeded", result.agents.length, config.pool, formatSeconds(result.phases.totalMs), demandOf(config)));
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }
@@ -64,6 +65,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
   const { template, parameterNames } = armTemplateFor(groups);
   const path = join(platform.tempDirectory, `aci-agents-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
+  writeImageTemplate(platform, path.replace(/\.template\.json$/, ".image"), bootstrapScript);
   platform.info(`Dry run: wrote the ARM template for ${groups.length} container group(s) to ${path}.`);
   platform.info(`Deploy it with: az deployment group create -g ${config.resourceGroup} --template-file ${path} --parameters ${parameterNames.map((p) => `${p}=<secret>`).join(" ")}`);
   return path;

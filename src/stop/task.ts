@@ -30,7 +30,7 @@ export async function runStopTask(platform: TaskPlatform): Promise<void> {
       platform.setResult("failed", leftoverMessage(config, result.leftovers));
       return;
     }
-    platform.setResult("succeeded", `Removed ${result.removed.length} agent(s) (scope: ${scopeLabel(config)}); nothing of theirs is left.`);
+    platform.setResult("succeeded", platform.loc("StopSucceeded", result.removed.length, scopeLabel(config)));
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }

@@ -3,3 +3,9 @@ declare module "*.sh" {
   const text: string;
   export default text;
 }
+
+// agent/Dockerfile, as text (scripts/bundle.mjs loads extensionless files with the text loader).
+declare module "*/Dockerfile" {
+  const text: string;
+  export default text;
+}

@@ -7,4 +7,4 @@ import { runStartTask } from "../../src/start/task";
 const cancellation = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { cancellation.abort(); });
 
-void runStartTask(createTaskPlatform(), bootstrapScript, cancellation.signal);
+void runStartTask(createTaskPlatform(__dirname), bootstrapScript, cancellation.signal);

@@ -2,4 +2,4 @@
 import { createTaskPlatform } from "../../src/platform/taskLib";
 import { runStopTask } from "../../src/stop/task";
 
-void runStopTask(createTaskPlatform());
+void runStopTask(createTaskPlatform(__dirname));

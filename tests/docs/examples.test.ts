@@ -9,7 +9,7 @@
  * a job with demands, an online agent must meet them (as Azure DevOps matches demands).
  */
 import { strict as assert } from "node:assert";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { demandsMet } from "../../emulator/devops/demands";
@@ -113,6 +113,13 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
     assert.equal(result.result, "Succeeded", `${run.label}: ${step.task} failed: ${result.message}\n${plainOutput(result)}`);
     if (step.name !== undefined) {
       for (const [name, value] of Object.entries(result.outputs)) macros[`${step.name}.${name}`] = value;
+    }
+    if (step.task === "AciAgentStart" && inputs.dryRun === "true") {
+      // What the docs promise a dry run leaves: the template, and beside it the image's build context.
+      const template = result.outputs.armTemplatePath ?? "";
+      assert.equal(result.message, `Dry run: nothing was created; the ARM template is at ${template}`, "the task.json message, found by the bundle");
+      assert.ok(existsSync(template), `${run.label}: no ARM template at '${template}'`);
+      assert.ok(existsSync(join(template.replace(/\.template\.json$/, ".image"), "Dockerfile")), `${run.label}: no Dockerfile beside ${template}`);
     }
   }
   assertDemandsMet(emu, run, run.steps.length, { macros, placeholders });

@@ -3,7 +3,10 @@
  * connections, run the code under test, then look at what it recorded. Input values go through
  * the same rules as the real adapter (src/platform/inputValues.ts).
  */
+import { readFileSync } from "node:fs";
 import * as os from "node:os";
+import { join } from "node:path";
+import { format } from "node:util";
 import { blankToUndefined, parseBool, requireValue, splitLines, splitValue } from "../../src/platform/inputValues";
 import type { SetVariableOptions, TaskPlatform, TaskResult } from "../../src/platform/types";
 
@@ -33,6 +36,14 @@ function lookup(record: Record<string, string> | undefined, key: string): string
   const found = Object.keys(record).find((candidate) => candidate.toLowerCase() === wanted);
   return found === undefined ? undefined : record[found];
 }
+
+/** The `messages` of both tasks' task.json (their keys do not overlap), as task-lib's loc reads them. */
+const taskMessages: Record<string, string> = Object.assign(
+  {},
+  ...["AciAgentStartV1", "AciAgentStopV1"].map(
+    (folder) => (JSON.parse(readFileSync(join(__dirname, "..", "..", "tasks", folder, "task.json"), "utf8")) as { messages?: Record<string, string> }).messages ?? {},
+  ),
+) as Record<string, string>;
 
 export class FakePlatform implements TaskPlatform {
   readonly inputs: Record<string, string>;
@@ -161,6 +172,12 @@ export class FakePlatform implements TaskPlatform {
 
   uploadFile(path: string): void {
     this.uploadedFiles.push(path);
+  }
+
+  loc(key: string, ...args: (string | number)[]): string {
+    const text = taskMessages[key];
+    if (text === undefined) throw new Error(`no message ${key} in task.json`);
+    return format(text, ...args);
   }
 
   setResult(result: TaskResult, message: string): void {
