@@ -1,0 +1,103 @@
+// Integration: a 20-agent AciAgentStart@1 (the bundle) cancelled the way the agent cancels a step
+// (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that) at several points of its work, against
+// an emulator whose deletes take ACI's full minute. Read from the emulator's request log: every
+// planned name was sent a DELETE after the SIGINT and before the SIGKILL. Read from its state once
+// the step has ended: every group left is being deleted (so none is left once the deletes finish)
+// and no agent of the run is registered.
+import { strict as assert } from "node:assert";
+import { aciDeleteMs } from "../../emulator/state";
+import { agentCancel, type StepRun } from "../../emulator/pipeline";
+import { agentNamesInPool, namesOf, namesOfBuild, plainOutput, startStep, until, useEmulator, type RunningEmulator } from "./helpers";
+
+const agentCount = 20;
+
+interface CancelPoint {
+  title: string;
+  arrange(emu: RunningEmulator): void;
+  inputs?: Record<string, string>;
+  /** What has happened when the cancel comes. */
+  waitFor: string;
+  reached(emu: RunningEmulator, names: string[]): boolean;
+}
+
+const groupsApi = /\/providers\/Microsoft\.ContainerInstance\/containerGroups(\/[^/?]+)?(\?|$)/i;
+
+function nameOf(url: string): string | undefined {
+  return /\/containerGroups\/([^/?]+)/i.exec(url)?.[1]?.toLowerCase();
+}
+
+function armRequests(emu: RunningEmulator, method: string): { name: string | undefined; receivedAt: number; status: number }[] {
+  return emu.state.requestLog
+    .filter((e) => e.service === "arm" && e.method === method && groupsApi.test(e.url))
+    .map((e) => ({ name: nameOf(e.url), receivedAt: Date.parse(e.receivedAt), status: e.status }));
+}
+
+const cancelPoints: CancelPoint[] = [
+  {
+    title: "during pre-flight (the group list does not answer)",
+    arrange: (emu) => {
+      emu.state.faults.push({ id: "list-hangs", service: "arm", method: "GET", path: "/providers/Microsoft\\.ContainerInstance/containerGroups$", hang: "before", remaining: 1 });
+    },
+    waitFor: "the group list to hang",
+    reached: (emu) => emu.state.requestLog.some((e) => e.status === 0),
+  },
+  {
+    title: "while the creates are in flight (accepted, still provisioning)",
+    arrange: (emu) => {
+      emu.state.delays.provisionMs = 5 * 60_000;
+    },
+    waitFor: "every create to be accepted",
+    reached: (emu, names) => names.every((n) => armRequests(emu, "PUT").some((p) => p.name === n && p.status >= 200 && p.status < 300)),
+  },
+  {
+    title: "during a region-fallback delete",
+    arrange: (emu) => {
+      emu.state.delays.provisionMs = 500;
+      emu.state.behaviour.capacityFailures.set("westeurope", "async");
+    },
+    inputs: { location: "westeurope", fallbackLocations: "northeurope" },
+    waitFor: "a fallback delete to be under way",
+    reached: (emu, names) => armRequests(emu, "DELETE").some((d) => d.name !== undefined && names.includes(d.name) && d.status === 202),
+  },
+  {
+    title: "while waiting for the agents to come online",
+    arrange: (emu) => {
+      emu.state.behaviour.agentsNeverOnline.push("azp-");
+    },
+    waitFor: "every agent to register",
+    reached: (emu, names) => names.every((n) => agentNamesInPool(emu).includes(n)),
+  },
+];
+
+describe(`AciAgentStart@1 cancelled as the agent cancels (${agentCount} agents, one-minute deletes)`, function () {
+  this.timeout(240_000);
+  const emulator = useEmulator();
+
+  for (const point of cancelPoints) {
+    it(`${point.title}: every planned name gets its DELETE before the SIGKILL, and nothing is left once the deletes finish`, async function () {
+      const emu = emulator();
+      emu.state.delays.deleteMs = aciDeleteMs;
+      point.arrange(emu);
+      const step = startStep(emu, { inputs: { agentCount: String(agentCount), timeoutMinutes: "10", ...point.inputs } });
+      const names = namesOf(step.buildId, agentCount);
+      await until(point.waitFor, () => point.reached(emu, names), 180_000);
+
+      const run: StepRun = await step.running.cancel();
+
+      const sigint = run.signals.find((s) => s.signal === "SIGINT");
+      assert.ok(sigint !== undefined, "no SIGINT was sent");
+      const killAt = run.signals.find((s) => s.signal === "SIGKILL")?.at ?? sigint.at + agentCancel.sigintTimeoutMs + agentCancel.sigtermTimeoutMs;
+      const deletes = armRequests(emu, "DELETE").filter((d) => d.receivedAt >= sigint.at);
+      const missing = names.filter((n) => !deletes.some((d) => d.name === n && d.receivedAt <= killAt));
+      assert.deepEqual(missing, [], `no DELETE between the SIGINT and the SIGKILL for these; signals ${JSON.stringify(run.signals)}\n${plainOutput(run)}`);
+
+      const remaining = [...emu.state.containerGroups.values()].filter((g) => names.includes(g.name));
+      assert.deepEqual(
+        remaining.filter((g) => g.provisioningState !== "Deleting").map((g) => `${g.name}: ${g.provisioningState}`),
+        [],
+        "groups that are not being deleted, so will outlive the deletes",
+      );
+      assert.deepEqual(namesOfBuild(agentNamesInPool(emu), step.buildId), [], plainOutput(run));
+    });
+  }
+});
