@@ -9,6 +9,7 @@ import express from "express";
 import { armAuthentication } from "./arm/auth";
 import { containerGroupRoutes } from "./arm/containerGroups";
 import { operationRoutes } from "./arm/operations";
+import { providerRoutes } from "./arm/providers";
 import { resourceGroupRoutes } from "./arm/resourceGroups";
 import type { EmulatorContext, EmulatorUrls } from "./context";
 import { controlRoutes } from "./control/routes";
@@ -79,7 +80,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const context: EmulatorContext = { state, tokens: new TokenService(), urls, tls, runtime, agentPackage };
 
   const armApp = serviceApp("arm", state);
-  armApp.use(armAuthentication(context), resourceGroupRoutes(context), containerGroupRoutes(context), operationRoutes(context));
+  armApp.use(armAuthentication(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), operationRoutes(context));
   armApp.use(notFound("arm"));
   arm.server.on("request", armApp);
 

@@ -13,6 +13,7 @@ import { finishOperation, operationUrl, startOperation } from "./operations";
 import { findResourceGroup } from "./resourceGroups";
 import { hasApiVersion, sendArmError } from "./respond";
 import { validateContainerGroupPut } from "./validation";
+import { CONTAINER_GROUP_REGIONS, offersContainerGroups, regionName } from "./providers";
 
 const groupsPath = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerInstance/containerGroups";
 const groupPath = `${groupsPath}/:name`;
@@ -42,6 +43,17 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       return;
     }
     const location = normaliseLocation(wire.location);
+    if (!offersContainerGroups(location)) {
+      // [guess] the status (400); code and message are ARM's for a region a resource type is not offered in.
+      sendArmError(res, {
+        status: 400,
+        code: "LocationNotAvailableForResourceType",
+        message: `The provided location '${wire.location}' is not available for resource type 'Microsoft.ContainerInstance/containerGroups'. List of available regions for the resource type is '${CONTAINER_GROUP_REGIONS.map(regionName).join(",")}'.`,
+      });
+      return;
+    }
+    // An If-None-Match: * header is ignored, as ACI is taken to do (see README, Guesses): a PUT
+    // on an existing group updates it.
     const existing = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
     if (existing !== undefined && existing.location !== location) {
       // [guess] the status; code and message are ARM's for a resource moved by PUT.

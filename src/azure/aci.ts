@@ -122,6 +122,17 @@ export class SdkAci implements AciApi {
             },
           },
         },
+        {
+          position: "perCall",
+          policy: {
+            // Only on the PUT: the operation's polls and final GET would be answered 304.
+            name: "createOnly",
+            sendRequest: (request, next) => {
+              if (request.method === "PUT") request.headers.set("If-None-Match", "*");
+              return next(request);
+            },
+          },
+        },
       ],
     });
   }
@@ -158,7 +169,6 @@ export class SdkAci implements AciApi {
           this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
             abortSignal,
             updateIntervalInMs: operationPollMs,
-            requestOptions: { customHeaders: { "If-None-Match": "*" } },
           }),
         ),
       options.signal,

@@ -36,7 +36,10 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
     const deletes = deleteGroups(config, services, ours.map((a) => a.name), !cancelled, bound.signal);
     const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal);
     const late = Promise.all(
-      unanswered.map(async ({ agent, put }) => ((await put) ? deleteGroups(config, services, [agent.name], false, bound.signal) : { removed: 0, leftovers: [] })),
+      unanswered.map(async ({ agent, put }) => {
+        await put;
+        return deleteGroups(config, services, [agent.name], false, bound.signal);
+      }),
     );
     const outcomes = [await deletes, ...(await late)];
     const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered)];

@@ -71,10 +71,10 @@ export function isThisStepsGroup(group: Pick<GroupSnapshot, "tags">, tags: Recor
   return [OWN_TAGS.run, OWN_TAGS.agent, OWN_TAGS.created].every((tag) => group.tags[tag] !== undefined && group.tags[tag] === tags[tag]);
 }
 
-/** Resolves true once the PUT is answered with an accepted create, false when it failed. */
-function answered(put: Promise<unknown>): Promise<boolean> {
+/** Settles when the PUT is answered, however: even a create that failed at once may have left its group. */
+function answered(put: Promise<unknown>): Promise<void> {
   return put.then(
-    () => true,
-    () => false,
+    () => undefined,
+    () => undefined,
   );
 }

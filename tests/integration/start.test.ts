@@ -399,18 +399,6 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       );
     });
 
-    it("fails naming timeoutMinutes when the agents never come online (real 1-minute wait)", async function () {
-      this.timeout(180_000);
-      const emu = emulator();
-      emu.state.behaviour.agentsNeverOnline.push("azp-");
-      const run = await runStart(emu, { inputs: { timeoutMinutes: "1" } });
-      assertInvariants(emu, run);
-      assert.equal(run.result, "Failed");
-      assert.match(run.message, /timeoutMinutes/);
-      assert.ok(run.message.includes(namesOf(run.step.buildId, 1)[0] ?? "?"), `the message names the agent: ${run.message}`);
-      assert.ok(run.lines.some((l) => l.includes("phase=")), "the container's log was shown");
-    });
-
     it("fails naming the credential problem before creating anything when the PAT is wrong", async function () {
       const emu = emulator();
       const run = await runStart(emu, { inputs: { registrationToken: "not-the-right-pat-0123456789abcdefghij" } });
@@ -469,6 +457,16 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       assert.equal(run.result, "Failed");
       assert.match(run.message, /(^|\n)resourceGroup: /);
       assert.ok(run.message.includes("no-such-group"));
+      assertNoWrites(emu);
+    });
+
+    it("fails naming location and fallbackLocations before creating anything when ACI does not offer those regions", async function () {
+      const emu = emulator();
+      const run = await runStart(emu, { inputs: { location: "mars", fallbackLocations: "northeurope, westeurop" } });
+      assertInvariants(emu, run);
+      assert.equal(run.result, "Failed");
+      assert.match(run.message, /(^|\n)location: 'mars' is not a region/);
+      assert.match(run.message, /(^|\n)fallbackLocations: 'westeurop' is not a region/);
       assertNoWrites(emu);
     });
   });

@@ -35,4 +35,23 @@ describe("Limiter", () => {
     await assert.rejects(limiter.run(() => Promise.reject(new Error("boom"))), /boom/);
     assert.equal(await limiter.run(() => Promise.resolve("next")), "next");
   });
+
+  it("never runs a queued call whose signal aborts, and keeps the queue's order for the rest", async () => {
+    const limiter = new Limiter(1);
+    let releaseFirst = () => {};
+    const ran: string[] = [];
+    const first = limiter.run(() => new Promise<void>((resolve) => { ran.push("first"); releaseFirst = resolve; }));
+    const cancel = new AbortController();
+    const cancelled = limiter.run(() => { ran.push("cancelled"); return Promise.resolve(); }, cancel.signal);
+    const last = limiter.run(() => { ran.push("last"); return Promise.resolve(); });
+    cancel.abort(new Error("cancelled"));
+    await assert.rejects(cancelled, /cancelled/);
+    releaseFirst();
+    await Promise.all([first, last]);
+    assert.deepEqual(ran, ["first", "last"]);
+  });
+
+  it("refuses a call whose signal is already aborted", async () => {
+    await assert.rejects(new Limiter(2).run(() => Promise.resolve(), AbortSignal.abort(new Error("too late"))), /too late/);
+  });
 });

@@ -89,7 +89,8 @@ describe("runStart (fake timers)", function () {
     assert.equal(started.outcome(), undefined);
     await clock.tickAsync(2_000);
     await clock.tickAsync(5_000);
-    assert.match(failure(started).message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\)/);
+    assert.match(failure(started).message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\): azp-1234-1-1, azp-1234-1-2/);
+    assert.deepEqual(started.calls.of("logs").map((c) => c.name), names(2), "the containers' logs were not shown");
     assert.equal(started.aci.groups.size, 0);
   });
 
@@ -115,6 +116,13 @@ describe("runStart (fake timers)", function () {
     const message = failure(started).message;
     assert.match(message, /timeoutMinutes/);
     assert.match(message, /still waiting for Azure DevOps to list the agents of pool 'aci'/);
+  });
+
+  it("ends at timeoutMinutes when the list of existing groups hangs in pre-flight, names it, and creates nothing", async () => {
+    const started = start({ timeoutMinutes: "1" }, (aci) => { aci.hangs.add("list"); });
+    await clock.tickAsync(60_000);
+    assert.match(failure(started).message, /^timeoutMinutes \(1\) passed during pre-flight; still waiting for ARM to list the container groups of 'ci-agents'\. Nothing was created\.$/);
+    assert.equal(started.calls.of("put").length, 0);
   });
 
   it("judges a crash-looping long-lived agent dead at once, shows its log and removes it", async () => {
