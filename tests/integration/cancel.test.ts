@@ -1,7 +1,8 @@
 // Integration: a 20-agent AciAgentStart@1 (the bundle) cancelled the way the agent cancels a step
 // (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that) at several points of its work, against
 // an emulator whose deletes take ACI's full minute. Read from the emulator's request log: every
-// planned name was sent a DELETE after the SIGINT and before the SIGKILL. Read from its state once
+// planned name that was PUT was sent a DELETE after the SIGINT and before the SIGKILL, and no PUT
+// followed the SIGINT. Read from its state once
 // the step has ended: every group left is being deleted (so none is left once the deletes finish)
 // and no agent of the run is registered.
 import { strict as assert } from "node:assert";
@@ -80,16 +81,27 @@ describe(`AciAgentStart@1 cancelled as the agent cancels (${agentCount} agents, 
       point.arrange(emu);
       const step = startStep(emu, { inputs: { agentCount: String(agentCount), timeoutMinutes: "10", ...point.inputs } });
       const names = namesOf(step.buildId, agentCount);
-      await until(point.waitFor, () => point.reached(emu, names), 180_000);
+      let ended: StepRun | undefined;
+      void step.running.done.then((run) => { ended = run; });
+      await until(point.waitFor, () => ended !== undefined || point.reached(emu, names), 120_000);
+      assert.equal(ended, undefined, `the step ended before the cancel:\n${plainOutput(ended ?? { lines: [] })}`);
 
       const run: StepRun = await step.running.cancel();
 
       const sigint = run.signals.find((s) => s.signal === "SIGINT");
       assert.ok(sigint !== undefined, "no SIGINT was sent");
       const killAt = run.signals.find((s) => s.signal === "SIGKILL")?.at ?? sigint.at + agentCancel.sigintTimeoutMs + agentCancel.sigtermTimeoutMs;
-      const deletes = armRequests(emu, "DELETE").filter((d) => d.receivedAt >= sigint.at);
-      const missing = names.filter((n) => !deletes.some((d) => d.name === n && d.receivedAt <= killAt));
-      assert.deepEqual(missing, [], `no DELETE between the SIGINT and the SIGKILL for these; signals ${JSON.stringify(run.signals)}\n${plainOutput(run)}`);
+      // A name whose PUT was sent needs a DELETE after the SIGINT, after its last PUT and before
+      // the SIGKILL; a name never PUT (a cancel in pre-flight) has nothing to delete.
+      const puts = armRequests(emu, "PUT");
+      const deletes = armRequests(emu, "DELETE");
+      const missing = names.filter((name) => {
+        const lastPut = Math.max(...puts.filter((p) => p.name === name).map((p) => p.receivedAt));
+        if (lastPut === -Infinity) return false;
+        return !deletes.some((d) => d.name === name && d.receivedAt >= Math.max(sigint.at, lastPut) && d.receivedAt <= killAt);
+      });
+      assert.deepEqual(missing, [], `no DELETE between the SIGINT (or a later PUT) and the SIGKILL for these; signals ${JSON.stringify(run.signals)}\n${plainOutput(run)}`);
+      assert.ok(!puts.some((p) => p.receivedAt > sigint.at), "a PUT was sent after the SIGINT");
 
       const remaining = [...emu.state.containerGroups.values()].filter((g) => names.includes(g.name));
       assert.deepEqual(
