@@ -19,6 +19,8 @@ interface CancelPoint {
   /** What has happened when the cancel comes. */
   waitFor: string;
   reached(emu: RunningEmulator, names: string[]): boolean;
+  /** Requests the emulator still holds have been answered (default: none are held). */
+  settled?(emu: RunningEmulator): boolean;
 }
 
 const groupsApi = /\/providers\/Microsoft\.ContainerInstance\/containerGroups(\/[^/?]+)?(\?|$)/i;
@@ -27,10 +29,11 @@ function nameOf(url: string): string | undefined {
   return /\/containerGroups\/([^/?]+)/i.exec(url)?.[1]?.toLowerCase();
 }
 
-function armRequests(emu: RunningEmulator, method: string): { name: string | undefined; receivedAt: number; status: number }[] {
+/** ARM requests on container groups: when each arrived and when it was answered (and so done). */
+function armRequests(emu: RunningEmulator, method: string): { name: string | undefined; receivedAt: number; answeredAt: number; status: number }[] {
   return emu.state.requestLog
     .filter((e) => e.service === "arm" && e.method === method && groupsApi.test(e.url))
-    .map((e) => ({ name: nameOf(e.url), receivedAt: Date.parse(e.receivedAt), status: e.status }));
+    .map((e) => ({ name: nameOf(e.url), receivedAt: Date.parse(e.receivedAt), answeredAt: Date.parse(e.at), status: e.status }));
 }
 
 const cancelPoints: CancelPoint[] = [
@@ -49,6 +52,15 @@ const cancelPoints: CancelPoint[] = [
     },
     waitFor: "every create to be accepted",
     reached: (emu, names) => names.every((n) => armRequests(emu, "PUT").some((p) => p.name === n && p.status >= 200 && p.status < 300)),
+  },
+  {
+    title: "while the PUTs are in flight (each answered 4 s after it arrived)",
+    arrange: (emu) => {
+      emu.state.faults.push({ id: "slow-puts", service: "arm", method: "PUT", path: "/containerGroups/", delayMs: 4000, remaining: agentCount });
+    },
+    waitFor: "every PUT to arrive",
+    reached: (emu) => emu.state.faults.every((f) => f.remaining === 0),
+    settled: (emu) => armRequests(emu, "PUT").length >= agentCount,
   },
   {
     title: "during a region-fallback delete",
@@ -87,16 +99,17 @@ describe(`AciAgentStart@1 cancelled as the agent cancels (${agentCount} agents, 
       assert.equal(ended, undefined, `the step ended before the cancel:\n${plainOutput(ended ?? { lines: [] })}`);
 
       const run: StepRun = await step.running.cancel();
+      await until("the requests the emulator held to be answered", () => point.settled?.(emu) ?? true, 30_000);
 
       const sigint = run.signals.find((s) => s.signal === "SIGINT");
       assert.ok(sigint !== undefined, "no SIGINT was sent");
       const killAt = run.signals.find((s) => s.signal === "SIGKILL")?.at ?? sigint.at + agentCancel.sigintTimeoutMs + agentCancel.sigtermTimeoutMs;
-      // A name whose PUT was sent needs a DELETE after the SIGINT, after its last PUT and before
-      // the SIGKILL; a name never PUT (a cancel in pre-flight) has nothing to delete.
+      // A name whose PUT was sent needs a DELETE after the SIGINT, after its last PUT was done and
+      // before the SIGKILL; a name never PUT (a cancel in pre-flight) has nothing to delete.
       const puts = armRequests(emu, "PUT");
       const deletes = armRequests(emu, "DELETE");
       const missing = names.filter((name) => {
-        const lastPut = Math.max(...puts.filter((p) => p.name === name).map((p) => p.receivedAt));
+        const lastPut = Math.max(...puts.filter((p) => p.name === name).map((p) => p.answeredAt));
         if (lastPut === -Infinity) return false;
         return !deletes.some((d) => d.name === name && d.receivedAt >= Math.max(sigint.at, lastPut) && d.receivedAt <= killAt);
       });
