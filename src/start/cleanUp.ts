@@ -55,6 +55,22 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
   }
 }
 
+/**
+ * Cancelled during pre-flight: nothing was created, yet every planned name gets its DELETE, as a
+ * cancelled step promises (a 204 costs one request).
+ */
+export async function cancelledBeforeCreating(config: StartConfig, services: StartServices, names: string[]): Promise<Error> {
+  const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the deletes did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
+  try {
+    const { leftovers } = await deleteGroups(config, services, names, false, bound.signal);
+    const message = `${new StepCancelled().message.replace(/\.$/, "")} during pre-flight, before anything was created`;
+    if (leftovers.length > 0) return new StartFailure(`${message}. Could not send a delete for ${leftovers.join(", ")}; run AciAgentStop (scope: run).`);
+    return new StartFailure(`${message}; a delete was sent for each planned name.`);
+  } finally {
+    bound.clear();
+  }
+}
+
 /** The state, events and log of each agent that did not come online. */
 async function showWhy(config: StartConfig, services: StartServices, fleet: FleetAgent[], outer: AbortSignal): Promise<void> {
   const { aci, log } = services;

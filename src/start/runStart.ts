@@ -8,7 +8,7 @@ import type { TaskPlatform } from "../platform/types";
 import { agentNames } from "../run/names";
 import type { PoolApi } from "../run/pools";
 import { agentTags } from "../run/tags";
-import { cleanUp } from "./cleanUp";
+import { cancelledBeforeCreating, cleanUp } from "./cleanUp";
 import { createAgent } from "./create";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import { FleetAgent } from "./fleet";
@@ -58,8 +58,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   if (services.signal.aborted) onCancel();
   const step = deadlineSignal(config.timeoutMinutes * 60_000, () => new StepTimedOut(), cancel.signal);
   const inFlight = new InFlight(step.signal);
+  const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
   try {
-    const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
     const { pool, location } = await preflight(config, services, names, step.signal, inFlight);
     const preflightMs = elapsed();
     log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}.`);
@@ -79,7 +79,7 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
       requests: { arm: services.aci.requestCount, devops: services.pools.requestCount },
     };
   } catch (error) {
-    if (error instanceof StepCancelled) throw new StartFailure(`${error.message} Nothing was created.`);
+    if (error instanceof StepCancelled) throw await cancelledBeforeCreating(config, services, names);
     if (error instanceof StepTimedOut) throw new StartFailure(`timeoutMinutes (${config.timeoutMinutes}) passed during pre-flight${waitingFor(inFlight)}. Nothing was created.`);
     throw error;
   } finally {
@@ -104,7 +104,7 @@ async function bringOnline(
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
   if (stepSignal.aborted) onStepEnd();
   const creates = fleet.map((agent) =>
-    createAgent(config, services, agent, regions, work.signal, elapsed).catch((error: unknown) => {
+    createAgent(config, services, agent, regions, work.signal, elapsed, inFlight).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);

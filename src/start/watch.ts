@@ -41,13 +41,13 @@ export async function watchUntilOnline(
       log.setProgress(Math.round((100 * onlineCount) / fleet.length), `${onlineCount} of ${fleet.length} agents online`);
     }
     if (onlineCount === fleet.length) return;
-    await watchGroups(config, services, fleet, signal, inFlight);
+    await watchGroups(config, services, fleet, signal, elapsed, inFlight);
     await clock.sleep(backoff.next(), signal);
   }
 }
 
 /** Reads the groups whose agents are not online yet, shows what changed, and fails dead ones. */
-async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, inFlight: InFlight): Promise<void> {
+async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, elapsed: () => number, inFlight: InFlight): Promise<void> {
   const { aci, clock, log } = services;
   const due = fleet.filter((a) => (a.state === "creating" || a.state === "provisioned") && clock.now() - a.lastWatchAt >= groupWatchIntervalMs);
   await Promise.all(
@@ -63,7 +63,10 @@ async function watchGroups(config: StartConfig, services: StartServices, fleet: 
         agent.shownState = shown;
         log.info(`${agent.name}: ${shown}`);
       }
-      if (agent.state === "creating" && group.provisioningState === "Succeeded") agent.moveTo("provisioned");
+      if (agent.state === "creating" && group.provisioningState === "Succeeded") {
+        agent.moveTo("provisioned");
+        agent.provisionedAfterMs ??= elapsed();
+      }
       // Until its create operation ends, a failure is that operation's to report (it may try another region).
       const dead = agent.state === "provisioned" ? deadReason(group) : undefined;
       if (dead !== undefined) {
