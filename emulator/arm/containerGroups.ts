@@ -96,6 +96,11 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     const operation = startOperation(ctx, location, groupId(record));
     void provision(ctx, record, capacityFailure === "async").then((failure) => {
       if (!state.isStored(record)) return;
+      if (record.deletion !== undefined) {
+        // [guess] code and message: a delete ends the create under way; the group stays Deleting.
+        finishOperation(operation, { code: "OperationCanceled", message: `The container group '${record.name}' was deleted while it was being created.` });
+        return;
+      }
       record.provisioningState = failure === undefined ? "Succeeded" : "Failed";
       finishOperation(operation, failure);
     });

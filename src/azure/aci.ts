@@ -175,7 +175,7 @@ export class SdkAci implements AciApi {
     );
     return {
       untilDone: async (signal) => {
-        const result = await wrap(() => unlessAborted(poller.pollUntilDone({ abortSignal: signal }), signal));
+        const result = await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: signal })), signal);
         if (result.provisioningState?.toLowerCase() === "failed") {
           throw new AzureError(`the container group ${name} failed to provision`, "Failed", undefined);
         }
@@ -206,7 +206,7 @@ export class SdkAci implements AciApi {
       throw error;
     });
     if (poller === undefined) return false;
-    if (options.wait !== false) await wrap(() => unlessAborted(poller.pollUntilDone({ abortSignal: options.signal }), options.signal));
+    if (options.wait !== false) await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: options.signal })), options.signal);
     return status !== 204;
   }
 
@@ -225,9 +225,12 @@ export class SdkAci implements AciApi {
     return logs.content ?? "";
   }
 
-  /** One ARM call with its deadline, its failure turned into an AzureError. */
+  /**
+   * One ARM call with its deadline. ARM's failures become AzureErrors; the deadline's
+   * RequestTimeout and the caller's abort reason stay as they are.
+   */
   private arm<T>(what: string, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    return wrap(() => withDeadline(`ARM: ${what}`, armRequestDeadlineMs, signal, call));
+    return withDeadline(`ARM: ${what}`, armRequestDeadlineMs, signal, (abortSignal) => wrap(() => call(abortSignal)));
   }
 
   private async armGet(what: string, path: string, options: RequestOptions): Promise<Record<string, unknown>> {

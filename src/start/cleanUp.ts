@@ -36,7 +36,10 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
     const deletes = deleteGroups(config, services, ours.map((a) => a.name), !cancelled, bound.signal);
     const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal);
     const late = Promise.all(
-      unanswered.map(async ({ agent, put }) => ((await put) ? deleteGroups(config, services, [agent.name], false, bound.signal) : { removed: 0, leftovers: [] })),
+      unanswered.map(async ({ agent, put }) => {
+        await put;
+        return deleteGroups(config, services, [agent.name], false, bound.signal);
+      }),
     );
     const outcomes = [await deletes, ...(await late)];
     const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered)];
@@ -47,6 +50,22 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
       return new StartFailure(`${reason}. Could not remove ${[...new Set(leftovers)].join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
     }
     return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s)).`);
+  } finally {
+    bound.clear();
+  }
+}
+
+/**
+ * Cancelled during pre-flight: nothing was created, yet every planned name gets its DELETE, as a
+ * cancelled step promises (a 204 costs one request).
+ */
+export async function cancelledBeforeCreating(config: StartConfig, services: StartServices, names: string[]): Promise<Error> {
+  const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the deletes did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
+  try {
+    const { leftovers } = await deleteGroups(config, services, names, false, bound.signal);
+    const message = `${new StepCancelled().message.replace(/\.$/, "")} during pre-flight, before anything was created`;
+    if (leftovers.length > 0) return new StartFailure(`${message}. Could not send a delete for ${leftovers.join(", ")}; run AciAgentStop (scope: run).`);
+    return new StartFailure(`${message}; a delete was sent for each planned name.`);
   } finally {
     bound.clear();
   }

@@ -7,6 +7,7 @@ import { OWN_TAGS } from "../run/tags";
 import { containerGroupFor } from "./containerGroupSpec";
 import { StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
+import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
 import type { StartServices } from "./runStart";
 
@@ -17,6 +18,7 @@ export async function createAgent(
   locations: string[],
   signal: AbortSignal,
   elapsed: () => number,
+  inFlight: InFlight,
 ): Promise<void> {
   const { aci, log } = services;
   for (const [attempt, location] of locations.entries()) {
@@ -27,11 +29,11 @@ export async function createAgent(
     try {
       const put = aci.beginCreate(config.resourceGroup, spec, { signal });
       agent.unansweredPut = answered(put);
-      const operation = await unlessAborted(put, signal).finally(() => {
+      const operation = await inFlight.track(`ARM to answer the create of container group ${agent.name}`, unlessAborted(put, signal)).finally(() => {
         // Cut short by a cancel, the PUT stays unanswered for the clean-up to follow.
         if (!signal.aborted) agent.unansweredPut = undefined;
       });
-      await operation.untilDone(signal);
+      await inFlight.track(`ARM to end the create operation of container group ${agent.name}`, operation.untilDone(signal));
       if (agent.state === "creating") agent.moveTo("provisioned");
       agent.provisionedAfterMs ??= elapsed();
       log.info(`${agent.name}: container group provisioned in ${location} after ${formatSeconds(elapsed())}`);
@@ -71,10 +73,10 @@ export function isThisStepsGroup(group: Pick<GroupSnapshot, "tags">, tags: Recor
   return [OWN_TAGS.run, OWN_TAGS.agent, OWN_TAGS.created].every((tag) => group.tags[tag] !== undefined && group.tags[tag] === tags[tag]);
 }
 
-/** Resolves true once the PUT is answered with an accepted create, false when it failed. */
-function answered(put: Promise<unknown>): Promise<boolean> {
+/** Settles when the PUT is answered, however: even a create that failed at once may have left its group. */
+function answered(put: Promise<unknown>): Promise<void> {
   return put.then(
-    () => true,
-    () => false,
+    () => undefined,
+    () => undefined,
   );
 }

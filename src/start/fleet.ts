@@ -33,7 +33,7 @@ export class FleetAgent {
   provisionedAfterMs: number | undefined;
   onlineAfterMs: number | undefined;
   /** A PUT sent and not yet answered: the group it makes must be deleted even after a cancel. */
-  unansweredPut: Promise<boolean> | undefined;
+  unansweredPut: Promise<void> | undefined;
   /** What the watch last showed of the group, so that only changes are logged. */
   shownState: string | undefined;
   readonly shownEvents = new Set<string>();

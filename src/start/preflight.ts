@@ -5,6 +5,7 @@ import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { describe } from "./failures";
+import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
 
 export async function preflight(
@@ -12,21 +13,24 @@ export async function preflight(
   services: { aci: AciApi; pools: PoolApi; log: { warning(message: string): void } },
   names: string[],
   signal: AbortSignal,
+  inFlight: InFlight,
 ): Promise<{ pool: AgentPool; location: string }> {
   const { aci, pools } = services;
   const [pool, resourceGroupLocation, existing, regions] = await Promise.all([
-    pools.findPool(config.pool, signal).catch((error: unknown) => {
+    inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
       throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
     }),
-    aci.resourceGroupLocation(config.resourceGroup, { signal }).catch((error: unknown) => {
+    inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
       throw namingResourceGroup(error, config.resourceGroup);
     }),
-    aci.list(config.resourceGroup, { signal }).catch((error: unknown) => {
+    inFlight.track(`ARM to list the container groups of '${config.resourceGroup}'`, aci.list(config.resourceGroup, { signal })).catch((error: unknown) => {
+      // The step's end (timeout, cancel) is not the check's failure.
+      if (signal.aborted) throw error;
       const named = namingResourceGroup(error, config.resourceGroup);
       if (named instanceof InputError) throw named;
       throw new Error(`Pre-flight could not check that the names ${names.join(", ")} are free in resource group '${config.resourceGroup}': ${describe(error)}`);
     }),
-    containerGroupRegions(aci, signal, services.log),
+    inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
   const location = config.location ?? regionKey(resourceGroupLocation);
@@ -45,7 +49,7 @@ export async function preflight(
   if (pool.isHosted) {
     throw new InputError([`pool: '${config.pool}' is a Microsoft-hosted pool; name a self-hosted pool`]);
   }
-  if (!(await pools.canManagePool(pool.id, signal))) {
+  if (!(await inFlight.track(`Azure DevOps to check the permissions on pool '${pool.name}'`, pools.canManagePool(pool.id, signal)))) {
     throw new InputError([
       `pool: the registering identity (registrationAuth: ${config.registration.auth}) lacks the Administrator role on pool '${pool.name}', which registering and removing agents need`,
     ]);

@@ -3,17 +3,19 @@
 import type { AciApi } from "../azure/aci";
 import { formatSeconds, type Clock } from "../core/clock";
 import { deadlineSignal } from "../core/deadline";
+import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
 import { agentNames } from "../run/names";
 import type { PoolApi } from "../run/pools";
 import { agentTags } from "../run/tags";
-import { cleanUp } from "./cleanUp";
+import { cancelledBeforeCreating, cleanUp } from "./cleanUp";
 import { createAgent } from "./create";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
 import { preflight } from "./preflight";
-import { InFlight, watchUntilOnline } from "./watch";
+import { InFlight } from "./inFlight";
+import { watchUntilOnline } from "./watch";
 
 export { StartFailure } from "./failures";
 
@@ -55,18 +57,19 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   services.signal.addEventListener("abort", onCancel, { once: true });
   if (services.signal.aborted) onCancel();
   const step = deadlineSignal(config.timeoutMinutes * 60_000, () => new StepTimedOut(), cancel.signal);
+  const inFlight = new InFlight(step.signal);
+  const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
   try {
-    const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
-    const { pool, location } = await preflight(config, services, names, step.signal);
+    const { pool, location } = await preflight(config, services, names, step.signal, inFlight);
     const preflightMs = elapsed();
     log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}.`);
 
     const now = new Date(clock.now());
     const fleet = names.map((name) => new FleetAgent(name, agentTags(config, name, now), location));
     log.info(`Starting ${fleet.length} agent(s): ${names.join(", ")}`);
-    const inFlight = new InFlight(step.signal);
     try {
-      await bringOnline(config, services, pool.id, pool.name, fleet, [location, ...config.fallbackLocations.filter((l) => l !== location)], step.signal, elapsed, inFlight);
+      const regions = [location, ...config.fallbackLocations.filter((l) => l !== location)];
+      await bringOnline(config, services, pool, fleet, regions, step.signal, elapsed, inFlight);
     } catch (error) {
       throw await cleanUp(config, services, pool, fleet, failureOf(error, config, fleet, inFlight));
     }
@@ -76,7 +79,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
       requests: { arm: services.aci.requestCount, devops: services.pools.requestCount },
     };
   } catch (error) {
-    if (error instanceof StepCancelled || error instanceof StepTimedOut) throw new StartFailure(`${error.message} Nothing was created.`);
+    if (error instanceof StepCancelled) throw await cancelledBeforeCreating(config, services, names);
+    if (error instanceof StepTimedOut) throw new StartFailure(`timeoutMinutes (${config.timeoutMinutes}) passed during pre-flight${waitingFor(inFlight)}. Nothing was created.`);
     throw error;
   } finally {
     step.clear();
@@ -88,10 +92,9 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
 async function bringOnline(
   config: StartConfig,
   services: StartServices,
-  poolId: number,
-  poolName: string,
+  pool: AgentPool,
   fleet: FleetAgent[],
-  locations: string[],
+  regions: string[],
   stepSignal: AbortSignal,
   elapsed: () => number,
   inFlight: InFlight,
@@ -99,8 +102,9 @@ async function bringOnline(
   const work = new AbortController();
   const onStepEnd = () => { work.abort(stepSignal.reason); };
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
+  if (stepSignal.aborted) onStepEnd();
   const creates = fleet.map((agent) =>
-    createAgent(config, services, agent, locations, work.signal, elapsed).catch((error: unknown) => {
+    createAgent(config, services, agent, regions, work.signal, elapsed, inFlight).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);
@@ -111,7 +115,7 @@ async function bringOnline(
     }),
   );
   try {
-    await watchUntilOnline(config, services, poolId, poolName, fleet, work.signal, elapsed, inFlight);
+    await watchUntilOnline(config, services, pool, fleet, work.signal, elapsed, inFlight);
   } catch (error) {
     throw work.signal.aborted ? work.signal.reason : error;
   } finally {
@@ -126,8 +130,10 @@ async function bringOnline(
 function failureOf(error: unknown, config: StartConfig, fleet: FleetAgent[], inFlight: InFlight): unknown {
   if (!(error instanceof StepTimedOut)) return error;
   const missing = fleet.filter((a) => a.state !== "online").map((a) => a.name);
+  return new StepTimedOut(`${missing.length} of ${fleet.length} agent(s) did not come online within ${config.timeoutMinutes} minute(s) (timeoutMinutes): ${missing.join(", ")}${waitingFor(inFlight)}`);
+}
+
+function waitingFor(inFlight: InFlight): string {
   const hung = inFlight.describe();
-  return new StepTimedOut(
-    `${missing.length} of ${fleet.length} agent(s) did not come online within ${config.timeoutMinutes} minute(s) (timeoutMinutes): ${missing.join(", ")}${hung === "" ? "" : `; still waiting for ${hung}`}`,
-  );
+  return hung === "" ? "" : `; still waiting for ${hung}`;
 }

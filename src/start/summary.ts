@@ -21,7 +21,7 @@ export function startSummary(config: StartConfig, result: StartResult): string {
     "",
     "| phase | time |",
     "|---|---|",
-    `| pre-flight (pool, permissions, resource group) | ${formatSeconds(result.phases.preflightMs)} |`,
+    `| pre-flight (pool, permissions, resource group, regions, free names) | ${formatSeconds(result.phases.preflightMs)} |`,
     `| create and wait until online | ${formatSeconds(result.phases.onlineMs)} |`,
     `| total | ${formatSeconds(result.phases.totalMs)} |`,
     "",

@@ -3,7 +3,9 @@
 import type { GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { RequestTimeout } from "../core/deadline";
+import type { AgentPool } from "../devops/client";
 import { StartFailure } from "./failures";
+import type { InFlight } from "./inFlight";
 import type { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
 import type { StartServices } from "./runStart";
@@ -11,42 +13,10 @@ import type { StartServices } from "./runStart";
 /** How often each container group's state is read while its agent is not online yet. */
 const groupWatchIntervalMs = 10_000;
 
-/** The watch's requests not answered yet, named, so that a timeout can say what hung. */
-export class InFlight {
-  private readonly pending = new Map<number, string>();
-  private next = 0;
-  private atEnd: string | undefined;
-
-  /** Remembers what was pending when `signal` aborts, before the aborted requests settle. */
-  constructor(signal: AbortSignal) {
-    signal.addEventListener("abort", () => { this.atEnd = this.pendingNow(); }, { once: true });
-  }
-
-  async track<T>(what: string, call: Promise<T>): Promise<T> {
-    const id = this.next++;
-    this.pending.set(id, what);
-    try {
-      return await call;
-    } finally {
-      this.pending.delete(id);
-    }
-  }
-
-  /** What was pending when the step ended, or now. */
-  describe(): string {
-    return this.atEnd ?? this.pendingNow();
-  }
-
-  private pendingNow(): string {
-    return [...new Set(this.pending.values())].join(", ");
-  }
-}
-
 export async function watchUntilOnline(
   config: StartConfig,
   services: StartServices,
-  poolId: number,
-  poolName: string,
+  pool: AgentPool,
   fleet: FleetAgent[],
   signal: AbortSignal,
   elapsed: () => number,
@@ -57,13 +27,13 @@ export async function watchUntilOnline(
   let reported = -1;
   for (;;) {
     signal.throwIfAborted();
-    const registered = await retryingHung(log, inFlight.track(`Azure DevOps to list the agents of pool '${poolName}'`, pools.listAgents(poolId, signal)));
+    const registered = await retryingHung(log, inFlight.track(`Azure DevOps to list the agents of pool '${pool.name}'`, pools.listAgents(pool.id, signal)));
     const online = new Set((registered ?? []).filter((a) => a.status === "online").map((a) => a.name.toLowerCase()));
     for (const agent of fleet) {
       if (agent.state === "online" || !online.has(agent.name)) continue;
       agent.moveTo("online");
       agent.onlineAfterMs = elapsed();
-      log.info(`${agent.name}: online in pool '${poolName}' after ${formatSeconds(elapsed())}`);
+      log.info(`${agent.name}: online in pool '${pool.name}' after ${formatSeconds(elapsed())}`);
     }
     const onlineCount = fleet.filter((a) => a.state === "online").length;
     if (onlineCount !== reported) {
@@ -71,13 +41,13 @@ export async function watchUntilOnline(
       log.setProgress(Math.round((100 * onlineCount) / fleet.length), `${onlineCount} of ${fleet.length} agents online`);
     }
     if (onlineCount === fleet.length) return;
-    await watchGroups(config, services, fleet, signal, inFlight);
+    await watchGroups(config, services, fleet, signal, elapsed, inFlight);
     await clock.sleep(backoff.next(), signal);
   }
 }
 
 /** Reads the groups whose agents are not online yet, shows what changed, and fails dead ones. */
-async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, inFlight: InFlight): Promise<void> {
+async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, elapsed: () => number, inFlight: InFlight): Promise<void> {
   const { aci, clock, log } = services;
   const due = fleet.filter((a) => (a.state === "creating" || a.state === "provisioned") && clock.now() - a.lastWatchAt >= groupWatchIntervalMs);
   await Promise.all(
@@ -93,7 +63,10 @@ async function watchGroups(config: StartConfig, services: StartServices, fleet: 
         agent.shownState = shown;
         log.info(`${agent.name}: ${shown}`);
       }
-      if (agent.state === "creating" && group.provisioningState === "Succeeded") agent.moveTo("provisioned");
+      if (agent.state === "creating" && group.provisioningState === "Succeeded") {
+        agent.moveTo("provisioned");
+        agent.provisionedAfterMs ??= elapsed();
+      }
       // Until its create operation ends, a failure is that operation's to report (it may try another region).
       const dead = agent.state === "provisioned" ? deadReason(group) : undefined;
       if (dead !== undefined) {

@@ -359,6 +359,19 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       assert.equal(deletes[3]?.responseBody, "");
     });
 
+    it("a delete while the group provisions: it stays Deleting, the create's operation fails and no container starts", async function () {
+      const { info, state } = emulator();
+      const client = armClient(info);
+      await setDelays(info, { provisionMs: 300, deleteMs: 1500 });
+      const creating = await client.containerGroups.beginCreateOrUpdate(info.resourceGroup, "cg-delete-early", containerGroup(info), fastPolling);
+      assert.equal((await arm(info, "DELETE", groupPath(info, "cg-delete-early"))).status, 202);
+      const failed = await rejectionOf(creating.pollUntilDone());
+      assert.match(failed.message, /OperationCanceled/);
+      const group = await client.containerGroups.get(info.resourceGroup, "cg-delete-early");
+      assert.equal(group.provisioningState, "Deleting");
+      assert.equal(state.containerGroups.get(`${info.resourceGroup}/cg-delete-early`)?.containers.size, 0);
+    });
+
     it("with deleteMs 0 a delete answers 200 with the group at once", async function () {
       const { info } = emulator();
       const client = armClient(info);

@@ -13,6 +13,7 @@ import {
   assertInvariants,
   assertNoWrites,
   groupNames,
+  groupsNotBeingDeleted,
   namesOf,
   plainOutput,
   runStart,
@@ -326,7 +327,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
         assertInvariants(emu, run);
         assert.equal(run.result, "Failed", plainOutput(run));
         assert.match(run.message, /cancel/i, plainOutput(run));
-        assert.deepEqual(groupNames(emu), []);
+        assert.deepEqual(groupsNotBeingDeleted(emu), []);
         assert.deepEqual(agentNamesInPool(emu), []);
       });
     }

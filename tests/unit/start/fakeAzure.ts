@@ -6,6 +6,9 @@ import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/run/pools";
+import { RequestTimeout } from "../../../src/core/deadline";
+
+const armRequestDeadlineMs = 60_000;
 
 export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait";
 
@@ -104,6 +107,8 @@ export class FakeAci implements AciApi {
   readonly noCapacityIn = new Map<string, "sync" | "async">();
   /** Groups of another step: a create-only PUT of these names answers 412. */
   readonly othersGroups = new Map<string, GroupSnapshot>();
+  /** Names whose PUT creates the group but is answered 412, as the SDK's retry of a PUT whose first answer was lost is. */
+  readonly answerLostFor = new Set<string>();
   regions = ["westeurope", "northeurope", "eastus"];
   listFailure: Error | undefined;
   putMs = 200;
@@ -137,7 +142,11 @@ export class FakeAci implements AciApi {
     // A create still waiting for a write slot when the step is cancelled is never sent.
     signalOf(options)?.throwIfAborted();
     this.log.record("put", name);
-    if (this.hangs.has("put")) await hang(undefined);
+    if (this.hangs.has("put")) {
+      // SdkAci gives up on a PUT after its own deadline; the caller's signal does not end it.
+      await wait(armRequestDeadlineMs, undefined);
+      throw new RequestTimeout(`ARM: create of container group ${name}`, armRequestDeadlineMs);
+    }
     // The PUT is on the wire: ARM answers it whatever the caller does meanwhile.
     await wait(this.putMs, undefined);
     if (this.othersGroups.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
@@ -173,6 +182,7 @@ export class FakeAci implements AciApi {
       if (this.hangs.has("poll")) await hang(signal);
       await Promise.race([provisioned, hang(signal)]);
     };
+    if (this.answerLostFor.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
     return {
       untilDone,
       poll: async () => {

@@ -118,6 +118,40 @@ describe("runStart (fake timers)", function () {
     assert.match(message, /still waiting for Azure DevOps to list the agents of pool 'aci'/);
   });
 
+  it("ends at timeoutMinutes when the list of existing groups hangs in pre-flight, names it, and creates nothing", async () => {
+    const started = start({ timeoutMinutes: "1" }, (aci) => { aci.hangs.add("list"); });
+    await clock.tickAsync(60_000);
+    assert.match(failure(started).message, /^timeoutMinutes \(1\) passed during pre-flight; still waiting for ARM to list the container groups of 'ci-agents'\. Nothing was created\.$/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
+  it("on cancel during pre-flight, sends a DELETE for every planned name at once and ends", async () => {
+    const started = start({ agentCount: "3" }, (aci) => { aci.hangs.add("list"); });
+    await clock.tickAsync(1_000);
+    started.cancel();
+    await clock.tickAsync(0);
+    assert.deepEqual(started.calls.of("delete").map((c) => c.name).sort(), names(3));
+    assert.match(failure(started).message, /cancelled during pre-flight, before anything was created/);
+    assert.equal(started.calls.of("put").length, 0);
+  });
+
+  it("ends at timeoutMinutes when a create is never answered, names it, and deletes every name again once the PUT gives up", async () => {
+    const started = start({ agentCount: "2", timeoutMinutes: "1" }, (aci) => { aci.hangs.add("put"); });
+    await clock.tickAsync(60_000);
+    await clock.tickAsync(1_000);
+    const message = failure(started).message;
+    assert.match(message, /2 of 2 agent\(s\) did not come online within 1 minute\(s\) \(timeoutMinutes\)/);
+    assert.match(message, /still waiting for ARM to answer the create of container group azp-1234-1-1/);
+    assert.equal(started.calls.of("delete").length, 4);
+    assert.equal(started.aci.groups.size, 0);
+  });
+
+  it("fails, naming the create, when one PUT is never answered within its deadline", async () => {
+    const started = start({ agentCount: "1" }, (aci) => { aci.hangs.add("put"); });
+    await clock.tickAsync(61_000);
+    assert.match(failure(started).message, /^azp-1234-1-1: ARM: create of container group azp-1234-1-1: no answer within 60 s\. Everything this step created was removed/);
+  });
+
   it("judges a crash-looping long-lived agent dead at once, shows its log and removes it", async () => {
     const started = start({ agentCount: "1", ephemeral: "false", maxLifetimeMinutes: "0" }, (aci) => {
       aci.container = { state: "Waiting", restartCount: 2, previousState: { state: "Terminated", exitCode: 1 } };
@@ -191,6 +225,15 @@ describe("runStart (fake timers)", function () {
       assert.equal(started.calls.of("put").length, 0);
     });
   }
+
+  it("goes on with its own group when its create-only PUT is answered 412 (a retry of a PUT whose answer was lost)", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.answerLostFor.add("azp-1234-1-2"); });
+    await clock.tickAsync(20_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    assert.ok(outcome.result.agents.every((a) => a.onlineAfterMs !== undefined));
+    assert.equal(started.calls.of("delete").length, 0);
+  });
 
   it("leaves alone a group another step created under a planned name meanwhile, and removes its own", async () => {
     const started = start({ agentCount: "2" }, (aci) => {
