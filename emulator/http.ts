@@ -1,6 +1,8 @@
-// What every emulated service shares: body parsing, the request log, and fault injection.
+// What every emulated service shares: body parsing, the request log, and fault injection
+// (an error answer, a late answer, or none at all).
 import express, { type NextFunction, type Request, type Response } from "express";
-import type { EmulatorState, FaultRule } from "./state";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { EmulatorState, FaultRule, RequestLogEntry } from "./state";
 
 export type ServiceName = Exclude<FaultRule["service"], "any">;
 
@@ -53,8 +55,23 @@ export function param(req: Request, name: string): string {
   return value;
 }
 
+function logEntry(service: ServiceName, req: Request, receivedAt: string, status: number, responseBody: string): RequestLogEntry {
+  return {
+    service,
+    method: req.method,
+    url: req.originalUrl,
+    userAgent: req.headers["user-agent"] ?? "",
+    status,
+    requestBody: bodyText(req),
+    responseBody,
+    receivedAt,
+    at: new Date().toISOString(),
+  };
+}
+
 function recordExchange(service: ServiceName, state: EmulatorState) {
   return (req: Request, res: Response, next: NextFunction): void => {
+    const receivedAt = new Date().toISOString();
     const chunks: Buffer[] = [];
     const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
     const end = res.end.bind(res) as (chunk?: unknown, ...rest: unknown[]) => Response;
@@ -69,18 +86,11 @@ function recordExchange(service: ServiceName, state: EmulatorState) {
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       keep(chunk);
       const contentType = String(res.getHeader("content-type") ?? "");
-      state.requestLog.push({
-        service,
-        method: req.method,
-        url: req.originalUrl,
-        userAgent: req.headers["user-agent"] ?? "",
-        status: res.statusCode,
-        requestBody: bodyText(req),
-        responseBody: contentType.includes("gzip") || contentType.includes("octet") ? "<binary>" : Buffer.concat(chunks).toString("utf8"),
-        at: new Date().toISOString(),
-      });
+      const responseBody = contentType.includes("gzip") || contentType.includes("octet") ? "<binary>" : Buffer.concat(chunks).toString("utf8");
+      state.requestLog.push(logEntry(service, req, receivedAt, res.statusCode, responseBody));
       return end(chunk, ...rest);
     }) as Response["end"];
+    res.locals.receivedAt = receivedAt;
     next();
   };
 }
@@ -99,13 +109,46 @@ function injectFaults(service: ServiceName, state: EmulatorState) {
       return;
     }
     rule.remaining--;
-    for (const [name, value] of Object.entries(rule.headers ?? {})) res.setHeader(name, value);
-    if (rule.body === undefined) {
-      res.status(rule.status).end();
-    } else if (typeof rule.body === "string") {
-      res.status(rule.status).type(rule.body.trimStart().startsWith("<") ? "html" : "text").send(rule.body);
+    const act = () => {
+      if (rule.hang !== undefined) {
+        hang(service, state, rule.hang, req, res, next);
+      } else if (rule.status !== undefined) {
+        answer(rule, res);
+      } else {
+        next();
+      }
+    };
+    if (rule.delayMs === undefined || rule.delayMs <= 0) {
+      act();
     } else {
-      res.status(rule.status).json(rule.body);
+      // The held request is answered even when its client has given up meanwhile, as a server
+      // that is merely slow does.
+      void sleep(rule.delayMs, undefined, { ref: false }).then(act);
     }
   };
+}
+
+function answer(rule: FaultRule, res: Response): void {
+  for (const [name, value] of Object.entries(rule.headers ?? {})) res.setHeader(name, value);
+  const status = rule.status ?? 500;
+  if (rule.body === undefined) {
+    res.status(status).end();
+  } else if (typeof rule.body === "string") {
+    res.status(status).type(rule.body.trimStart().startsWith("<") ? "html" : "text").send(rule.body);
+  } else {
+    res.status(status).json(rule.body);
+  }
+}
+
+/** Keeps the connection open and never answers; logs the request with status 0. */
+function hang(service: ServiceName, state: EmulatorState, when: "before" | "after", req: Request, res: Response, next: NextFunction): void {
+  state.hungConnections.add(req.socket);
+  req.socket.once("close", () => state.hungConnections.delete(req.socket));
+  const receivedAt = String(res.locals.receivedAt ?? new Date().toISOString());
+  state.requestLog.push(logEntry(service, req, receivedAt, 0, ""));
+  if (when === "after") {
+    // The route runs and decides; whatever it answers never leaves.
+    res.end = (() => res) as Response["end"];
+    next();
+  }
 }

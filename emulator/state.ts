@@ -2,6 +2,7 @@
 // holds state. Every state transition of a resource goes through the functions of its route
 // module so that it stays explicit.
 import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
 
 export interface WellKnownIdentity {
   tenantId: string;
@@ -90,6 +91,8 @@ export interface ContainerGroupRecord {
   createdAt: number;
   /** Bumped on every PUT and delete so that timers of an older generation do nothing. */
   generation: number;
+  /** The delete under way, while the group shows `Deleting`. */
+  deletion?: OperationRecord;
 }
 
 export type OperationStatus = "Pending" | "Succeeded" | "Failed";
@@ -133,7 +136,8 @@ export interface Agent {
 export interface JobRequest {
   requestId: number;
   poolId: number;
-  demands: Record<string, string>;
+  /** As Azure DevOps sends them: `NAME` or `NAME -equals VALUE`. */
+  demands: string[];
   jobName: string;
   script: string;
   queueTime: string;
@@ -151,9 +155,18 @@ export interface FaultRule {
   method?: string;
   /** Regular expression matched against the request path (without query). */
   path: string;
-  status: number;
+  /** Answered instead of the route (with `body` and `headers`); without it the route answers. */
+  status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The request is held this long before it is answered (by `status`, or by the route). */
+  delayMs?: number;
+  /**
+   * The request never gets an answer; its connection stays open until the client gives up.
+   * "before": the route never runs. "after": the route runs (a PUT creates, a DELETE deletes)
+   * and only its answer is lost.
+   */
+  hang?: "before" | "after";
   /** How many matching requests get the fault; then the rule is spent. */
   remaining: number;
 }
@@ -163,7 +176,10 @@ export interface Delays {
   provisionMs: number;
   /** Container start until the process runs (image pull). */
   pullMs: number;
-  /** A delete that runs as a long-running operation takes this long (0: synchronous). */
+  /**
+   * A delete runs as a long-running operation (202, `Deleting`) and takes this long; 0 makes it
+   * synchronous (200). Default: ACI's minute scaled by `defaultDeleteScale`.
+   */
   deleteMs: number;
   /** Added to each agent registration (config.sh) request. */
   registrationMs: number;
@@ -210,8 +226,10 @@ export class EmulatorState {
   faults: FaultRule[] = [];
   delays: Delays = defaultDelays();
   behaviour: Behaviour = defaultBehaviour();
-  /** Every request the emulator answered, for tests that look for leaked secrets. */
+  /** Every request the emulator answered (or left hanging), for tests that look for leaked secrets. */
   requestLog: RequestLogEntry[] = [];
+  /** Connections of requests that a hang fault holds open; a reset closes them. */
+  hungConnections = new Set<Socket>();
   readonly organizationId = "e1a7c0de-0000-4000-8000-00000000c0de";
   private nextId = 1;
 
@@ -237,6 +255,8 @@ export class EmulatorState {
     this.delays = defaultDelays();
     this.behaviour = defaultBehaviour();
     this.requestLog = [];
+    for (const connection of this.hungConnections) connection.destroy();
+    this.hungConnections.clear();
     this.seed();
   }
 
@@ -289,14 +309,23 @@ export interface RequestLogEntry {
   method: string;
   url: string;
   userAgent: string;
+  /** 0 for a request that a hang fault never answered. */
   status: number;
   requestBody: string;
   responseBody: string;
+  /** When the request arrived. */
+  receivedAt: string;
+  /** When it was answered (or, for a hung request, given up on by the emulator). */
   at: string;
 }
 
+/** How long an ACI container group delete takes (reports of 30 s to 90 s; see the README). */
+export const aciDeleteMs = 60_000;
+/** Deletes are slow by default but scaled down so that a test suite stays fast. */
+export const defaultDeleteScale = 1 / 100;
+
 function defaultDelays(): Delays {
-  return { provisionMs: 0, pullMs: 0, deleteMs: 0, registrationMs: 0 };
+  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0 };
 }
 
 export interface ImageDefinition {

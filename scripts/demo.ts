@@ -53,19 +53,20 @@ async function main(): Promise<void> {
     note("pipeline", `outputs: agentNames=${start.outputs.agentNames ?? ""} demand="${start.outputs.demand ?? ""}"`);
 
     for (const agent of emulator.state.agents.values()) note("azure devops", `agent ${agent.name}: ${agent.sessionId === undefined ? "offline" : "online"}`);
+    const demand = start.outputs.demand ?? "";
     const jobs = Array.from({ length: agentCount }, (_, index) => {
       const requestId = emulator.state.newId();
       emulator.state.jobRequests.set(requestId, {
         requestId,
         poolId: [...emulator.state.pools.values()][0]?.id ?? 0,
-        demands: { ACI_RUN_ID: buildId },
+        demands: [demand],
         jobName: `build ${index + 1}`,
         script: 'echo "building on $AZP_AGENT_NAME"; uname -sm',
         queueTime: new Date().toISOString(),
       });
       return requestId;
     });
-    note("pipeline", `queued ${jobs.length} job(s) demanding ACI_RUN_ID -equals ${buildId}`);
+    note("pipeline", `queued ${jobs.length} job(s) demanding ${demand}`);
     await waitFor(() => jobs.every((id) => emulator.state.jobRequests.get(id)?.result !== undefined), 60_000);
     for (const id of jobs) {
       const job = emulator.state.jobRequests.get(id);

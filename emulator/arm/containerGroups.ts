@@ -1,7 +1,7 @@
 // Microsoft.ContainerInstance/containerGroups: create (a long-running PUT), get, list, delete,
 // logs, stop, start, restart and usages, with the provisioning state machine
 //   PUT -> Pending --(provision delay, image pull)--> Succeeded (containers run) | Failed
-//   DELETE -> gone (or Deleting -> gone when deletes are slowed down)
+//   DELETE -> Deleting --(delete delay)--> gone (or gone at once with no delete delay)
 import { setTimeout as sleep } from "node:timers/promises";
 import { Router, type Request, type Response } from "express";
 import type { EmulatorContext } from "../context";
@@ -96,6 +96,11 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     const operation = startOperation(ctx, location, groupId(record));
     void provision(ctx, record, capacityFailure === "async").then((failure) => {
       if (!state.isStored(record)) return;
+      if (record.deletion !== undefined) {
+        // [guess] code and message: a delete ends the create under way; the group stays Deleting.
+        finishOperation(operation, { code: "OperationCanceled", message: `The container group '${record.name}' was deleted while it was being created.` });
+        return;
+      }
       record.provisioningState = failure === undefined ? "Succeeded" : "Failed";
       finishOperation(operation, failure);
     });
@@ -133,10 +138,17 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       res.status(204).end();
       return;
     }
+    if (record.deletion !== undefined) {
+      // A second DELETE of a group being deleted joins the delete under way.
+      res.setHeader("Azure-AsyncOperation", operationUrl(ctx, record.deletion));
+      res.status(202).end();
+      return;
+    }
     record.generation++;
     if (state.delays.deleteMs > 0) {
       record.provisioningState = "Deleting";
       const operation = startOperation(ctx, record.location, groupId(record));
+      record.deletion = operation;
       void sleep(state.delays.deleteMs, undefined, { ref: false })
         .then(() => ctx.runtime.remove(record))
         .then(() => {

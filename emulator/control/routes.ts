@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { Router, type Response } from "express";
 import type { EmulatorContext } from "../context";
 import { groupView } from "../arm/containerGroups";
+import { parseDemand } from "../devops/demands";
 import { isOnline } from "../devops/routes";
 import { jsonBody, param } from "../http";
 import { wellKnown, type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
@@ -56,8 +57,11 @@ export function controlRoutes(ctx: EmulatorContext): Router {
   router.post("/faults", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    if (typeof body.path !== "string" || typeof body.status !== "number") {
-      res.status(400).json({ message: "a fault needs path (a regular expression) and status" });
+    const hang = body.hang === true || body.hang === "before" ? "before" : body.hang === "after" ? "after" : undefined;
+    const status = typeof body.status === "number" ? body.status : undefined;
+    const delayMs = typeof body.delayMs === "number" && body.delayMs >= 0 ? body.delayMs : undefined;
+    if (typeof body.path !== "string" || (status === undefined && delayMs === undefined && hang === undefined)) {
+      res.status(400).json({ message: 'a fault needs path (a regular expression) and status, delayMs (ms) or hang (true, "before" or "after")' });
       return;
     }
     const rule: FaultRule = {
@@ -65,9 +69,11 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       service: (["entra", "arm", "devops", "imds"].includes(String(body.service)) ? body.service : "any") as FaultRule["service"],
       method: typeof body.method === "string" ? body.method : undefined,
       path: body.path,
-      status: body.status,
+      status,
       body: body.body,
       headers: (body.headers ?? {}) as Record<string, string>,
+      delayMs,
+      hang,
       remaining: typeof body.count === "number" ? body.count : 1,
     };
     state.faults.push(rule);
@@ -158,11 +164,19 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       res.status(404).json({ message: `no pool ${String(body.pool)}` });
       return;
     }
+    // As in YAML: one demand string or a list of them.
+    const given: unknown[] = body.demands === undefined ? [] : Array.isArray(body.demands) ? body.demands : [body.demands];
+    const demands = given.map((demand) => (typeof demand === "string" ? demand : JSON.stringify(demand)));
+    const unreadable = demands.filter((demand) => parseDemand(demand) === undefined);
+    if (unreadable.length > 0) {
+      res.status(400).json({ message: `not a demand the emulator knows (NAME or NAME -equals VALUE): ${unreadable.join(", ")}` });
+      return;
+    }
     const requestId = state.newId();
     state.jobRequests.set(requestId, {
       requestId,
       poolId: pool.id,
-      demands: (body.demands ?? {}) as Record<string, string>,
+      demands,
       jobName: typeof body.jobName === "string" ? body.jobName : `Job ${requestId}`,
       script: typeof body.script === "string" ? body.script : "echo hello from the emulated job",
       queueTime: new Date().toISOString(),

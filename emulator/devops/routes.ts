@@ -8,6 +8,7 @@ import jwt from "jsonwebtoken";
 import { azureDevOpsResourceId, devopsOidcIssuer, federatedAudience, tokenIssuer, type EmulatorContext } from "../context";
 import { formBody, jsonBody, param, queryString } from "../http";
 import type { Agent, JobRequest, Pool } from "../state";
+import { demandsMet } from "./demands";
 import { agentPlatforms, agentVersion, agentVersionText } from "./agentPackage";
 
 /** How long a messages request waits for a job before answering 204 (real agents: ~50 s). */
@@ -534,7 +535,7 @@ function jobJson(job: JobRequest): Record<string, unknown> {
     assignTime: job.assignTime,
     finishTime: job.finishTime,
     result: job.result,
-    demands: Object.entries(job.demands).map(([name, value]) => `${name} -equals ${value}`),
+    demands: job.demands,
     reservedAgent: job.assignedAgentId === undefined ? undefined : { id: job.assignedAgentId },
     definition: { name: job.jobName },
   };
@@ -543,15 +544,9 @@ function jobJson(job: JobRequest): Record<string, unknown> {
 /** Gives the agent the oldest queued job of its pool whose demands its capabilities meet. */
 function assignJob(ctx: EmulatorContext, agent: Agent): (JobRequest & { messageId: number; lockToken: string }) | undefined {
   if (agent.assignedRequestId !== undefined || !agent.enabled) return undefined;
-  const capabilities = new Map<string, string>();
-  for (const [name, value] of Object.entries({ ...agent.systemCapabilities, ...agent.userCapabilities })) {
-    capabilities.set(name.toLowerCase(), value);
-  }
+  const capabilities = { ...agent.systemCapabilities, ...agent.userCapabilities };
   const job = [...ctx.state.jobRequests.values()].find(
-    (j) =>
-      j.poolId === agent.poolId &&
-      j.assignedAgentId === undefined &&
-      Object.entries(j.demands).every(([name, value]) => capabilities.get(name.toLowerCase())?.toLowerCase() === value.toLowerCase()),
+    (j) => j.poolId === agent.poolId && j.assignedAgentId === undefined && demandsMet(capabilities, j.demands),
   );
   if (job === undefined) return undefined;
   job.assignedAgentId = agent.id;

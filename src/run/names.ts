@@ -4,6 +4,12 @@
  */
 export const RUN_ID_VARIABLE = "ACI_RUN_ID";
 
+/**
+ * The agent variable that pins a job to one fleet of its run: the agents one start step started.
+ * A run may start several (parallel stages, a matrix, a classic release's stages).
+ */
+export const FLEET_VARIABLE = "ACI_FLEET";
+
 /** ACI's limit for container group and container names. */
 export const MAX_NAME_LENGTH = 63;
 
@@ -26,8 +32,13 @@ export function runTagValue(organizationUrl: string, projectId: string, runId: s
   return `${organizationNameOf(organizationUrl)}/${projectId}/${runId}`.toLowerCase();
 }
 
-export function demandFor(runId: string): string {
-  return `${RUN_ID_VARIABLE} -equals ${runId}`;
+/** `{prefix}-{runId}`, lower case: the same for every attempt, so a rerun's jobs keep their demand. */
+export function fleetName(prefix: string, runId: string): string {
+  return `${prefix}-${runId}`.toLowerCase();
+}
+
+export function fleetDemand(fleet: string): string {
+  return `${FLEET_VARIABLE} -equals ${fleet}`;
 }
 
 function organizationNameOf(organizationUrl: string): string {

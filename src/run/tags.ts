@@ -1,9 +1,10 @@
 import type { RunIdentity } from "./inputs";
-import { runTagValue } from "./names";
+import { fleetName, runTagValue } from "./names";
 
 /** The tags this extension puts on every container group; the stop task finds groups by them. */
 export const OWN_TAGS = {
   run: "aci-agents-run",
+  fleet: "aci-agents-fleet",
   pool: "aci-agents-pool",
   agent: "aci-agents-agent",
   created: "aci-agents-created",
@@ -27,6 +28,7 @@ export const NEVER_EXPIRES = "never";
 export interface TagConfig {
   organizationUrl: string;
   run: RunIdentity;
+  namePrefix: string;
   pool: string;
   /** 0: no limit. */
   maxLifetimeMinutes: number;
@@ -36,6 +38,7 @@ export interface TagConfig {
 export function agentTags(config: TagConfig, agentName: string, now: Date): Record<string, string> {
   return {
     [OWN_TAGS.run]: runTagValue(config.organizationUrl, config.run.projectId, config.run.runId),
+    [OWN_TAGS.fleet]: fleetName(config.namePrefix, config.run.runId),
     [OWN_TAGS.pool]: config.pool,
     [OWN_TAGS.agent]: agentName,
     [OWN_TAGS.created]: isoTimestamp(now),

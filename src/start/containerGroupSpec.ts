@@ -9,7 +9,7 @@ import type {
 import { uniqueIgnoringCase } from "../core/inputSource";
 import type { AgentCredential } from "../run/inputs";
 import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
-import { RUN_ID_VARIABLE } from "../run/names";
+import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 
 /** An agent whose name and tags are decided before anything is created. */
 export interface PlannedAgent {
@@ -85,6 +85,7 @@ function agentEnvironment(config: StartConfig, agentName: string, credential: Ag
     // The startup script may carry credentials for installing tools.
     ...(config.startupScript === undefined ? [] : [{ name: "AZP_STARTUP_SCRIPT", secureValue: config.startupScript }]),
     { name: RUN_ID_VARIABLE, value: config.run.runId },
+    { name: FLEET_VARIABLE, value: fleetName(config.namePrefix, config.run.runId) },
     ...config.environmentVariables.map(({ name, value }) => ({ name, value })),
   ];
 }

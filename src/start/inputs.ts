@@ -35,7 +35,7 @@ import {
   type Registration,
   type RunIdentity,
 } from "../run/inputs";
-import { MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "../run/names";
+import { FLEET_VARIABLE, MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "../run/names";
 import { MAX_TAGS_PER_RESOURCE, MAX_TAG_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 
 /** Debian with apt and the libraries the agent needs (ICU, OpenSSL), from Microsoft's registry: no Docker Hub pull limits. */
@@ -322,7 +322,7 @@ function agentIdentity(text: string): AgentIdentity {
 const ENVIRONMENT_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function isSetByTask(name: string): boolean {
-  return /^AZP_/i.test(name) || name.toUpperCase() === RUN_ID_VARIABLE;
+  return /^AZP_/i.test(name) || [RUN_ID_VARIABLE, FLEET_VARIABLE].includes(name.toUpperCase());
 }
 
 function environmentVariables(text: string): EnvironmentVariable[] {
@@ -334,7 +334,7 @@ function environmentVariables(text: string): EnvironmentVariable[] {
       throw invalid(`line ${numbered.number}: '${name}' is not a variable name (letters, digits and '_', not starting with a digit)`);
     }
     if (isSetByTask(name)) {
-      throw invalid(`line ${numbered.number}: ${name} is set by the task (AZP_* and ${RUN_ID_VARIABLE} are reserved)`);
+      throw invalid(`line ${numbered.number}: ${name} is set by the task (AZP_*, ${RUN_ID_VARIABLE} and ${FLEET_VARIABLE} are reserved)`);
     }
     const earlierLine = lineOfName.get(name.toUpperCase());
     if (earlierLine !== undefined) {

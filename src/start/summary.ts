@@ -1,18 +1,19 @@
 // The Markdown tab AciAgentStart adds to the run's summary page.
 import { formatSeconds } from "../core/clock";
 import type { StartConfig } from "./inputs";
-import { demandFor } from "../run/names";
+import { fleetDemand, fleetName } from "../run/names";
 import type { StartResult } from "./runStart";
 
 export function startSummary(config: StartConfig, result: StartResult): string {
   const rows = result.agents.map(
     (a) => `| ${a.name} | ${a.location} | ${optionalSeconds(a.provisionedAfterMs)} | ${optionalSeconds(a.onlineAfterMs)} |`,
   );
+  const fleet = fleetName(config.namePrefix, config.run.runId);
   return [
-    `## ACI agents for run ${config.run.runId}`,
+    `## ACI agents of fleet ${fleet} (run ${config.run.runId}, attempt ${config.run.attempt})`,
     "",
     `${result.agents.length} agent(s) in pool **${config.pool}**, image \`${config.image}\` (${config.imageMode}), ${config.cpu} CPU / ${config.memoryGB} GB each.`,
-    `Jobs reach them with the demand \`${demandFor(config.run.runId)}\`.`,
+    `Jobs reach them with the demand \`${fleetDemand(fleet)}\`.`,
     "",
     "| agent | region | provisioned after | online after |",
     "|---|---|---|---|",

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { systemClock, formatSeconds } from "../core/clock";
 import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess, StepSecrets } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
-import { agentNames, demandFor } from "../run/names";
+import { agentNames, fleetDemand, fleetName } from "../run/names";
 import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
 import type { AgentCredential } from "../run/inputs";
@@ -41,7 +41,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
-    platform.setResult("succeeded", platform.loc("StartSucceeded", result.agents.length, config.pool, formatSeconds(result.phases.totalMs), demandFor(config.run.runId)));
+    platform.setResult("succeeded", platform.loc("StartSucceeded", result.agents.length, config.pool, formatSeconds(result.phases.totalMs), demandOf(config)));
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }
@@ -52,7 +52,12 @@ function setOutputs(platform: TaskPlatform, config: StartConfig): void {
   platform.setVariable("agentNames", names, { isOutput: true });
   platform.setVariable("containerGroupNames", names, { isOutput: true });
   platform.setVariable("runId", config.run.runId, { isOutput: true });
-  platform.setVariable("demand", demandFor(config.run.runId), { isOutput: true });
+  platform.setVariable("demand", demandOf(config), { isOutput: true });
+}
+
+/** What a job puts in `demands` to run on this step's agents (and no other fleet's). */
+function demandOf(config: StartConfig): string {
+  return fleetDemand(fleetName(config.namePrefix, config.run.runId));
 }
 
 /** Secure values become template parameters; the service principal's ids are plain values. */
@@ -70,7 +75,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
     location: config.location,
   }));
   const { template, parameterNames } = armTemplateFor(groups);
-  const path = join(platform.tempDirectory, `aci-agents-${config.run.runId}-${config.run.attempt}.template.json`);
+  const path = join(platform.tempDirectory, `aci-agents-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
   writeImageTemplate(platform, path.replace(/\.template\.json$/, ".image"), bootstrapScript);
   platform.info(`Dry run: wrote the ARM template for ${groups.length} container group(s) to ${path}.`);
@@ -79,7 +84,7 @@ function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootst
 }
 
 function publishSummary(platform: TaskPlatform, config: StartConfig, result: StartResult): void {
-  const path = join(platform.tempDirectory, `aci-agents-start-${config.run.runId}-${config.run.attempt}.md`);
+  const path = join(platform.tempDirectory, `aci-agents-start-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.md`);
   writeFileSync(path, startSummary(config, result));
   platform.uploadSummary(path);
 }

@@ -28,6 +28,9 @@ import {
   type RunIdentity,
 } from "../run/inputs";
 
+/** namePrefix of a stop that removes every fleet of the run (a final clean-up job). */
+export const EVERY_FLEET = "*";
+
 export const STOP_SCOPES = ["run", "names", "expired"] as const;
 export type StopScope = (typeof STOP_SCOPES)[number];
 
@@ -41,7 +44,10 @@ export interface StopConfig {
   scope: StopScope;
   /** For scope names. */
   containerGroupNames: string[];
-  /** For scope expired: offline agents whose names start with `{namePrefix}-` are removed. */
+  /**
+   * For scope run: the fleet (`{namePrefix}-{runId}`) to remove, or EVERY_FLEET; for scope
+   * expired: offline agents whose names start with `{namePrefix}-` are removed.
+   */
   namePrefix: string;
   collectLogs: boolean;
   run: RunIdentity;
@@ -66,11 +72,17 @@ export function parseStopInputs(read: InputReader, vars: PipelineVariables): Sto
       "containerGroupNames",
       namesNeeded ? required(atLeastOneName, namesRequired) : withDefault([], containerGroupNames),
     ),
-    namePrefix: parseInput(read, "namePrefix", withDefault("azp", namePrefix)),
+    namePrefix: parseInput(read, "namePrefix", withDefault("azp", (text) => fleetPrefix(text, scope.ok ? scope.value : undefined))),
     collectLogs: parseInput(read, "collectLogs", withDefault(true, bool)),
     run: runIdentity(vars),
   };
   return valuesOrThrow(fields, registrationUrlProblems(valueOf(fields.registration), valueOf(fields.organizationUrl), vars.collectionUri));
+}
+
+function fleetPrefix(text: string, scope: StopScope | undefined): string {
+  if (text !== EVERY_FLEET) return namePrefix(text);
+  if (scope !== "run") throw invalid(`'${EVERY_FLEET}' (every fleet of the run) is only for scope run`);
+  return text;
 }
 
 const namesRequired = "required when scope is names; pass $(aci.containerGroupNames) from the start step";

@@ -1,6 +1,7 @@
-// AciAgentStop's core: find what to remove (by tag, by name, or by expiry), then for each agent
-// keep its log, deregister it and delete its container group, all concurrently. Whatever is
-// already gone counts as done; whatever cannot be removed is named at the end.
+// AciAgentStop's core: find the container groups to remove (by tag, by name, or by expiry) and
+// delete them at once, each after keeping its log; meanwhile read the pool and deregister each
+// group's agent and the registrations the scope selects alone, all concurrently. Whatever is
+// already gone counts as done; whatever cannot be removed (or checked) is named at the end.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
@@ -8,10 +9,10 @@ import { Backoff, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
-import { runTagValue } from "../run/names";
+import { fleetName, runTagValue } from "../run/names";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
-import type { StopConfig } from "./inputs";
+import { EVERY_FLEET, type StopConfig } from "./inputs";
 
 const logTailShown = 20;
 /** Azure DevOps refuses to delete an agent that still holds a job; it frees it shortly after. */
@@ -56,15 +57,16 @@ export interface StopResult {
 
 export async function runStop(config: StopConfig, services: StopServices): Promise<StopResult> {
   const { log } = services;
-  const pool = await services.pools.findPool(config.pool).catch((error: unknown) => {
-    throw namingRegistrationInput(error, config.registration);
-  });
-  if (pool === undefined) log.warning(`pool: no agent pool '${config.pool}' is visible to the registering identity; only container groups are removed`);
-  const registrations = pool === undefined ? [] : await services.pools.listAgents(pool.id);
-  const targets = await findTargets(config, services, registrations);
-  log.info(targets.length === 0 ? "Nothing to remove." : `Removing ${targets.length}: ${targets.map((t) => t.name).join(", ")}`);
+  // The groups go whatever Azure DevOps does: a running container costs money and its agent
+  // could take other jobs, while a registration left behind only clutters the pool.
+  const registry = readRegistry(config, services);
+  const selection = await selectGroups(config, services);
+  const groupRemovals = new Map(selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group)]));
+  const found = await registry;
 
-  const outcomes = await Promise.allSettled(targets.map((target) => removeTarget(config, services, pool, target)));
+  const targets = found.read ? matchRegistrations(config, selection, found.agents) : selection.groups.map((g) => ({ name: g.name, group: g, agent: undefined }));
+  log.info(targets.length === 0 ? "Nothing to remove." : `Removing ${targets.length}: ${targets.map((t) => t.name).join(", ")}`);
+  const outcomes = await Promise.allSettled(targets.map((target) => removeTarget(services, found, target, groupRemovals.get(target.name.toLowerCase()))));
   const removed: RemovedAgent[] = [];
   const leftovers: StopResult["leftovers"] = [];
   outcomes.forEach((outcome, index) => {
@@ -75,35 +77,55 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
       leftovers.push({ name, reason: describe(outcome.reason) });
     }
   });
+  if (!found.read) {
+    leftovers.push({ name: `pool '${config.pool}'`, reason: `its registrations could not be read, so none were removed: ${describe(found.failure)}` });
+  }
   return { removed, leftovers };
 }
 
-/** What the scope selects, read from ARM and the pool. */
-async function findTargets(config: StopConfig, services: StopServices, registrations: PoolAgent[]): Promise<StopTarget[]> {
+/** The pool and its agents as Azure DevOps lists them, or why it could not. */
+type Registry = { read: true; pool: AgentPool | undefined; agents: PoolAgent[] } | { read: false; failure: unknown };
+
+async function readRegistry(config: StopConfig, services: StopServices): Promise<Registry> {
+  try {
+    const pool = await services.pools.findPool(config.pool);
+    if (pool === undefined) {
+      services.log.warning(`pool: no agent pool '${config.pool}' is visible to the registering identity; only container groups are removed`);
+      return { read: true, pool, agents: [] };
+    }
+    return { read: true, pool, agents: await services.pools.listAgents(pool.id) };
+  } catch (error) {
+    return { read: false, failure: namingRegistrationInput(error, config.registration) };
+  }
+}
+
+/** The container groups the scope selects (from ARM alone), and what the registrations are matched against. */
+interface GroupSelection {
+  groups: GroupSnapshot[];
+  /** Scope names: the names asked for, in order (a name may have no group). */
+  names: string[];
+  /** Scope expired: our groups that still run their agent. */
+  live: Set<string>;
+}
+
+async function selectGroups(config: StopConfig, services: StopServices): Promise<GroupSelection> {
   const { aci } = services;
-  const byName = (name: string) => registrations.find((a) => a.name.toLowerCase() === name.toLowerCase());
   switch (config.scope) {
     case "run": {
       const runTag = runTagValue(config.organizationUrl, config.run.projectId, config.run.runId);
-      const groups = (await aci.list(config.resourceGroup)).filter((g) => g.tags[OWN_TAGS.run] === runTag);
-      const names = new Set(groups.map((g) => g.name));
-      const strays = registrations.filter((a) => isRunAgentName(a.name, config.namePrefix, config.run.runId) && !names.has(a.name.toLowerCase()));
-      return [...groups.map((g) => ({ name: g.name, group: g, agent: byName(g.name) })), ...strays.map((a) => ({ name: a.name, group: undefined, agent: a }))];
+      const groups = (await aci.list(config.resourceGroup)).filter((g) => g.tags[OWN_TAGS.run] === runTag && inFleet(g, config.namePrefix, config.run.runId));
+      return { groups, names: [], live: new Set() };
     }
     case "names": {
-      const groups = await Promise.all(config.containerGroupNames.map((name) => aci.get(config.resourceGroup, name)));
-      const foreign = groups.filter((g): g is GroupSnapshot => g !== undefined && !isOurs(g)).map((g) => g.name);
+      const found = await Promise.all(config.containerGroupNames.map((name) => aci.get(config.resourceGroup, name)));
+      const groups = found.filter((g): g is GroupSnapshot => g !== undefined);
+      const foreign = groups.filter((g) => !isOurs(g)).map((g) => g.name);
       if (foreign.length > 0) {
         throw new InputError([
           `containerGroupNames: ${foreign.join(", ")} ${foreign.length === 1 ? "was" : "were"} not created by this extension (no ${RESERVED_TAG_PREFIX}* tags) and will not be deleted`,
         ]);
       }
-      // A registration goes with its group, or alone when it is named like ours: never a
-      // hand-made agent that merely shares a name.
-      return config.containerGroupNames.map((name, index) => {
-        const group = groups[index];
-        return { name, group, agent: group !== undefined || isOurAgentName(name, config.namePrefix) ? byName(name) : undefined };
-      });
+      return { groups, names: config.containerGroupNames, live: new Set() };
     }
     case "expired": {
       const now = services.clock.now();
@@ -111,11 +133,31 @@ async function findTargets(config: StopConfig, services: StopServices, registrat
       // List items carry no instance view; read each group that has not expired by its tag.
       const states = await Promise.all(ours.map(async (g) => (isExpired(g, now) ? g : ((await aci.get(config.resourceGroup, g.name)) ?? g))));
       const expired = states.filter((g) => isExpired(g, now) || hasStopped(g));
-      const live = new Set(ours.filter((g) => !expired.includes(g)).map((g) => g.name));
       const expiredNames = new Set(expired.map((g) => g.name));
-      const strays = staleRegistrations(registrations, config.namePrefix, live).filter((a) => !expiredNames.has(a.name.toLowerCase()));
-      return [...expired.map((g) => ({ name: g.name, group: g, agent: byName(g.name) })), ...strays.map((a) => ({ name: a.name, group: undefined, agent: a }))];
+      return { groups: expired, names: [], live: new Set(ours.filter((g) => !expiredNames.has(g.name)).map((g) => g.name)) };
     }
+  }
+}
+
+/** Each selected group with its registration, plus the registrations the scope selects on their own. */
+function matchRegistrations(config: StopConfig, selection: GroupSelection, registrations: PoolAgent[]): StopTarget[] {
+  const byName = (name: string) => registrations.find((a) => a.name.toLowerCase() === name.toLowerCase());
+  const withGroups = selection.groups.map((g) => ({ name: g.name, group: g, agent: byName(g.name) }));
+  const groupNames = new Set(selection.groups.map((g) => g.name.toLowerCase()));
+  const alone = (agents: PoolAgent[]) => agents.filter((a) => !groupNames.has(a.name.toLowerCase())).map((a) => ({ name: a.name, group: undefined, agent: a }));
+  switch (config.scope) {
+    case "run":
+      return [...withGroups, ...alone(registrations.filter((a) => isRunAgentName(a.name, config.namePrefix, config.run.runId)))];
+    case "names": {
+      const byGroup = new Map(withGroups.map((t) => [t.name.toLowerCase(), t]));
+      // A registration goes with its group, or alone when it is named like ours: never a
+      // hand-made agent that merely shares a name.
+      return selection.names.map(
+        (name) => byGroup.get(name.toLowerCase()) ?? { name, group: undefined, agent: isOurAgentName(name, config.namePrefix) ? byName(name) : undefined },
+      );
+    }
+    case "expired":
+      return [...withGroups, ...alone(staleRegistrations(registrations, config.namePrefix, selection.live))];
   }
 }
 
@@ -137,9 +179,20 @@ export function hasStopped(group: GroupSnapshot): boolean {
   return group.state === "Stopped" || group.state === "Succeeded" || group.state === "Failed";
 }
 
-/** `{prefix}-{runId}-{attempt}-{index}`. */
+/**
+ * A group of the run belongs to the fleet its `aci-agents-fleet` tag names; one made before
+ * fleets were tagged, to the fleet its name starts with.
+ */
+export function inFleet(group: GroupSnapshot, prefix: string, runId: string): boolean {
+  if (prefix === EVERY_FLEET) return true;
+  const fleet = group.tags[OWN_TAGS.fleet];
+  return fleet === undefined ? isRunAgentName(group.name, prefix, runId) : fleet.toLowerCase() === fleetName(prefix, runId);
+}
+
+/** `{prefix}-{runId}-{attempt}-{index}`; any fleet's prefix with EVERY_FLEET. */
 export function isRunAgentName(name: string, prefix: string, runId: string): boolean {
-  return new RegExp(`^${escapeRegExp(prefix)}-${escapeRegExp(runId)}-\\d+-\\d+$`, "i").test(name);
+  const prefixPattern = prefix === EVERY_FLEET ? "[a-z0-9](?:[-a-z0-9]*[a-z0-9])?" : escapeRegExp(prefix);
+  return new RegExp(`^${prefixPattern}-${escapeRegExp(runId)}-\\d+-\\d+$`, "i").test(name);
 }
 
 /** `{prefix}-{runId}-{attempt}-{index}` for any run. */
@@ -152,8 +205,20 @@ export function staleRegistrations(registrations: PoolAgent[], prefix: string, l
   return registrations.filter((a) => a.status === "offline" && isOurAgentName(a.name, prefix) && !liveGroups.has(a.name.toLowerCase()));
 }
 
-async function removeTarget(config: StopConfig, services: StopServices, pool: AgentPool | undefined, target: StopTarget): Promise<RemovedAgent> {
-  const { aci, log } = services;
+interface GroupRemoval {
+  removed: boolean;
+  logFile: string | undefined;
+}
+
+async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot): Promise<GroupRemoval> {
+  const logFile = config.collectLogs ? await collectLog(config, services, group) : undefined;
+  const removed = await services.aci.delete(config.resourceGroup, group.name);
+  if (removed) services.log.info(`${group.name}: container group deleted`);
+  return { removed, logFile };
+}
+
+/** Deregisters the target's agent while its group's removal (already under way) ends. */
+async function removeTarget(services: StopServices, registry: Registry, target: StopTarget, groupRemoval: Promise<GroupRemoval> | undefined): Promise<RemovedAgent> {
   const createdAt = target.group?.tags[OWN_TAGS.created];
   const created = createdAt === undefined ? Number.NaN : Date.parse(createdAt);
   const result: RemovedAgent = {
@@ -164,25 +229,23 @@ async function removeTarget(config: StopConfig, services: StopServices, pool: Ag
     removedRegistration: false,
     logFile: undefined,
   };
-  if (target.group !== undefined && config.collectLogs) result.logFile = await collectLog(config, services, target.group);
-  // The group goes even when its registration cannot: a running container costs money and its
-  // agent could take other jobs; a dead registration only clutters the pool.
-  let registrationFailure: unknown;
-  if (target.agent !== undefined && pool !== undefined) {
+  let registrationFailure: string | undefined;
+  if (!registry.read) {
+    registrationFailure = `its agent registration could not be checked: ${describe(registry.failure)}`;
+  } else if (target.agent !== undefined && registry.pool !== undefined) {
     try {
-      result.removedRegistration = await deregister(services, pool, target.agent);
-      if (result.removedRegistration) log.info(`${target.name}: deregistered from pool '${pool.name}'`);
+      result.removedRegistration = await deregister(services, registry.pool, target.agent);
+      if (result.removedRegistration) services.log.info(`${target.name}: deregistered from pool '${registry.pool.name}'`);
     } catch (error) {
-      registrationFailure = error;
+      registrationFailure = `the agent registration was not removed: ${describe(error)}`;
     }
   }
-  if (target.group !== undefined) {
-    result.removedGroup = await aci.delete(config.resourceGroup, target.name);
-    if (result.removedGroup) log.info(`${target.name}: container group deleted`);
+  if (groupRemoval !== undefined) {
+    const group = await groupRemoval;
+    result.removedGroup = group.removed;
+    result.logFile = group.logFile;
   }
-  if (registrationFailure !== undefined) {
-    throw new Error(`${result.removedGroup ? "container group deleted, but " : ""}the agent registration was not removed: ${describe(registrationFailure)}`);
-  }
+  if (registrationFailure !== undefined) throw new Error(`${result.removedGroup ? "container group deleted, but " : ""}${registrationFailure}`);
   return result;
 }
 

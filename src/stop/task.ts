@@ -7,7 +7,7 @@ import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess,
 import type { TaskPlatform } from "../platform/types";
 import { parseStopInputs } from "./inputs";
 import { leftoverMessage, runStop } from "./runStop";
-import { stopSummary } from "./summary";
+import { scopeLabel, stopSummary, summaryFileName } from "./summary";
 
 export async function runStopTask(platform: TaskPlatform): Promise<void> {
   try {
@@ -27,14 +27,14 @@ export async function runStopTask(platform: TaskPlatform): Promise<void> {
       logDirectory,
     });
     platform.setVariable("removedCount", String(result.removed.length), { isOutput: true });
-    const summary = join(platform.tempDirectory, `aci-agents-stop-${config.run.runId}.md`);
+    const summary = join(platform.tempDirectory, summaryFileName(config));
     writeFileSync(summary, stopSummary(config, result));
     platform.uploadSummary(summary);
     if (result.leftovers.length > 0) {
       platform.setResult("failed", leftoverMessage(config, result.leftovers));
       return;
     }
-    platform.setResult("succeeded", platform.loc("StopSucceeded", result.removed.length, config.scope));
+    platform.setResult("succeeded", platform.loc("StopSucceeded", result.removed.length, scopeLabel(config)));
   } catch (error) {
     platform.setResult("failed", error instanceof Error ? error.message : String(error));
   }

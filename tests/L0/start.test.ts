@@ -29,6 +29,6 @@ describe("L0 AciAgentStart@1 (MockTestRunner, offline)", function () {
     const visible = runner.stdout.split("\n").filter((line) => !line.startsWith("##vso[task.setsecret]"));
     assert.ok(runner.stdout.includes("##vso[task.setsecret]l0-secret-pat-value"), "the PAT is registered as a secret");
     assert.doesNotMatch(visible.join("\n"), /l0-secret-pat-value/);
-    assert.match(runner.stdout, /##vso\[task\.setvariable variable=demand;isOutput=true;[^\]]*\]ACI_RUN_ID -equals 4242/);
+    assert.match(runner.stdout, /##vso\[task\.setvariable variable=demand;isOutput=true;[^\]]*\]ACI_FLEET -equals azp-4242/);
   });
 });

@@ -142,7 +142,7 @@ class Harness {
   }
 
   async queueJob(runId: string, jobName: string, script: string): Promise<number> {
-    const res = await control(this.info, "POST", "/jobs", { pool: this.info.pool, demands: { ACI_RUN_ID: runId }, jobName, script });
+    const res = await control(this.info, "POST", "/jobs", { pool: this.info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName, script });
     assert.equal(res.status, 201, res.text);
     return (res.json as { requestId: number }).requestId;
   }

@@ -4,12 +4,16 @@
  * with the reader's names replaced by the emulator's: the service connection by the emulator's
  * ARM connection, the resource group and pool by the emulator's, `$(AZP_TOKEN)` by its PAT,
  * `$(Build.BuildId)` and the other pipeline variables by the emulated run's, `<sub>` by its
- * subscription. Inputs a step leaves out get task.json's defaults, as the agent gives them.
+ * subscription. Inputs a step leaves out get task.json's defaults, as the agent gives them. A
+ * snippet that uses `$(Release.…)` runs as a stage of a classic release. When the pipeline reaches
+ * a job with demands, an online agent must meet them (as Azure DevOps matches demands).
  */
 import { strict as assert } from "node:assert";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { demandsMet } from "../../emulator/devops/demands";
+import type { ReleaseStage } from "../../emulator/pipeline";
 import { nextBuildId, plainOutput, repoRoot, runTaskStep, useEmulator, type RunningEmulator } from "../integration/helpers";
 import { inputProblems, snippetRuns, substitute, taskDefinition, yamlSnippets, type SnippetRun, type TaskName } from "./snippets";
 
@@ -79,14 +83,18 @@ describe("docs: the YAML examples of README.md and overview.md", function () {
 async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
   const { info } = emu;
   const buildId = nextBuildId();
+  // A classic release's stage: its artifact's build sets Build.BuildId too.
+  const release: ReleaseStage | undefined = run.classicRelease ? { releaseId: nextBuildId(), definitionEnvironmentId: 1, environmentName: "Stage 1" } : undefined;
   const macros: Record<string, string> = {
     AZP_TOKEN: info.pat,
     "Build.BuildId": buildId,
+    ...(release === undefined ? {} : { "Release.ReleaseId": release.releaseId, "Release.EnvironmentName": release.environmentName }),
     "System.AccessToken": info.systemAccessToken,
     "System.CollectionUri": info.organizationUrl,
   };
   const placeholders = { sub: info.subscriptionId };
-  for (const step of run.steps) {
+  for (const [index, step] of run.steps.entries()) {
+    assertDemandsMet(emu, run, index, { macros, placeholders });
     const definition = definitions[step.task];
     const inputs: Record<string, string> = {};
     for (const input of definition.inputs) {
@@ -101,12 +109,11 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
       emu.state.behaviour.images.set(inputs.image, { entrypoint: ["/bin/sh", startScript], agentPreinstalled: true });
     }
     const omit = ["registrationAuth", "registrationToken"].filter((name) => inputs[name] === undefined);
-    const result = await runTaskStep(emu, folderOf(step.task), { buildId, inputs, omit });
+    const result = await runTaskStep(emu, folderOf(step.task), { buildId, inputs, omit, ...(release === undefined ? {} : { release }) });
     assert.equal(result.result, "Succeeded", `${run.label}: ${step.task} failed: ${result.message}\n${plainOutput(result)}`);
     if (step.name !== undefined) {
       for (const [name, value] of Object.entries(result.outputs)) macros[`${step.name}.${name}`] = value;
     }
-    if (step.task === "AciAgentStart" && inputs.dryRun !== "true") assertDemandsMet(emu, run, { macros, placeholders });
     if (step.task === "AciAgentStart" && inputs.dryRun === "true") {
       // What the docs promise a dry run leaves: the template, and beside it the image's build context.
       const template = result.outputs.armTemplatePath ?? "";
@@ -115,6 +122,7 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
       assert.ok(existsSync(join(template.replace(/\.template\.json$/, ".image"), "Dockerfile")), `${run.label}: no Dockerfile beside ${template}`);
     }
   }
+  assertDemandsMet(emu, run, run.steps.length, { macros, placeholders });
   const stopsTheRun = run.steps.some((step) => step.task === "AciAgentStop" && (step.inputs.scope ?? "run") === "run");
   if (stopsTheRun) {
     assert.deepEqual([...emu.state.containerGroups.keys()], [], `${run.label}: container groups left after the stop step`);
@@ -122,16 +130,17 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
   }
 }
 
-/** Each job's `NAME -equals value` demands are met by an online agent the run started. */
-function assertDemandsMet(emu: RunningEmulator, run: SnippetRun, substitutions: Parameters<typeof substitute>[1]): void {
-  for (const job of run.jobs) {
-    for (const demand of job.demands) {
-      const value = substitute(demand.value, substitutions);
-      const matching = [...emu.state.agents.values()].filter(
-        (agent) => agent.sessionId !== undefined && (agent.systemCapabilities[demand.name] ?? agent.userCapabilities[demand.name]) === value,
-      );
-      assert.ok(matching.length > 0, `${run.label}: no online agent meets the demand ${demand.name} -equals ${value}`);
-    }
+/**
+ * The demands of each job the pipeline reaches after `stepsRun` task steps are met by one online
+ * agent, as Azure DevOps matches them.
+ */
+function assertDemandsMet(emu: RunningEmulator, run: SnippetRun, stepsRun: number, substitutions: Parameters<typeof substitute>[1]): void {
+  for (const job of run.jobs.filter((candidate) => candidate.reachedAfterSteps === stepsRun)) {
+    const demands = job.demands.map((demand) => `${demand.name} -equals ${substitute(demand.value, substitutions)}`);
+    const matching = [...emu.state.agents.values()].filter(
+      (agent) => agent.sessionId !== undefined && demandsMet({ ...agent.systemCapabilities, ...agent.userCapabilities }, demands),
+    );
+    assert.ok(matching.length > 0, `${run.label}: no online agent meets the demands ${demands.join("; ")}`);
   }
 }
 

@@ -33,7 +33,23 @@ describe("docs: snippet checks", function () {
       { task: "AciAgentStart", major: 1, name: "aci", inputs: { pool: "p", agentCount: "2", ephemeral: "false" } },
       { task: "AciAgentStop", major: 1, inputs: { pool: "p" } },
     ]);
-    assert.deepEqual(run.jobs, [{ demands: [{ name: "ACI_RUN_ID", value: "$(Build.BuildId)" }] }]);
+    assert.deepEqual(run.jobs, [{ demands: [{ name: "ACI_RUN_ID", value: "$(Build.BuildId)" }], reachedAfterSteps: 1 }]);
+    assert.equal(run.classicRelease, false);
+  });
+
+  it("reads a snippet that uses Release variables as a classic release's stage", function () {
+    const [run] = snippetRuns({
+      where: "x.md:1",
+      text: [
+        "jobs:",
+        "- job: agents",
+        "  steps: [ { task: AciAgentStart@1, inputs: { namePrefix: qa } } ]",
+        "- job: deploy",
+        "  pool: { name: p, demands: ACI_FLEET -equals qa-$(Release.ReleaseId) }",
+      ].join("\n"),
+    });
+    assert.equal(run?.classicRelease, true);
+    assert.deepEqual(run.jobs, [{ demands: [{ name: "ACI_FLEET", value: "qa-$(Release.ReleaseId)" }], reachedAfterSteps: 1 }]);
   });
 
   it("reads a list of steps as separate examples", function () {

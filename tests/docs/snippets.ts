@@ -27,6 +27,8 @@ export interface TaskStep {
 export interface Job {
   /** `NAME -equals value` demands of the job's pool, as written. */
   demands: { name: string; value: string }[];
+  /** How many task steps come before the job in the document: the pipeline reaches it after them. */
+  reachedAfterSteps: number;
 }
 
 /** One pipeline run: the task steps in the order the pipeline reaches them, and its jobs' demands. */
@@ -34,6 +36,8 @@ export interface SnippetRun {
   label: string;
   steps: TaskStep[];
   jobs: Job[];
+  /** A stage of a classic release (it uses `$(Release.…)` variables), not a YAML pipeline. */
+  classicRelease: boolean;
 }
 
 export function yamlSnippets(markdown: string, file: string): Snippet[] {
@@ -100,7 +104,7 @@ function collect(node: unknown, where: string, steps: TaskStep[], jobs: Job[]): 
   }
   if (typeof node.job === "string") {
     const demands = demandsOf(node);
-    if (demands.length > 0) jobs.push({ demands });
+    if (demands.length > 0) jobs.push({ demands, reachedAfterSteps: steps.length });
   }
   for (const value of Object.values(node)) collect(value, where, steps, jobs);
 }
@@ -111,17 +115,18 @@ function collect(node: unknown, where: string, steps: TaskStep[], jobs: Job[]): 
  */
 export function snippetRuns(snippet: Snippet): SnippetRun[] {
   const document: unknown = parse(snippet.text);
+  const classicRelease = snippet.text.includes("$(Release.");
   if (Array.isArray(document)) {
     return document.flatMap((item, index) => {
       const steps: TaskStep[] = [];
       collect(item, snippet.where, steps, []);
-      return steps.map((step) => ({ label: `${snippet.where} step ${index + 1}`, steps: [step], jobs: [] }));
+      return steps.map((step) => ({ label: `${snippet.where} step ${index + 1}`, steps: [step], jobs: [], classicRelease }));
     });
   }
   const steps: TaskStep[] = [];
   const jobs: Job[] = [];
   collect(document, snippet.where, steps, jobs);
-  return steps.length === 0 ? [] : [{ label: snippet.where, steps, jobs }];
+  return steps.length === 0 ? [] : [{ label: snippet.where, steps, jobs, classicRelease }];
 }
 
 export interface TaskInputDefinition {

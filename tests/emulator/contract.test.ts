@@ -337,18 +337,51 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       );
     });
 
-    it("delete answers 200 with the group, then 204 for the absent group; beginDeleteAndWait on a missing group succeeds", async function () {
+    it("delete is slow by default: 202 + Azure-AsyncOperation, Deleting for a while, a second DELETE joins it, then 204 once gone", async function () {
       const { info } = emulator();
       const client = armClient(info);
       await createGroup(info, "cg-delete");
-      const deleted = await client.containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-delete", fastPolling);
-      assert.equal(deleted.name, "cg-delete");
+      const started = Date.now();
+      const first = await arm(info, "DELETE", groupPath(info, "cg-delete"));
+      const second = await arm(info, "DELETE", groupPath(info, "cg-delete"));
+      assert.equal(first.status, 202);
+      assert.equal(first.text, "");
+      assert.equal(first.headers.location, undefined);
+      assert.equal(second.status, 202);
+      assert.equal(second.headers["azure-asyncoperation"], first.headers["azure-asyncoperation"], "the second DELETE started a delete of its own");
+      assert.equal((await client.containerGroups.get(info.resourceGroup, "cg-delete")).provisioningState, "Deleting");
+      await client.containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-delete", fastPolling);
+      assert.ok(Date.now() - started >= 600, `the delete ended after ${Date.now() - started} ms, sooner than the default 600 ms`);
+      assert.equal((await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-delete"))).statusCode, 404);
       await client.containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-delete", fastPolling);
       const deletes = (await requestLog(info)).filter((e) => e.service === "arm" && e.method === "DELETE");
-      assert.deepEqual(deletes.map((e) => e.status), [200, 204]);
-      assert.equal(deletes[1]?.responseBody, "");
-      const error = await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-delete"));
-      assert.equal(error.statusCode, 404);
+      assert.deepEqual(deletes.map((e) => e.status), [202, 202, 202, 204]);
+      assert.equal(deletes[3]?.responseBody, "");
+    });
+
+    it("a delete while the group provisions: it stays Deleting, the create's operation fails and no container starts", async function () {
+      const { info, state } = emulator();
+      const client = armClient(info);
+      await setDelays(info, { provisionMs: 300, deleteMs: 1500 });
+      const creating = await client.containerGroups.beginCreateOrUpdate(info.resourceGroup, "cg-delete-early", containerGroup(info), fastPolling);
+      assert.equal((await arm(info, "DELETE", groupPath(info, "cg-delete-early"))).status, 202);
+      const failed = await rejectionOf(creating.pollUntilDone());
+      assert.match(failed.message, /OperationCanceled/);
+      const group = await client.containerGroups.get(info.resourceGroup, "cg-delete-early");
+      assert.equal(group.provisioningState, "Deleting");
+      assert.equal(state.containerGroups.get(`${info.resourceGroup}/cg-delete-early`)?.containers.size, 0);
+    });
+
+    it("with deleteMs 0 a delete answers 200 with the group at once", async function () {
+      const { info } = emulator();
+      const client = armClient(info);
+      await createGroup(info, "cg-delete-now");
+      await setDelays(info, { deleteMs: 0 });
+      const deleted = await client.containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-delete-now", fastPolling);
+      assert.equal(deleted.name, "cg-delete-now");
+      const deletes = (await requestLog(info)).filter((e) => e.service === "arm" && e.method === "DELETE");
+      assert.deepEqual(deletes.map((e) => e.status), [200]);
+      assert.equal((await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-delete-now"))).statusCode, 404);
     });
 
     it("GET of an absent group is a RestError 404 ResourceNotFound; an absent resource group is 404 ResourceGroupNotFound", async function () {

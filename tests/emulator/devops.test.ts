@@ -237,7 +237,7 @@ describe("emulated Azure DevOps (distributedtask 7.1)", function () {
       const dockerSession = await connectAgent(info, pool, docker.agent, docker.key);
       assert.equal((await agentsNamed(info, pool, "aci-docker-1")).value[0]?.status, "online");
 
-      const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: { docker: "true" }, jobName: "Build in docker", script: "echo hi" });
+      const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: ["docker -equals true"], jobName: "Build in docker", script: "echo hi" });
       assert.equal(queued.status, 201);
       const requestId = (queued.json as { requestId: number }).requestId;
 

@@ -10,6 +10,7 @@ import {
   arm,
   armClient,
   armError,
+  armToken,
   connectAgent,
   containerGroup,
   containerGroupWire,
@@ -19,6 +20,7 @@ import {
   fastPolling,
   groupPath,
   poolId,
+  rawRequest,
   registerAgent,
   rejectionOf,
   requestLog,
@@ -106,6 +108,89 @@ describe("emulator knobs (faults, delays, behaviour)", function () {
       const client = armClient(info, { retryOptions: { maxRetries: 0 } });
       const error = await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-html"));
       assert.equal(error.statusCode, 502);
+    });
+  });
+
+  describe("latency and hang faults", function () {
+    /** An ARM request with the well-known identity's token that gives up after `abortAfterMs`. */
+    async function armWithin(info: EmulatorInfo, method: string, path: string, abortAfterMs: number, body?: unknown) {
+      const headers = { Authorization: `Bearer ${await armToken(info)}` };
+      return rawRequest(info, new URL(path, info.armUrl).toString(), { method, headers, body, signal: AbortSignal.timeout(abortAfterMs) });
+    }
+
+    it("ARM hang before: a GET never gets an answer (the client gives up), is logged with status 0, and the next GET is answered", async function () {
+      const { info, state } = emulator();
+      await armClient(info).containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-hung-get", containerGroup(info), fastPolling);
+      await addFault(info, { service: "arm", method: "GET", path: "/containerGroups/cg-hung-get$", hang: true });
+      const before = state.requestLog.length;
+      const hung = await rejectionOf(armWithin(info, "GET", groupPath(info, "cg-hung-get"), 500));
+      assert.equal(hung.name, "AbortError");
+      const gets = state.requestLog.slice(before).filter((e) => e.method === "GET" && /cg-hung-get/.test(e.url));
+      assert.deepEqual(gets.map((e) => e.status), [0]);
+      assert.equal((await armWithin(info, "GET", groupPath(info, "cg-hung-get"), 5000)).status, 200);
+    });
+
+    it("ARM hang after: a PUT whose answer never comes still creates the group", async function () {
+      const { info } = emulator();
+      await addFault(info, { service: "arm", method: "PUT", path: "/containerGroups/cg-hung-put$", hang: "after" });
+      const hung = await rejectionOf(armWithin(info, "PUT", groupPath(info, "cg-hung-put"), 500, containerGroupWire(info)));
+      assert.equal(hung.name, "AbortError");
+      const group = await armClient(info).containerGroups.get(info.resourceGroup, "cg-hung-put");
+      assert.equal(group.name, "cg-hung-put");
+    });
+
+    it("ARM delay: a DELETE is answered by its route (202) only after delayMs", async function () {
+      const { info, state } = emulator();
+      await armClient(info).containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-late-delete", containerGroup(info), fastPolling);
+      await addFault(info, { service: "arm", method: "DELETE", path: "/containerGroups/cg-late-delete$", delayMs: 700 });
+      const started = Date.now();
+      const res = await armWithin(info, "DELETE", groupPath(info, "cg-late-delete"), 10_000);
+      assert.equal(res.status, 202);
+      assert.ok(Date.now() - started >= 700, `answered after ${Date.now() - started} ms`);
+      const [entry] = state.requestLog.filter((e) => e.method === "DELETE");
+      assert.ok(entry !== undefined && Date.parse(entry.at) - Date.parse(entry.receivedAt) >= 690, "the log does not show the request held");
+    });
+
+    it("Entra hang: the token request never gets an answer; Entra delay with a status: a late 503", async function () {
+      const { info } = emulator();
+      const tokenUrl = `${info.authorityHost}/${info.tenantId}/oauth2/v2.0/token`;
+      const form = new URLSearchParams({ client_id: info.clientId, client_secret: info.clientSecret, grant_type: "client_credentials", scope: `${info.armUrl}.default` }).toString();
+      const post = (signal: AbortSignal) =>
+        rawRequest(info, tokenUrl, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form, signal });
+      await addFault(info, { service: "entra", method: "POST", path: "/oauth2/v2.0/token$", hang: true });
+      assert.equal((await rejectionOf(post(AbortSignal.timeout(500)))).name, "AbortError");
+      await addFault(info, { service: "entra", method: "POST", path: "/oauth2/v2.0/token$", delayMs: 500, status: 503 });
+      const started = Date.now();
+      assert.equal((await post(AbortSignal.timeout(10_000))).status, 503);
+      assert.ok(Date.now() - started >= 500);
+      assert.equal((await post(AbortSignal.timeout(10_000))).status, 200);
+    });
+
+    it("Azure DevOps hang and delay: the agents list never answers, then answers late", async function () {
+      const { info } = emulator();
+      const pool = await poolId(info);
+      await addFault(info, { service: "devops", method: "GET", path: "/pools/\\d+/agents$", hang: true });
+      const hung = await rejectionOf(devops(info, "GET", `_apis/distributedtask/pools/${pool}/agents`, { signal: AbortSignal.timeout(500) }));
+      assert.equal(hung.name, "AbortError");
+      await addFault(info, { service: "devops", method: "GET", path: "/pools/\\d+/agents$", delayMs: 600 });
+      const started = Date.now();
+      const late = await devops(info, "GET", `_apis/distributedtask/pools/${pool}/agents`);
+      assert.equal(late.status, 200);
+      assert.ok(Date.now() - started >= 600);
+      const lists = (await requestLog(info)).filter((e) => e.service === "devops" && /\/agents\?/.test(e.url));
+      assert.deepEqual(lists.map((e) => e.status), [0, 200]);
+    });
+
+    it("a reset closes the connections of hung requests; a fault needs status, delayMs or hang", async function () {
+      const { info } = emulator();
+      await addFault(info, { service: "arm", method: "GET", path: "/containerGroups/cg-never$", hang: true });
+      const hung = rejectionOf(armWithin(info, "GET", groupPath(info, "cg-never"), 30_000));
+      await eventually("the request to arrive", async () => ((await requestLog(info)).some((e) => e.status === 0) ? true : undefined));
+      assert.equal((await control(info, "POST", "/reset")).status, 204);
+      const closed = await hung;
+      assert.match(closed.message, /socket hang up|ECONNRESET/);
+      const refused = await control(info, "POST", "/faults", { path: "/containerGroups/", count: 1 });
+      assert.equal(refused.status, 400);
     });
   });
 

@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
-import { runStep, stepEnvironment, type ConnectionScheme, type RunningStep, type StepRun } from "../../emulator/pipeline";
+import { runStep, stepEnvironment, type ConnectionScheme, type ReleaseStage, type RunningStep, type StepRun } from "../../emulator/pipeline";
 import { containerSpecs, containerState } from "../../emulator/runtime/containerRuntime";
 import type { RequestLogEntry } from "../../emulator/state";
 import { runTagValue } from "../../src/run/names";
 import { OWN_TAGS } from "../../src/run/tags";
-import { armClient, containerGroup, devops } from "../helpers/emulator";
+import { armClient, containerGroup, control, devops } from "../helpers/emulator";
 
 export type { RunningEmulator, StepRun };
 
@@ -54,6 +54,7 @@ export function ensureBundles(): void {
 /** A step that ran (or runs) in the current test. */
 export interface RecordedStep {
   task: TaskFolder;
+  /** The run's id: Build.BuildId, or Release.ReleaseId in a classic release. */
   buildId: string;
   tempDirectory: string;
   lines: string[];
@@ -107,8 +108,14 @@ export function nextBuildId(): string {
 }
 
 export interface StepOptions {
-  /** Default: a fresh one (nextBuildId). */
+  /** Default: a fresh one (nextBuildId); in a release, its artifact's build. */
   buildId?: string;
+  /** Runs the step in an agent job of this classic release stage. */
+  release?: ReleaseStage;
+  /** System.JobAttempt (default 1). */
+  jobAttempt?: number;
+  /** Agent.TempDirectory: another step's, for a step in the same job (default: a job of its own). */
+  tempDirectory?: string;
   /** Task inputs; resourceGroup, pool, registrationAuth and registrationToken default to the emulator's. */
   inputs?: Record<string, string>;
   /** Inputs to leave out (e.g. registrationToken). */
@@ -121,14 +128,21 @@ export interface StepOptions {
   env?: Record<string, string>;
 }
 
+/** A temp directory for the steps of one job (removed after the test). */
+export function newJobDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), "aci-it-"));
+  tempDirectories.push(directory);
+  return directory;
+}
+
 /**
- * Starts a task's bundle as the agent would, each step in its own temp directory (its own job);
+ * Starts a task's bundle as the agent would, each step in its own temp directory (its own job)
+ * unless it is given the directory of another step's job;
  * `done` resolves when the process ends.
  */
 export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: StepOptions = {}): RunningStep & { step: RecordedStep } {
   const { info } = emu;
-  const tempDirectory = mkdtempSync(join(tmpdir(), "aci-it-"));
-  tempDirectories.push(tempDirectory);
+  const tempDirectory = options.tempDirectory ?? newJobDirectory();
   const buildId = options.buildId ?? nextBuildId();
   const inputs: Record<string, string> = {
     resourceGroup: info.resourceGroup,
@@ -146,6 +160,8 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
     ...(options.environment === undefined ? {} : { environment: options.environment }),
     ...(options.tfsConnection === undefined ? {} : { tfsConnection: options.tfsConnection }),
     buildId,
+    ...(options.release === undefined ? {} : { release: options.release }),
+    ...(options.jobAttempt === undefined ? {} : { jobAttempt: options.jobAttempt }),
     tempDirectory,
     ...(options.env === undefined ? {} : { env: options.env }),
   });
@@ -153,7 +169,7 @@ export function startTaskStep(emu: RunningEmulator, task: TaskFolder, options: S
   const given = inputs.registrationToken;
   if (given !== undefined && given !== "" && !secrets.includes(given)) secrets.push(given);
   if (options.certificatePem !== undefined) secrets.push(...privateKeyLines(options.certificatePem));
-  const step: RecordedStep = { task, buildId, tempDirectory, lines: [], secrets };
+  const step: RecordedStep = { task, buildId: options.release?.releaseId ?? buildId, tempDirectory, lines: [], secrets };
   recorded.push(step);
   const running = runStep(repoRoot, task, env, (line) => step.lines.push(line));
   return { ...running, step };
@@ -191,6 +207,27 @@ export async function startAgents(emu: RunningEmulator, buildId: string, agentCo
 /** Runs AciAgentStop with the given inputs (scope run by default). */
 export function stopAgents(emu: RunningEmulator, buildId: string, inputs: Record<string, string> = {}, omit: string[] = []): Promise<Run> {
   return runTaskStep(emu, "AciAgentStopV1", { buildId, inputs, omit });
+}
+
+/**
+ * Queues a job in the emulator's pool as Azure DevOps does for a job of a pipeline (demands as in
+ * YAML) and waits until an agent has run it; answers the name of that agent.
+ */
+export async function runJob(emu: RunningEmulator, demands: string[], jobName: string, script = 'echo "building on $AZP_AGENT_NAME"'): Promise<string> {
+  const queued = await control(emu.info, "POST", "/jobs", { pool: emu.info.pool, demands, jobName, script });
+  assert.equal(queued.status, 201, queued.text);
+  const { requestId } = queued.json as { requestId: number };
+  // Named while it runs the job: an ephemeral agent may be gone from the pool once it is done.
+  let agentName: string | undefined;
+  await until(`job '${jobName}' to be assigned`, () => {
+    const assigned = emu.state.jobRequests.get(requestId)?.assignedAgentId;
+    agentName = assigned === undefined ? undefined : emu.state.agents.get(assigned)?.name;
+    return agentName !== undefined;
+  });
+  await until(`job '${jobName}' to finish`, () => emu.state.jobRequests.get(requestId)?.result !== undefined);
+  assert.equal(emu.state.jobRequests.get(requestId)?.result, "succeeded", `job '${jobName}' did not succeed`);
+  assert.ok(agentName !== undefined);
+  return agentName;
 }
 
 /** Lines of a step that are neither debug commands nor blank, for failure messages. */
@@ -321,7 +358,8 @@ function assertStepLeakedNoSecret(emu: RunningEmulator, step: RecordedStep, line
 export function assertInvariants(emu: RunningEmulator, run: StepRun & { step: RecordedStep }, options: { keepOnFailure?: boolean } = {}): void {
   assertStepLeakedNoSecret(emu, run.step, run.lines);
   if (run.result !== "Succeeded" && options.keepOnFailure !== true) {
-    assert.deepEqual(groupNames(emu), [], `the failed step left container groups behind (message: ${run.message})`);
+    // A group whose delete ARM accepted is gone once the delete ends (a minute, scaled down here).
+    assert.deepEqual(groupsNotBeingDeleted(emu), [], `the failed step left container groups behind (message: ${run.message})`);
     const ours = agentNamesInPool(emu).filter((name) => name.includes(`-${run.step.buildId}-`));
     assert.deepEqual(ours, [], `the failed step left agent registrations behind (message: ${run.message})`);
   }
@@ -369,6 +407,11 @@ export function groupNames(emu: RunningEmulator): string[] {
   return [...emu.state.containerGroups.values()].map((g) => g.name).sort();
 }
 
+/** Names of the container groups that no delete is removing (they will outlive the deletes under way). */
+export function groupsNotBeingDeleted(emu: RunningEmulator): string[] {
+  return [...emu.state.containerGroups.values()].filter((g) => g.provisioningState !== "Deleting").map((g) => g.name).sort();
+}
+
 export function agentNamesInPool(emu: RunningEmulator): string[] {
   return [...emu.state.agents.values()].map((a) => a.name).sort();
 }
@@ -402,10 +445,11 @@ export function requests(emu: RunningEmulator, service: string, method: string, 
 // the Azure DevOps REST API.
 // ------------------------------------------------------------------------------------------
 
-/** The tags AciAgentStart puts on a group of `buildId` in the emulated organization and project. */
-export function ownTags(emu: RunningEmulator, buildId: string, name: string, expires: string): Record<string, string> {
+/** The tags AciAgentStart puts on a group of `buildId` (fleet `{prefix}-{buildId}`) in the emulated organization and project. */
+export function ownTags(emu: RunningEmulator, buildId: string, name: string, expires: string, prefix = "azp"): Record<string, string> {
   return {
     [OWN_TAGS.run]: runTagValue(emu.info.organizationUrl, emu.info.projectId, buildId),
+    [OWN_TAGS.fleet]: `${prefix}-${buildId}`,
     [OWN_TAGS.pool]: emu.info.pool,
     [OWN_TAGS.agent]: name,
     [OWN_TAGS.created]: "2026-01-01T00:00:00Z",

@@ -13,6 +13,7 @@ import {
   assertInvariants,
   assertNoWrites,
   groupNames,
+  groupsNotBeingDeleted,
   namesOf,
   plainOutput,
   runStart,
@@ -93,7 +94,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       assert.equal(run.outputs.agentNames, names.join(","));
       assert.equal(run.outputs.containerGroupNames, names.join(","));
       assert.equal(run.outputs.runId, buildId);
-      assert.equal(run.outputs.demand, `ACI_RUN_ID -equals ${buildId}`);
+      assert.equal(run.outputs.demand, `ACI_FLEET -equals azp-${buildId}`);
 
       assert.deepEqual(groupNames(emu), [...names].sort());
       for (const name of names) {
@@ -103,6 +104,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
         assert.ok(runTag.includes("emulator"), `aci-agents-run names the organization: ${runTag}`);
         assert.ok(runTag.includes(emu.info.projectId), `aci-agents-run names the project: ${runTag}`);
         assert.ok(runTag.endsWith(`/${buildId}`), `aci-agents-run ends with the run id: ${runTag}`);
+        assert.equal(tags["aci-agents-fleet"], `azp-${buildId}`);
         assert.equal(tags["aci-agents-pool"], emu.info.pool);
         assert.equal(tags["aci-agents-agent"], name);
         const created = Date.parse(tags["aci-agents-created"] ?? "");
@@ -114,6 +116,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
         const env = environmentOf(group);
         const runIdVariable = env.filter((v) => v.name === "ACI_RUN_ID");
         assert.deepEqual(runIdVariable, [{ name: "ACI_RUN_ID", value: buildId }]);
+        assert.deepEqual(env.filter((v) => v.name === "ACI_FLEET"), [{ name: "ACI_FLEET", value: `azp-${buildId}` }]);
         const token = env.filter((v) => v.name === "AZP_TOKEN");
         assert.equal(token.length, 1, "exactly one AZP_TOKEN");
         assert.equal(token[0]?.value, undefined, "AZP_TOKEN has no plain value");
@@ -144,7 +147,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       emu.state.jobRequests.set(requestId, {
         requestId,
         poolId: pool.id,
-        demands: { ACI_RUN_ID: buildId },
+        demands: [`ACI_RUN_ID -equals ${buildId}`],
         jobName: "build",
         script: "echo building",
         queueTime: new Date().toISOString(),
@@ -324,7 +327,7 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
         assertInvariants(emu, run);
         assert.equal(run.result, "Failed", plainOutput(run));
         assert.match(run.message, /cancel/i, plainOutput(run));
-        assert.deepEqual(groupNames(emu), []);
+        assert.deepEqual(groupsNotBeingDeleted(emu), []);
         assert.deepEqual(agentNamesInPool(emu), []);
       });
     }

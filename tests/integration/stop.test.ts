@@ -58,10 +58,10 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
 
     assertSucceeded(stop);
     assert.equal(stop.outputs.removedCount, "2");
-    assert.match(stop.message, /Removed 2 agent\(s\) \(scope: run\)/);
+    assert.match(stop.message, /Removed 2 agent\(s\) \(scope: run, fleet azp-\d+\)/);
     assert.deepEqual(groupNames(emu), namesOf(buildB, 1));
     assert.deepEqual(agentNamesInPool(emu), namesOf(buildB, 1));
-    assert.ok(stop.lines.some((l) => /^##vso\[task\.uploadsummary\].*aci-agents-stop-\d+\.md$/.test(l)), plainOutput(stop));
+    assert.ok(stop.lines.some((l) => /^##vso\[task\.uploadsummary\].*aci-agents-stop-azp-\d+\.md$/.test(l)), plainOutput(stop));
 
     // The other run's cleanup job, this time with the job's access token instead of a PAT.
     const stopB = await stopAgents(emu, buildB, { registrationAuth: "accessToken" }, ["registrationToken"]);
@@ -83,7 +83,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       emu.state.jobRequests.set(requestId, {
         requestId,
         poolId: pool.id,
-        demands: { ACI_RUN_ID: build },
+        demands: [`ACI_RUN_ID -equals ${build}`],
         jobName: `build ${n}`,
         script: 'echo "building on $AZP_AGENT_NAME"',
         queueTime: new Date().toISOString(),
@@ -180,7 +180,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       assertNoSecretLeaks(emu);
     });
 
-    it("removes a group carrying this run's tag whatever its name, and leaves another run's", async function () {
+    it("removes a group carrying this run's and this fleet's tags whatever its name, and leaves another run's", async function () {
       const emu = emulator();
       const build = nextBuildId();
       const other = nextBuildId();
@@ -241,6 +241,9 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     await startAgents(emu, build, 2);
     const [busy, idle] = namesOf(build, 2) as [string, string];
     emu.state.behaviour.busyDeletes.set(busy, 2);
+    // The groups' deletes run alongside the deregistrations; a delete slower than the retries keeps
+    // the container's own clean-up from taking the busy answers meant for the step.
+    emu.state.delays.deleteMs = 5000;
     const busyId = [...emu.state.agents.values()].find((a) => a.name === busy)?.id;
     assert.ok(busyId !== undefined, `no agent ${busy}`);
 
@@ -292,7 +295,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     assert.equal(stop.outputs.removedCount, "2");
     assert.deepEqual(emu.state.faults.map((f) => `${f.id}: ${f.remaining}`), ["flaky-deregistration: 0", "flaky-delete: 0"], "a fault was not hit");
     const deletes = requests(emu, "arm", "DELETE", new RegExp(`/containerGroups/${flaky}$`, "i"));
-    assert.deepEqual(deletes.map((d) => d.status), [500, 500, 200]);
+    assert.deepEqual(deletes.map((d) => d.status), [500, 500, 202]);
     assert.deepEqual(groupNames(emu), []);
     assert.deepEqual(agentNamesInPool(emu), []);
     assertNoSecretLeaks(emu);
@@ -374,6 +377,35 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       assert.equal(stop.outputs.removedCount, "1");
       assertNoSecretLeaks(emu);
     });
+  });
+
+  it("deletes every group while Azure DevOps is down, fails naming the registrations it could not check, and a later run removes them", async function () {
+    const emu = emulator();
+    const build = nextBuildId();
+    await startAgents(emu, build, 2);
+    emu.state.faults.push({
+      id: "devops-down",
+      service: "devops",
+      method: "GET",
+      path: "/_apis/distributedtask/pools$",
+      status: 503,
+      body: { message: "The service is temporarily unavailable." },
+      remaining: 1000,
+    });
+
+    const stop = await stopAgents(emu, build);
+
+    assertFailed(stop);
+    assert.deepEqual(groupNames(emu), [], "a group outlived Azure DevOps being down");
+    for (const name of namesOf(build, 2)) assert.match(stop.message, new RegExp(`^${name}: container group deleted, but its agent registration could not be checked`, "m"));
+    assert.match(stop.message, new RegExp(`^pool '${emu.info.pool}': its registrations could not be read`, "m"));
+
+    // (A deleted container's start.sh may have deregistered its agent on the way out.)
+    emu.state.faults = [];
+    const again = await stopAgents(emu, build);
+    assertSucceeded(again);
+    assert.deepEqual(agentNamesInPool(emu), []);
+    assertNoSecretLeaks(emu);
   });
 
   it("removes everything else when one group's DELETE keeps failing, and fails naming it and how to remove it by hand", async function () {

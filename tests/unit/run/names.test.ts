@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { agentNames, demandFor, runTagValue } from "../../../src/run/names";
+import { agentNames, fleetDemand, fleetName, runTagValue } from "../../../src/run/names";
 import { PROJECT_ID } from "../fixtures";
 
 describe("agentNames", () => {
@@ -39,8 +39,24 @@ describe("runTagValue", () => {
   });
 });
 
-describe("demandFor", () => {
-  it("pins a job to the run's agents", () => {
-    assert.equal(demandFor("1234"), "ACI_RUN_ID -equals 1234");
+describe("fleetName", () => {
+  const cases = [
+    { prefix: "azp", runId: "1234", expected: "azp-1234" },
+    { prefix: "Linux", runId: "77", expected: "linux-77" },
+  ];
+  for (const { prefix, runId, expected } of cases) {
+    it(`names the fleet of prefix ${prefix} in run ${runId} ${expected}, whatever the attempt`, () => {
+      assert.equal(fleetName(prefix, runId), expected);
+    });
+  }
+
+  it("starts every agent name of the fleet", () => {
+    for (const name of agentNames("linux", "77", 2, 3)) assert.ok(name.startsWith(`${fleetName("linux", "77")}-`));
+  });
+});
+
+describe("fleetDemand", () => {
+  it("pins a job to one fleet's agents", () => {
+    assert.equal(fleetDemand("linux-1234"), "ACI_FLEET -equals linux-1234");
   });
 });

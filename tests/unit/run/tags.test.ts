@@ -8,6 +8,7 @@ function tagConfig(maxLifetimeMinutes: number, tags: Record<string, string> = {}
   return {
     organizationUrl: "https://dev.azure.com/contoso",
     run: { runId: "1234", attempt: 1, projectId: PROJECT_ID },
+    namePrefix: "azp",
     pool: "aci",
     maxLifetimeMinutes,
     tags,
@@ -15,9 +16,10 @@ function tagConfig(maxLifetimeMinutes: number, tags: Record<string, string> = {}
 }
 
 describe("agentTags", () => {
-  it("records the run, pool, agent and times, with the user's tags", () => {
+  it("records the run, fleet, pool, agent and times, with the user's tags", () => {
     assert.deepEqual(agentTags(tagConfig(120, { team: "ci" }), "azp-1234-1-1", NOW), {
       "aci-agents-run": `contoso/${PROJECT_ID}/1234`,
+      "aci-agents-fleet": "azp-1234",
       "aci-agents-pool": "aci",
       "aci-agents-agent": "azp-1234-1-1",
       "aci-agents-created": "2026-03-01T10:15:30Z",

@@ -62,6 +62,7 @@ describe("containerGroupFor", () => {
       { name: "AZP_MAX_LIFETIME_MINUTES", value: "120" },
       { name: "AZP_STARTUP_SCRIPT", secureValue: "apt-get install -y jq" },
       { name: "ACI_RUN_ID", value: "1234" },
+      { name: "ACI_FLEET", value: "azp-1234" },
       { name: "TOOLS", value: "node" },
       { name: "REGION", value: "eu" },
     ]);

@@ -127,10 +127,10 @@ describe("parseStartInputs", () => {
       read: (c) => c.tags,
       expected: { team: "ci", "cost-center": "42", empty: "" },
     },
-    "45 tags, 50 with the task's own": {
-      inputs: { tags: Array.from({ length: 45 }, (_, i) => `t${i}=v`).join("\n") },
+    "44 tags, 50 with the task's own": {
+      inputs: { tags: Array.from({ length: 44 }, (_, i) => `t${i}=v`).join("\n") },
       read: (c) => Object.keys(c.tags).length,
-      expected: 45,
+      expected: 44,
     },
     "a tag name of 512 characters and value of 256": {
       inputs: { tags: `${"n".repeat(512)}=${"v".repeat(256)}` },
@@ -324,6 +324,7 @@ describe("parseStartInputs", () => {
     "an AZP_ environment variable": { inputs: { environmentVariables: "AZP_URL=https://x" }, input: "environmentVariables", says: "AZP_URL is set by the task" },
     "an AZP_ environment variable in lower case": { inputs: { environmentVariables: "azp_token=x" }, input: "environmentVariables", says: "set by the task" },
     "ACI_RUN_ID as an environment variable": { inputs: { environmentVariables: "ACI_RUN_ID=1" }, input: "environmentVariables", says: "ACI_RUN_ID is set by the task" },
+    "ACI_FLEET as an environment variable": { inputs: { environmentVariables: "aci_fleet=linux-1" }, input: "environmentVariables", says: "aci_fleet is set by the task" },
     "an environment variable set twice": { inputs: { environmentVariables: "A=1\n\nA=2" }, input: "environmentVariables", says: "line 3: A is already set on line 1" },
     "an environment variable set twice in different case": {
       inputs: { environmentVariables: "Path=1\nPATH=2" },
@@ -351,10 +352,10 @@ describe("parseStartInputs", () => {
     "a tag name of 513 characters": { inputs: { tags: `${"n".repeat(513)}=v` }, input: "tags", says: "longer than 512" },
     "a tag value of 257 characters": { inputs: { tags: `team=${"v".repeat(257)}` }, input: "tags", says: "value of team is longer than 256" },
     "a tag set twice in different case": { inputs: { tags: "Team=a\nteam=b" }, input: "tags", says: "line 2: team is already set on line 1" },
-    "46 tags, 51 with the task's own": {
-      inputs: { tags: Array.from({ length: 46 }, (_, i) => `t${i}=v`).join("\n") },
+    "45 tags, 51 with the task's own": {
+      inputs: { tags: Array.from({ length: 45 }, (_, i) => `t${i}=v`).join("\n") },
       input: "tags",
-      says: "at most 45 tags",
+      says: "at most 44 tags",
     },
     "Windows in a virtual network": {
       inputs: { osType: "Windows", imageMode: "prebuilt", image: "myacr.azurecr.io/agent-win:1", subnetIds: SUBNET_ID },
@@ -409,7 +410,7 @@ describe("parseStartInputs", () => {
   it("reports every bad line of a list input", () => {
     assert.deepEqual(problemsWith({ environmentVariables: "1A=x\nOK=1\nAZP_POOL=y" }), [
       "environmentVariables: line 1: '1A' is not a variable name (letters, digits and '_', not starting with a digit)",
-      "environmentVariables: line 3: AZP_POOL is set by the task (AZP_* and ACI_RUN_ID are reserved)",
+      "environmentVariables: line 3: AZP_POOL is set by the task (AZP_*, ACI_RUN_ID and ACI_FLEET are reserved)",
     ]);
   });
 

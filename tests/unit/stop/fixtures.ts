@@ -40,10 +40,11 @@ export function groupSnapshot(name: string, options: GroupOptions = {}): GroupSn
   };
 }
 
-/** The tags AciAgentStart puts on a group of run `runTag`. */
+/** The tags AciAgentStart puts on a group of run `runTag`; its fleet is its name without attempt and index. */
 export function ownTags(name: string, runTag = RUN_TAG, expires = "2099-01-01T00:00:00Z", created = "2026-03-01T10:00:00Z"): Record<string, string> {
   return {
     [OWN_TAGS.run]: runTag,
+    [OWN_TAGS.fleet]: name.replace(/-\d+-\d+$/, ""),
     [OWN_TAGS.pool]: "aci",
     [OWN_TAGS.agent]: name,
     [OWN_TAGS.created]: created,
@@ -143,6 +144,10 @@ export class FakePools implements PoolApi {
   /** Agents that deregister themselves just before `deleteAgent` reaches them. */
   readonly vanishBeforeDelete = new Set<number>();
   readonly deleteCalls: number[] = [];
+  /** Azure DevOps down: `findPool` or `listAgents` rejects with this every time. */
+  readonly lookupFailures: { findPool?: Error; listAgents?: Error } = {};
+  /** Azure DevOps hanging: `findPool` never settles. */
+  hangs = false;
   readonly requestCount = 0;
 
   add(...agents: PoolAgent[]): this {
@@ -151,6 +156,8 @@ export class FakePools implements PoolApi {
   }
 
   findPool(name: string): Promise<AgentPool | undefined> {
+    if (this.hangs) return new Promise(() => undefined);
+    if (this.lookupFailures.findPool !== undefined) return Promise.reject(this.lookupFailures.findPool);
     return Promise.resolve(this.hidden || name.toLowerCase() !== this.pool.name ? undefined : this.pool);
   }
 
@@ -160,6 +167,7 @@ export class FakePools implements PoolApi {
 
   listAgents(poolId: number): Promise<PoolAgent[]> {
     if (poolId !== this.pool.id) return Promise.reject(new Error(`no pool ${poolId}`));
+    if (this.lookupFailures.listAgents !== undefined) return Promise.reject(this.lookupFailures.listAgents);
     return Promise.resolve([...this.agents.values()]);
   }
 

@@ -54,6 +54,7 @@ describe("parseStopInputs", () => {
     "collectLogs false in any case": { inputs: { collectLogs: "False" }, read: (c) => c.collectLogs, expected: false },
     "collectLogs true": { inputs: { collectLogs: "TRUE" }, read: (c) => c.collectLogs, expected: true },
     "namePrefix lower-cased": { inputs: { namePrefix: "Linux-Agents" }, read: (c) => c.namePrefix, expected: "linux-agents" },
+    "namePrefix '*' (every fleet) with scope run": { inputs: { namePrefix: " * " }, read: (c) => c.namePrefix, expected: "*" },
     "organizationUrl given, trailing slashes dropped": {
       inputs: { organizationUrl: "https://dev.azure.com/fabrikam//" },
       read: (c) => c.organizationUrl,
@@ -141,6 +142,11 @@ describe("parseStopInputs", () => {
     },
     "a name prefix starting with a dash": { inputs: { namePrefix: "-azp" }, problem: /^namePrefix: must be letters, digits and '-'.*got '-azp'/ },
     "a name prefix with a dot": { inputs: { namePrefix: "a.b" }, problem: /^namePrefix: must be letters, digits and '-'/ },
+    "namePrefix '*' with scope expired": { inputs: { scope: "expired", namePrefix: "*" }, problem: /^namePrefix: '\*' \(every fleet of the run\) is only for scope run/ },
+    "namePrefix '*' with scope names": {
+      inputs: { scope: "names", containerGroupNames: "azp-1234-1-1", namePrefix: "*" },
+      problem: /^namePrefix: '\*' \(every fleet of the run\) is only for scope run/,
+    },
     "collectLogs that is not a boolean": { inputs: { collectLogs: "yes" }, problem: /^collectLogs: must be true or false, got 'yes'/ },
     "no run id": {
       inputs: {},

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { AzureError } from "../../../src/azure/aci";
 import { InputError } from "../../../src/core/errors";
 import { DevOpsError } from "../../../src/devops/client";
-import { NEVER_EXPIRES } from "../../../src/run/tags";
+import { NEVER_EXPIRES, OWN_TAGS } from "../../../src/run/tags";
 import type { StopConfig } from "../../../src/stop/inputs";
 import { runStop, type StopResult } from "../../../src/stop/runStop";
 import { FakePlatform } from "../../helpers/fakePlatform";
@@ -76,6 +76,53 @@ describe("runStop", () => {
         assert.equal(removed.removedGroup, false);
         assert.equal(removed.removedRegistration, true);
       }
+    });
+
+    describe("fleets: each start step of the run is one, named by its namePrefix", () => {
+      beforeEach(() => {
+        for (const name of ["azp-1234-1-1", "azp-1234-2-1", "linux-1234-1-1", "linux-1234-1-2", "azp-999-1-1"]) {
+          aci.add(groupSnapshot(name, { tags: ownTags(name, name.includes("-999-") ? OTHER_RUN_TAG : undefined) }));
+        }
+        pools.add(
+          poolAgent(1, "azp-1234-1-1"),
+          poolAgent(2, "azp-1234-2-1"),
+          poolAgent(3, "linux-1234-1-1"),
+          poolAgent(4, "linux-1234-1-2"),
+          poolAgent(5, "azp-999-1-1"),
+          poolAgent(6, "linux-1234-1-3", "offline"),
+          poolAgent(7, "azp-1234-1-2", "offline"),
+          poolAgent(8, "build-box"),
+        );
+      });
+
+      it("removes only its own fleet (every attempt of it), found by the fleet tag", async () => {
+        const result = await stop(stopConfigWith({ collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1"]);
+        assert.deepEqual([...aci.groups.keys()].sort(), ["azp-999-1-1", "linux-1234-1-1", "linux-1234-1-2"]);
+        assert.deepEqual(pools.names, ["azp-999-1-1", "build-box", "linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+      });
+
+      it("removes the fleet its namePrefix names, and no other", async () => {
+        const result = await stop(stopConfigWith({ namePrefix: "Linux", collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+        assert.deepEqual([...aci.groups.keys()].sort(), ["azp-1234-1-1", "azp-1234-2-1", "azp-999-1-1"]);
+        assert.deepEqual(pools.names, ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1", "azp-999-1-1", "build-box"]);
+      });
+
+      it("removes every fleet of the run with namePrefix '*', and nothing of other runs", async () => {
+        const result = await stop(stopConfigWith({ namePrefix: "*", collectLogs: "false" }));
+        assert.deepEqual(removedNames(result), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1", "linux-1234-1-1", "linux-1234-1-2", "linux-1234-1-3"]);
+        assert.deepEqual([...aci.groups.keys()], ["azp-999-1-1"]);
+        assert.deepEqual(pools.names, ["azp-999-1-1", "build-box"]);
+      });
+
+      it("places a group without a fleet tag (an older start's) in a fleet by its name", async () => {
+        const untagged = ownTags("gpu-1234-1-1");
+        Reflect.deleteProperty(untagged, OWN_TAGS.fleet);
+        aci.add(groupSnapshot("gpu-1234-1-1", { tags: untagged }));
+        assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "azp", collectLogs: "false" }))), ["azp-1234-1-1", "azp-1234-1-2", "azp-1234-2-1"]);
+        assert.deepEqual(removedNames(await stop(stopConfigWith({ namePrefix: "gpu", collectLogs: "false" }))), ["gpu-1234-1-1"]);
+      });
     });
 
     it("matches the run tag of the organization whatever URL form names it", async () => {
@@ -274,6 +321,55 @@ describe("runStop", () => {
       const result = await stop(stopConfigWith({ collectLogs: "false" }));
       assert.equal(result.removed.length, 20);
       assert.ok(aci.maxDeletesInFlight > 1, `only ${aci.maxDeletesInFlight} delete in flight at a time`);
+    });
+  });
+
+  describe("Azure DevOps down or hanging", () => {
+    const down = () => new DevOpsError("Azure DevOps answered 503: Service Unavailable", 503, "");
+    const runGroups = () =>
+      aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1") })).add(groupSnapshot("azp-1234-1-2", { tags: ownTags("azp-1234-1-2") }));
+
+    for (const [call, breakIt] of [
+      ["the pool lookup", () => { pools.lookupFailures.findPool = down(); }],
+      ["the agent listing", () => { pools.lookupFailures.listAgents = down(); }],
+    ] as const) {
+      it(`deletes every group it found when ${call} fails, and names each registration and the pool as left over`, async () => {
+        runGroups();
+        pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(2, "azp-1234-1-2"));
+        breakIt();
+
+        const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+        assert.deepEqual([...aci.groups.keys()], []);
+        assert.deepEqual(aci.deleted.sort(), ["azp-1234-1-1", "azp-1234-1-2"]);
+        assert.deepEqual(result.leftovers.map((l) => l.name), ["azp-1234-1-1", "azp-1234-1-2", "pool 'aci'"]);
+        for (const leftover of result.leftovers.slice(0, 2)) {
+          assert.match(leftover.reason, /^container group deleted, but its agent registration could not be checked: Azure DevOps answered 503/);
+        }
+        assert.match(result.leftovers[2]?.reason ?? "", /registrations could not be read.*503/);
+        assert.deepEqual(pools.deleteCalls, []);
+      });
+    }
+
+    it("deletes the named groups when Azure DevOps refuses the registration credentials, naming the input", async () => {
+      runGroups();
+      pools.lookupFailures.findPool = new DevOpsError("Azure DevOps answered 401: the PAT is not valid", 401, "");
+
+      const result = await stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,azp-1234-1-2", collectLogs: "false" }));
+
+      assert.deepEqual([...aci.groups.keys()], []);
+      assert.equal(result.leftovers.length, 3);
+      assert.match(result.leftovers[0]?.reason ?? "", /registrationToken: Azure DevOps answered 401/);
+    });
+
+    it("sends every group's delete while Azure DevOps does not answer at all", async () => {
+      runGroups();
+      pools.hangs = true;
+
+      void stop(stopConfigWith({ collectLogs: "false" }));
+
+      for (let turn = 0; turn < 20 && aci.deleted.length < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(aci.deleted.sort(), ["azp-1234-1-1", "azp-1234-1-2"]);
     });
   });
 

@@ -77,6 +77,11 @@ describe("stop selection rules", () => {
       ["my.pfx-42-1-1", "my.pfx", "42", true],
       ["myXpfx-42-1-1", "my.pfx", "42", false],
       ["azp-42-1-1", "a+", "42", false],
+      ["linux-42-1-1", "*", "42", true],
+      ["win-x64-42-2-3", "*", "42", true],
+      ["azp-420-1-1", "*", "42", false],
+      ["42-1-1", "*", "42", false],
+      ["-42-1-1", "*", "42", false],
     ];
     for (const [name, prefix, runId, expected] of cases) {
       it(`${expected ? "matches" : "does not match"} ${name} for prefix ${prefix} and run ${runId}`, () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { stopSummary } from "../../../src/stop/summary";
+import { scopeLabel, stopSummary, summaryFileName } from "../../../src/stop/summary";
 import { stopConfigWith } from "./fixtures";
 
 describe("stopSummary", () => {
@@ -19,9 +19,34 @@ describe("stopSummary", () => {
     assert.match(text, /^- \*\*azp-3-1-1\*\*: InternalServerError: boom$/m);
   });
 
+  const fileNames: [Record<string, string>, string][] = [
+    [{}, "aci-agents-stop-azp-1234.md"],
+    [{ namePrefix: "tools" }, "aci-agents-stop-tools-1234.md"],
+    [{ namePrefix: "*" }, "aci-agents-stop-1234-every-fleet.md"],
+    [{ scope: "expired" }, "aci-agents-stop-1234-expired.md"],
+  ];
+  for (const [inputs, expected] of fileNames) {
+    it(`writes the summary of a stop with ${JSON.stringify(inputs)} to ${expected}, apart from other stops in the job`, () => {
+      assert.equal(summaryFileName(stopConfigWith(inputs)), expected);
+    });
+  }
+
+  const labels: [Record<string, string>, string][] = [
+    [{}, "run, fleet azp-1234"],
+    [{ namePrefix: "Linux" }, "run, fleet linux-1234"],
+    [{ namePrefix: "*" }, "run, every fleet of run 1234"],
+    [{ scope: "expired", namePrefix: "gpu" }, "expired"],
+    [{ scope: "names", containerGroupNames: "a" }, "names"],
+  ];
+  for (const [inputs, expected] of labels) {
+    it(`labels a stop with ${JSON.stringify(inputs)} '${expected}'`, () => {
+      assert.equal(scopeLabel(stopConfigWith(inputs)), expected);
+    });
+  }
+
   it("says when there was nothing to remove, with no table and no leftovers", () => {
     const text = stopSummary(stopConfigWith(), { removed: [], leftovers: [] });
-    assert.match(text, /^## ACI agents removed \(scope: run\)$/m);
+    assert.match(text, /^## ACI agents removed \(scope: run, fleet azp-1234\)$/m);
     assert.match(text, /Nothing was left to remove\./);
     assert.doesNotMatch(text, /\| agent \|/);
     assert.doesNotMatch(text, /Not removed/);
