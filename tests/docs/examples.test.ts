@@ -22,14 +22,6 @@ const runs: SnippetRun[] = documents.flatMap((file) => yamlSnippets(readFileSync
 const definitions = { AciAgentStart: taskDefinition(repoRoot, "AciAgentStart"), AciAgentStop: taskDefinition(repoRoot, "AciAgentStop") };
 const startScript = join(repoRoot, "agent", "start.sh");
 
-/** Examples the emulator cannot run yet, and why: they show as pending, never as passing. */
-const emulatorGaps: { applies: (run: SnippetRun) => boolean; reason: string }[] = [
-  {
-    applies: (run) => run.steps.some((step) => step.task === "AciAgentStart" && step.inputs.registrationAuth === "accessToken"),
-    reason: "the emulated Azure DevOps accepts System.AccessToken only as a Bearer token, and start.sh sends it as a PAT (Basic)",
-  },
-];
-
 describe("docs: the YAML examples of README.md and overview.md", function () {
   it("include a whole pipeline with a start and a stop step in each document", function () {
     for (const file of documents) {
@@ -68,11 +60,6 @@ describe("docs: the YAML examples of README.md and overview.md", function () {
     });
 
     for (const run of runs) {
-      const gap = emulatorGaps.find((candidate) => candidate.applies(run));
-      if (gap !== undefined) {
-        it(`${run.label} runs to success (pending: ${gap.reason})`);
-        continue;
-      }
       it(`${run.label} runs to success`, async function () {
         await play(emulator(), run);
       });
