@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MockTestRunner } from "azure-pipelines-task-lib/mock-test";
-import { seedMockTestRunnerNode } from "./mockNode";
+import { localNode, seedMockTestRunnerNode, taskHandlers, type TaskHandler } from "./mockNode";
 
 const repo = path.join(__dirname, "..", "..");
 
@@ -35,10 +35,12 @@ export interface L0Run {
   buildId: string;
   /** Further environment variables for the child process. */
   extraEnv?: Record<string, string>;
+  /** The Node major MockTestRunner runs the script on (the task.json handler it stands for). */
+  nodeMajor: TaskHandler["major"];
 }
 
 /** Runs one L0 runner script under MockTestRunner and returns the finished runner. */
-export async function runL0({ taskFolder, runnerFile, tempDir, buildId, extraEnv = {} }: L0Run): Promise<MockTestRunner> {
+export async function runL0({ taskFolder, runnerFile, tempDir, buildId, extraEnv = {}, nodeMajor }: L0Run): Promise<MockTestRunner> {
   const runner = new MockTestRunner(path.join(repo, "tests", "L0", runnerFile), path.join(repo, "tasks", taskFolder, "task.json"));
   await withEnv(
     {
@@ -58,33 +60,47 @@ export async function runL0({ taskFolder, runnerFile, tempDir, buildId, extraEnv
       SYSTEM_TEAMPROJECTID: "6b0c4a55-0000-4000-8000-000000000001",
       ...extraEnv,
     },
-    () => runner.runAsync(),
+    () => runner.runAsync(nodeMajor),
   );
   return runner;
 }
 
 /**
- * For a describe block of L0 tests of one task: seeds MockTestRunner's Node before the tests,
- * gives them a temporary AGENT_TEMPDIRECTORY (removed after them) and returns a function that
- * runs one runner script with it.
+ * For the L0 tests of one task: runs `body` once per handler of task.json (Node20_1, Node24), each
+ * in a describe block that seeds MockTestRunner's Node of that major, gives the tests a temporary
+ * AGENT_TEMPDIRECTORY (removed after them), and hands `body` a function that runs one runner
+ * script with them. Without a Node of that major on the machine the block is pending, saying why.
  */
-export function useL0Task(
+export function forEachHandler(
   taskFolder: string,
   { tempPrefix, buildId }: { tempPrefix: string; buildId: string },
-): (runnerFile: string, extraEnv?: Record<string, string>) => Promise<MockTestRunner> {
-  let tempDir: string | undefined;
+  body: (run: (runnerFile: string, extraEnv?: Record<string, string>) => Promise<MockTestRunner>, handler: TaskHandler) => void,
+): void {
+  for (const handler of taskHandlers) {
+    const title = `on the ${handler.name} handler (Node ${String(handler.major)})`;
+    const node = localNode(handler.major);
+    if ("missing" in node) {
+      describe(title, function () {
+        it(`skipped: ${node.missing}`);
+      });
+      continue;
+    }
+    describe(title, function () {
+      let tempDir: string | undefined;
 
-  before(function () {
-    seedMockTestRunnerNode();
-    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), tempPrefix));
-  });
+      before(function () {
+        seedMockTestRunnerNode(handler.major, node.path);
+        tempDir = fs.mkdtempSync(path.join(os.tmpdir(), tempPrefix));
+      });
 
-  after(function () {
-    if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
-  });
+      after(function () {
+        if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
+      });
 
-  return (runnerFile, extraEnv) => {
-    if (tempDir === undefined) throw new Error("useL0Task: run L0 runners only inside the tests of its describe block");
-    return runL0({ taskFolder, runnerFile, tempDir, buildId, ...(extraEnv === undefined ? {} : { extraEnv }) });
-  };
+      body((runnerFile, extraEnv) => {
+        if (tempDir === undefined) throw new Error("forEachHandler: run L0 runners only inside the tests of its describe block");
+        return runL0({ taskFolder, runnerFile, tempDir, buildId, nodeMajor: handler.major, ...(extraEnv === undefined ? {} : { extraEnv }) });
+      }, handler);
+    });
+  }
 }
