@@ -45,7 +45,7 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
     const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered)];
     // An agent that registered while its group was being deleted shows only now.
     if (leftovers.length === 0) leftovers.push(...(await deregister(services, pool, ours.map((a) => a.name), bound.signal)));
-    const removed = outcomes.reduce((sum, o) => sum + o.removed, 0);
+    const removed = new Set(outcomes.flatMap((o) => o.removed)).size;
     if (leftovers.length > 0) {
       return new StartFailure(`${reason}. Could not remove ${[...new Set(leftovers)].join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
     }
@@ -99,8 +99,8 @@ async function showWhy(config: StartConfig, services: StartServices, fleet: Flee
   }
 }
 
-/** Sends every DELETE at once; counts the groups deleted and names those not removed. */
-async function deleteGroups(config: StartConfig, services: StartServices, names: string[], wait: boolean, signal: AbortSignal): Promise<{ removed: number; leftovers: string[] }> {
+/** Sends every DELETE at once; names the groups deleted and those not removed. */
+async function deleteGroups(config: StartConfig, services: StartServices, names: string[], wait: boolean, signal: AbortSignal): Promise<{ removed: string[]; leftovers: string[] }> {
   const results = await Promise.allSettled(names.map((name) => services.aci.delete(config.resourceGroup, name, { wait, signal })));
   const leftovers = results.flatMap((result, index) => {
     if (result.status === "fulfilled") return [];
@@ -108,7 +108,8 @@ async function deleteGroups(config: StartConfig, services: StartServices, names:
     services.log.warning(`${name}: container group not removed: ${describe(result.reason)}`);
     return [`container group ${name}`];
   });
-  return { removed: results.filter((r) => r.status === "fulfilled" && r.value).length, leftovers };
+  const removed = results.flatMap((result, index) => (result.status === "fulfilled" && result.value ? [names[index] ?? ""] : []));
+  return { removed, leftovers };
 }
 
 /** Removes the registrations of the named agents, all at once; names what was not removed. */
