@@ -113,7 +113,8 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
    */
   async function secretHunt(name: string, runId: string): Promise<HuntReport> {
     const info = emulator().info;
-    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: { ACI_RUN_ID: runId }, jobName: "secret hunt", script: secretHuntJob([info.pat], name) });
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName: "secret hunt", script: secretHuntJob([info.pat], name) });
+    assert.equal(queued.status, 201, queued.text);
     const requestId = (queued.json as { requestId: number }).requestId;
     const result = await eventually("the secret hunt to finish", async () => ((await control(info, "GET", `/jobs/${requestId}`)).json as { result?: string } | undefined)?.result, 120_000);
     assert.equal(result, "succeeded", await logs(name));
@@ -131,7 +132,8 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
       .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
     report.push(`${label}: container start to agent online ${seconds(started)}`);
     await first?.();
-    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: { ACI_RUN_ID: runId }, jobName: "long", script: longJob });
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName: "long", script: longJob });
+    assert.equal(queued.status, 201, queued.text);
     const requestId = (queued.json as { requestId: number }).requestId;
     await eventually("the job to start", async () => ((await logs(name)).includes("job started") ? true : undefined), 60_000);
 
@@ -165,6 +167,7 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
       hunt = await secretHunt(name, "301");
       const memory = hunt.processes.reduce((sum, p) => sum + p.memory.bytes, 0);
       report.push(`bootstrap: secret hunt ${seconds(started)}: ${hunt.processes.length} processes, ${(memory / 1048576).toFixed(0)} MiB of memory, ${hunt.filesRead} files, ${hunt.rewritten.length} scripts rewritten`);
+      assertHuntFoundNothing(hunt, await logs(name), [emulator().info.pat], /start\.sh/);
     });
     assert.ok(hunt !== undefined);
     assert.equal(hunt.root, 1, "the hunt did not start from PID 1");
