@@ -37,7 +37,7 @@ readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not fou
 readonly EX_ICU=19        # libicu is missing and cannot be installed: the agent's config.sh refuses to run
 readonly EX_PLATFORM=20   # the service offers no package that runs here (a musl image given a glibc package)
 readonly EX_UPDATE=21     # after an agent update the listener did not come back within 20 s
-readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, so restart policy OnFailure must not restart it
+readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, not a failure
 
 # Seconds the agent gets between SIGTERM and SIGKILL.
 readonly STOP_GRACE_SECONDS=15
