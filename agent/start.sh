@@ -11,10 +11,14 @@
 #    with `exec`, handing the secret over on file descriptor 3 (a here-document, i.e. a pipe).
 #    exec keeps the PID but replaces the environment block that /proc/<pid>/environ shows, so
 #    no ancestor of the agent has the secret in its environment, not even the container's PID 1.
-#  * Stage 2 keeps the secret in a shell variable that is never exported. config.sh gets it as
-#    VSTS_AGENT_INPUT_TOKEN / VSTS_AGENT_INPUT_CLIENTSECRET set for that one command only (the
-#    agent reads and then clears those variables); run.sh, the startup script and every job
-#    start without it. The same variable deregisters the agent on the way out.
+#  * Stage 2, the container's PID 1 from then on, never reads it: it starts a short-lived child
+#    (configure_with_secret) that inherits descriptor 3, closes its own copy unread and waits.
+#    The child reads the secret, downloads the agent and configures it (config.sh gets the secret
+#    as VSTS_AGENT_INPUT_TOKEN / VSTS_AGENT_INPUT_CLIENTSECRET for that one command; the agent
+#    reads and clears those variables) and exits. When the first job can run, no process and no
+#    file holds the secret, and nothing runs with it again: the agent is not deregistered from
+#    inside (AciAgentStop and the expired sweep remove it from outside), and a container that ran
+#    before gets a freshly downloaded agent instead of the folder its jobs could have rewritten.
 #
 # The script body is made of functions; the last line calls main. A shell reads a script as
 # it runs it, so this keeps a job from changing what this process runs by rewriting the file.
@@ -33,15 +37,14 @@ readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not fou
 readonly EX_ICU=19        # libicu is missing and cannot be installed: the agent's config.sh refuses to run
 readonly EX_PLATFORM=20   # the service offers no package that runs here (a musl image given a glibc package)
 readonly EX_UPDATE=21     # after an agent update the listener did not come back within 20 s
-readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, so restart policy OnFailure must not restart it
+readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, not a failure
 
-# Seconds the agent gets between SIGTERM and SIGKILL, and the budget for deregistering.
+# Seconds the agent gets between SIGTERM and SIGKILL.
 readonly STOP_GRACE_SECONDS=15
 # After the listener exits for an update: wait, then give the update this long to put the new
 # listener in place (Microsoft's run-docker.sh waits 5 s, then up to 15 s more).
 readonly UPDATE_SETTLE_SECONDS=5
 readonly UPDATE_BUDGET_SECONDS=15
-readonly REMOVE_BUDGET_SECONDS=45
 # Attempts for the package query and the download (waits 2, 4, 8, 16 s between them).
 readonly HTTP_ATTEMPTS=5
 
@@ -212,13 +215,6 @@ validate() {
       ;;
     *) fail "$EX_USAGE" "AZP_AUTH '${AZP_AUTH:-}' is not PAT or SP" ;;
   esac
-  if [ -z "$azp_secret" ]; then
-    if [ "$auth" = sp ]; then
-      fail "$EX_SECRET" "AZP_CLIENT_SECRET is not set"
-    fi
-    fail "$EX_SECRET" "no token: set AZP_TOKEN (a secure environment variable) or AZP_TOKEN_FILE"
-  fi
-
   once=false
   if is_true "${AZP_ONCE:-false}"; then once=true; fi
 
@@ -236,7 +232,7 @@ start_lifetime_timer() {
   [ "$lifetime_seconds" -gt 0 ] || return 0
   # A separate process so that nothing here has to poll; its output does not hold the
   # container's log open.
-  sh -c 'sleep "$1" && kill -s USR1 "$2"' aci-agent-lifetime "$lifetime_seconds" "$$" >/dev/null 2>&1 &
+  sh -c 'sleep "$1" && kill -s USR1 "$2"' aci-agent-lifetime "$lifetime_seconds" "$$" >/dev/null 2>&1 3<&- 4<&- &
   lifetime_pid=$!
 }
 
@@ -398,15 +394,15 @@ make_auth_header() {
   # curl on stdin, never on a command line.
   authority=${AZURE_AUTHORITY_HOST:-https://login.microsoftonline.com}
   authority=${authority%/}
-  token_json=$azp_home/.entra-token.json
-  printf 'data = "grant_type=client_credentials"\ndata-urlencode = "client_id=%s"\ndata-urlencode = "client_secret=%s"\ndata-urlencode = "scope=499b84ac-1321-427f-aa17-267ca6975798/.default"\n' \
+  # The answer (an access token) stays in this process's memory: never in a file.
+  token_response=$(printf 'data = "grant_type=client_credentials"\ndata-urlencode = "client_id=%s"\ndata-urlencode = "client_secret=%s"\ndata-urlencode = "scope=499b84ac-1321-427f-aa17-267ca6975798/.default"\n' \
     "$(curl_quote "$AZP_CLIENT_ID")" "$(curl_quote "$azp_secret")" |
-    curl -sS -K - -o "$token_json" -w '%{http_code}' --connect-timeout 20 --max-time 60 \
-      "$authority/$AZP_TENANT_ID/oauth2/v2.0/token" >"$azp_home/.http-code" 2>"$azp_home/.http-error" &
-  wait_child $!
-  code=$(cat "$azp_home/.http-code" 2>/dev/null)
-  access_token=$(json_string "$token_json" access_token)
-  rm -f "$token_json"
+    curl -sS -K - -w '\n%{http_code}' --connect-timeout 20 --max-time 60 \
+      "$authority/$AZP_TENANT_ID/oauth2/v2.0/token" 2>"$azp_home/.http-error")
+  code=${token_response##*"
+"}
+  access_token=$(printf '%s\n' "$token_response" | sed -n 's/.*"access_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)
+  token_response=
   if [ "$code" != 200 ] || [ -z "$access_token" ]; then
     fail "$EX_QUERY" "Microsoft Entra refused the service principal $AZP_CLIENT_ID in tenant $AZP_TENANT_ID (HTTP ${code:-none}$(head -c 200 "$azp_home/.http-error" 2>/dev/null))"
   fi
@@ -547,25 +543,28 @@ run_startup_script() {
   shell="sh"
   have bash && shell=bash
   phase startup-script shell="$shell"
-  (cd "$azp_home" && exec "$shell" -c "$startup_script" aci-startup-script) &
+  (cd "$azp_home" && exec "$shell" -c "$startup_script" aci-startup-script) 3<&- 4<&- &
   wait_child $!
   [ "$child_rc" = 0 ] || fail "$EX_STARTUP" "AZP_STARTUP_SCRIPT exited with $child_rc (see the lines above)"
 }
 
-# ---- configure, run, deregister ----------------------------------------------------------------
+# ---- configure ---------------------------------------------------------------------------------
 
-forget_local_registration() {
-  rm -f "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams"
+# A container that ran before (restarted by its restart policy, or by hand) may have run jobs,
+# and a job can rewrite anything under AZP_HOME: never run that agent folder with the secret.
+# Remove it, so that the agent is downloaded again and its hash checked.
+discard_used_agent() {
+  marker=$azp_home/.aci-agent-started
+  if [ -e "$marker" ] || [ -e "$agent_dir/.agent" ] || [ -e "$agent_dir/.credentials" ]; then
+    log "phase=setup note=container-ran-before action=discard-agent-folder dir=$agent_dir"
+    rm -rf "$agent_dir"
+    [ ! -e "$agent_dir" ] || fail "$EX_CONFIGURE" "cannot remove $agent_dir, which jobs of an earlier run could have changed"
+  fi
+  : >"$marker"
 }
 
 configure_agent() {
   cd "$agent_dir" || fail "$EX_CONFIGURE" "cannot enter $agent_dir"
-  if [ -f .agent ]; then
-    # Left by an earlier run of this container: free the name, then register again.
-    log "phase=configure note=already-configured action=remove-first"
-    deregister
-    forget_local_registration
-  fi
   phase configure pool="$pool" agent="$agent_name" auth="$auth" work="$work"
   if [ "$auth" = pat ]; then
     VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh --unattended --url "$url" --auth pat \
@@ -579,39 +578,24 @@ configure_agent() {
   [ "$child_rc" = 0 ] || fail "$EX_CONFIGURE" "config.sh exited with $child_rc (see the lines above)"
 }
 
-# One bounded attempt of `config.sh remove`; sets child_rc.
-remove_once() {
-  if [ "$auth" = pat ]; then
-    VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh remove --unattended --auth pat &
-  else
-    VSTS_AGENT_INPUT_CLIENTSECRET=$azp_secret ./config.sh remove --unattended --auth SP \
-      --clientId "$AZP_CLIENT_ID" --tenantId "$AZP_TENANT_ID" &
+# The only process that ever reads the secret: a child of PID 1 that reads it from descriptor 3,
+# downloads the agent, runs the startup script, configures the agent and exits. Its memory, and
+# with it the secret, is gone before the listener takes the first job.
+configure_with_secret() {
+  secret_child=1
+  azp_secret=
+  IFS= read -r azp_secret 2>/dev/null <&3
+  exec 3<&-
+  startup_script=$(cat 2>/dev/null <&4)
+  exec 4<&-
+  if [ -z "$azp_secret" ]; then
+    [ "$auth" = sp ] && fail "$EX_SECRET" "AZP_CLIENT_SECRET is not set"
+    fail "$EX_SECRET" "no token: set AZP_TOKEN (a secure environment variable) or AZP_TOKEN_FILE"
   fi
-  remove_pid=$!
-  sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog 30 "$remove_pid" >/dev/null 2>&1 &
-  watchdog_pid=$!
-  wait_child "$remove_pid"
-  kill "$watchdog_pid" 2>/dev/null
-}
-
-# Deregisters the agent if it is configured; retries while the server says it is busy.
-deregister() {
-  [ -n "${agent_dir:-}" ] && [ -f "$agent_dir/.agent" ] || return 0
-  cd "$agent_dir" || return 0
-  phase deregister agent="$agent_name"
-  deadline=$(($(date +%s) + REMOVE_BUDGET_SECONDS))
-  while :; do
-    remove_once
-    if [ "$child_rc" = 0 ]; then
-      log "phase=deregister result=removed"
-      return 0
-    fi
-    if [ "$(date +%s)" -ge "$((deadline - 3))" ]; then
-      log "phase=deregister result=failed rc=$child_rc note=\"the agent stays registered; AciAgentStop or scope=expired removes it\""
-      return 0
-    fi
-    pause 3
-  done
+  download_agent
+  run_startup_script
+  configure_agent
+  exit 0
 }
 
 stop_agent() {
@@ -628,23 +612,16 @@ stop_agent() {
   agent_pid=
 }
 
-# As the container's PID 1, end whatever jobs left behind before the secret is used again
-# (kill -1 from PID 1 reaches every other process of the container and nothing outside it).
-sweep_leftovers() {
-  [ "$$" = 1 ] || return 0
-  kill -KILL -1 2>/dev/null
-}
-
-# shutdown CODE REASON: the one way out of stage 2.
+# shutdown CODE REASON: the one way out of stage 2. The configuring child just exits: PID 1
+# sees its exit code.
 shutdown() {
+  [ -z "${secret_child:-}" ] || exit "$1"
   [ -z "${shutting_down:-}" ] || exit "$1"
   shutting_down=1
   trap ':' TERM INT HUP USR1
   [ -n "${lifetime_pid:-}" ] && kill "$lifetime_pid" 2>/dev/null
   [ -n "${child_pid:-}" ] && kill -TERM "$child_pid" 2>/dev/null
   stop_agent
-  sweep_leftovers
-  deregister
   phase exit code="$1" reason="'$2'"
   exit "$1"
 }
@@ -722,11 +699,6 @@ stage2() {
   started_at=${ACI_AGENT_STARTED_AT:-$(date +%s)}
   current_phase=setup
   unset ACI_AGENT_STAGE ACI_AGENT_STARTED_AT
-  azp_secret=
-  IFS= read -r azp_secret 2>/dev/null <&3
-  exec 3<&-
-  startup_script=$(cat 2>/dev/null <&4)
-  exec 4<&-
 
   stop_signal=TERM
   trap 'on_signal TERM' TERM
@@ -746,10 +718,13 @@ stage2() {
   phase setup url="$url" pool="$pool" agent="$agent_name" auth="$auth" once="$once" \
     max_lifetime_s="$lifetime_seconds" home="$azp_home"
 
-  install_dependencies
-  download_agent
-  run_startup_script
-  configure_agent
+  discard_used_agent
+  # Installers (apt-get and its package scripts) run without the secret's descriptors.
+  install_dependencies 3<&- 4<&-
+  configure_with_secret &
+  exec 3<&- 4<&-
+  wait_child $!
+  [ "$child_rc" = 0 ] || shutdown "$child_rc" "the agent was not configured (see the error above)"
   run_agent
 }
 

@@ -36,10 +36,10 @@ export function containerGroupFor(
     ...(identity === undefined ? {} : { identity }),
     osType: config.osType,
     priority: config.priority,
-    // An ephemeral agent exits after its one job, and a restart would register a fresh agent that
-    // takes another job: Never. A long-lived agent comes back after a crash (OnFailure), while its
-    // clean exit at maxLifetimeMinutes stays final, which Always would undo.
-    restartPolicy: config.ephemeral ? "Never" : "OnFailure",
+    // Never, for every agent. A restart would hand the registration secret again to a container
+    // whose jobs (root in bootstrap mode) could have replaced any program in it; and an
+    // ephemeral agent would register afresh and take another job.
+    restartPolicy: "Never",
     containers: [agentContainer(config, agent.name, bootstrapScript, credential)],
     ...(config.registry === undefined ? {} : { imageRegistryCredentials: [registryCredential(config.registry)] }),
     ...(config.subnetIds.length === 0 ? {} : { subnetIds: config.subnetIds.map((id) => ({ id })) }),

@@ -222,7 +222,7 @@ describe("agent/start.sh in an emulated container", function () {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("fresh image: skips the dependency step, downloads and verifies the agent, comes online; a stop deregisters it", async function () {
+  it("fresh image: skips the dependency step, downloads and verifies the agent, comes online; a stop ends it and leaves the registration to AciAgentStop", async function () {
     const run: AgentRun = { name: "azp-fresh-1", runId: "101", once: false };
     await harness.start(run);
     await eventually("the agent to come online", async () => ((await harness.agentStatus(run.name)) === "online" ? true : undefined), 30_000);
@@ -237,13 +237,12 @@ describe("agent/start.sh in an emulated container", function () {
     await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
     assert.equal(await harness.exitCode(run.name), 143);
     log = await harness.logs(run.name);
-    assert.ok(phaseLine(log, "deregister"), log);
-    assert.match(log, /phase=deregister result=removed/);
+    assert.doesNotMatch(log, /phase=deregister/);
     assert.ok(phaseLine(log, "exit", "code=143"), log);
-    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+    assert.equal(await harness.agentStatus(run.name), "offline", "the container removed its own registration (AciAgentStop does that, from outside)");
   });
 
-  it("--once: runs one job, deregisters and exits 0", async function () {
+  it("--once: runs one job and exits 0, without deregistering itself", async function () {
     const run: AgentRun = { name: "azp-once-1", runId: "102", once: true };
     await harness.start(run);
     const requestId = await harness.queueJob(run.runId, "build", "echo building in $(pwd)");
@@ -255,9 +254,9 @@ describe("agent/start.sh in an emulated container", function () {
     assert.match(log, /building in .*\/_work\/1\/s/);
     assert.match(log, /Job build completed with result: Succeeded/);
     assert.ok(phaseLine(log, "run", "once=true"), log);
-    assert.match(log, /phase=deregister result=removed/);
+    assert.doesNotMatch(log, /phase=deregister/);
     assert.ok(phaseLine(log, "exit", "code=0"), log);
-    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+    assert.equal(await harness.agentStatus(run.name), "offline", "the container removed its own registration (AciAgentStop does that, from outside)");
   });
 
   it("prebuilt image: the agent is already there, so nothing is downloaded", async function () {
@@ -283,18 +282,17 @@ describe("agent/start.sh in an emulated container", function () {
     assert.ok(phaseLine(log, "setup", "max_lifetime_s=3"), log);
     assert.match(log, /phase=lifetime result=reached/);
     assert.match(log, /phase=stop agent_pid=\d+ signal=TERM/);
-    // The listener itself got the signal and closed its session before the agent was removed.
+    // The listener itself got the signal and closed its session; nothing removes the agent from inside.
     assert.match(log, /Received SIGTERM: shutting down/);
     const requests = (await requestLog(emulator().info)).map((entry) => `${entry.method} ${entry.url.split("?")[0] ?? ""}`);
-    const sessionClosed = requests.findIndex((line) => /^DELETE .*\/sessions\//.test(line));
-    const agentRemoved = requests.findIndex((line) => /^DELETE .*\/agents\/\d+$/.test(line));
-    assert.ok(sessionClosed >= 0 && sessionClosed < agentRemoved, `the session was not closed before the agent was removed:\n${requests.join("\n")}`);
-    assert.match(log, /phase=deregister result=removed/);
+    assert.ok(requests.some((line) => /^DELETE .*\/sessions\//.test(line)), `the session was not closed:\n${requests.join("\n")}`);
+    assert.deepEqual(requests.filter((line) => /^DELETE .*\/agents\/\d+$/.test(line)), []);
+    assert.doesNotMatch(log, /phase=deregister/);
     assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_MAX_LIFETIME_MINUTES reached'"), log);
-    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+    assert.equal(await harness.agentStatus(run.name), "offline", "the container removed its own registration (AciAgentStop does that, from outside)");
   });
 
-  it("a stop during a job reaches the listener and the job: the job is canceled, the agent removed, exit 143", async function () {
+  it("a stop during a job reaches the listener and the job: the job is canceled, exit 143", async function () {
     const run: AgentRun = { name: "azp-sigterm-1", runId: "109", once: false };
     await harness.start(run);
     const requestId = await harness.queueJob(
@@ -311,8 +309,8 @@ describe("agent/start.sh in an emulated container", function () {
     assert.match(log, /job saw SIGTERM/);
     assert.doesNotMatch(log, /job ran to the end/);
     assert.equal(await harness.jobResult(requestId), "canceled");
-    assert.match(log, /phase=deregister result=removed/);
-    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+    assert.doesNotMatch(log, /phase=deregister/);
+    assert.equal(await harness.agentStatus(run.name), "offline", "the container removed its own registration (AciAgentStop does that, from outside)");
   });
 
   it("an agent update (listener exit 3) starts the listener again: the container keeps running and takes the next job", async function () {
@@ -334,7 +332,7 @@ describe("agent/start.sh in an emulated container", function () {
 
     await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
     assert.equal(await harness.exitCode(run.name), 143);
-    assert.match(await harness.logs(run.name), /phase=deregister result=removed/);
+    assert.doesNotMatch(await harness.logs(run.name), /phase=deregister/);
   });
 
   it("an agent update of a run-once agent (listener exit 4) starts it again, and a stop still reaches the new listener", async function () {
@@ -352,7 +350,34 @@ describe("agent/start.sh in an emulated container", function () {
     const afterUpdate = log.slice(log.indexOf("Agent update to"));
     assert.match(afterUpdate, /Received SIGTERM: shutting down/, "the restarted listener never heard of the stop");
     assert.match(afterUpdate, /phase=update elapsed=\d+s agent_exit=4 action=restart/);
-    assert.equal(await harness.agentStatus(run.name), undefined, "the agent is still registered");
+    assert.equal(await harness.agentStatus(run.name), "offline", "the container removed its own registration (AciAgentStop does that, from outside)");
+  });
+
+  it("a restarted container discards the agent folder its jobs could have rewritten and configures a freshly downloaded one", async function () {
+    const run: AgentRun = { name: "azp-restart-1", runId: "112", once: false, restartPolicy: "OnFailure" };
+    await harness.start(run);
+    // The job rewrites config.sh, then ends the container with a failure, so that its restart
+    // policy starts it again with the secret.
+    const requestId = await harness.queueJob(
+      run.runId,
+      "rewrite-and-crash",
+      [
+        'sed -i \'1a echo "REWRITTEN-CONFIG-RAN $*"; env | sed "s/^/REWRITTEN-CONFIG-ENV /"\' "$AGENT_HOMEDIRECTORY/config.sh"',
+        "main=$(sed -n 's/^PPid:[[:space:]]*//p' \"/proc/$PPID/status\")",
+        'tr "\\0" " " <"/proc/$main/cmdline" | grep -q start.sh && kill -TERM "$main"',
+        "sleep 30",
+      ].join("\n"),
+    );
+    assert.equal(await harness.jobResult(requestId), "canceled");
+    await eventually("the container to be restarted", async () => ((await harness.restartCount(run.name)) >= 1 ? true : undefined), 30_000);
+    await harness.logMatching(run.name, /note=container-ran-before action=discard-agent-folder/);
+    await eventually("the restarted agent to come online", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000);
+
+    const log = await harness.logs(run.name);
+    assert.equal(log.split("\n").filter((line) => line.includes("[aci-agent] phase=extract ") && line.includes("sha256=verified")).length, 2, log);
+    assert.doesNotMatch(log, /REWRITTEN-CONFIG-RAN/, "the restarted container ran the config.sh a job had rewritten");
+    assert.ok(!log.includes(emulator().info.pat), "the token is in the container log");
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
   });
 
   for (const invariant of [true, false]) {

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
+import { assertHuntFoundNothing, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
 import { control, devops, eventually, poolId, useEmulator, type EmulatorInfo } from "../helpers/emulator";
 
 const repositoryRoot = resolve(__dirname, "..", "..");
@@ -87,7 +88,7 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     await checked(
       "podman",
       [
-        "run", "-d", "--name", name, "--network", "host",
+        "run", "-d", "--name", name, "--hostname", name, "--network", "host",
         "-e", `AZP_URL=${info.organizationUrl}`, "-e", `AZP_POOL=${info.pool}`, "-e", `AZP_AGENT_NAME=${name}`,
         "-e", "AZP_AUTH=PAT", "-e", "AZP_TOKEN", "-e", "AZP_ONCE=false", "-e", `ACI_RUN_ID=${runId}`,
         "-v", `${process.execPath}:/usr/local/bin/node:ro`,
@@ -106,14 +107,33 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     return (res.json as { value: { status: string }[] }).value[0]?.status;
   }
 
-  /** Online, one long job started, `podman stop` in the middle of it: asserts and returns the log. */
-  async function jobThenStop(name: string, runId: string, label: string): Promise<string> {
+  /**
+   * The attack job of issue 10 (tests/agent/secretHunt.job.js): reads every process, file and
+   * memory region of the container and rewrites the agent's scripts; answers its report.
+   */
+  async function secretHunt(name: string, runId: string): Promise<HuntReport> {
+    const info = emulator().info;
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName: "secret hunt", script: secretHuntJob([info.pat], name) });
+    assert.equal(queued.status, 201, queued.text);
+    const requestId = (queued.json as { requestId: number }).requestId;
+    const result = await eventually("the secret hunt to finish", async () => ((await control(info, "GET", `/jobs/${requestId}`)).json as { result?: string } | undefined)?.result, 120_000);
+    assert.equal(result, "succeeded", await logs(name));
+    return huntReport(await logs(name));
+  }
+
+  /**
+   * Online, optionally something else first (`first`), one long job started, `podman stop` in the
+   * middle of it: asserts and returns the log.
+   */
+  async function jobThenStop(name: string, runId: string, label: string, first?: () => Promise<void>): Promise<string> {
     const info = emulator().info;
     const started = Date.now();
     await eventually(`${name} to come online`, async () => ((await agentStatus(info, name)) === "online" ? true : undefined), 300_000)
       .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
     report.push(`${label}: container start to agent online ${seconds(started)}`);
-    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: { ACI_RUN_ID: runId }, jobName: "long", script: longJob });
+    await first?.();
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName: "long", script: longJob });
+    assert.equal(queued.status, 201, queued.text);
     const requestId = (queued.json as { requestId: number }).requestId;
     await eventually("the job to start", async () => ((await logs(name)).includes("job started") ? true : undefined), 60_000);
 
@@ -132,15 +152,26 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     assert.doesNotMatch(log, /job ran to the end/);
     const job = await control(info, "GET", `/jobs/${requestId}`);
     assert.equal((job.json as { result?: string }).result, "canceled");
-    assert.match(log, /phase=deregister result=removed/);
-    assert.equal(await agentStatus(info, name), undefined, "the agent is still registered");
+    // The container never deregisters itself (that would need the secret again): AciAgentStop does.
+    assert.doesNotMatch(log, /phase=deregister/);
+    assert.equal(await agentStatus(info, name), "offline");
     return log;
   }
 
-  it("bootstrap: start.sh as PID 1 installs what minbase lacks with apt, downloads, configures, runs; a stop cancels the job in time", async function () {
+  it("bootstrap: start.sh as PID 1 installs what minbase lacks with apt, downloads, configures, runs; a job finds no trace of the PAT; a stop cancels the job in time", async function () {
     const name = `aci-ct-bootstrap-${process.pid}`;
     await startContainer(name, "301", trustingImage, ["-e", `NODE_EXTRA_CA_CERTS=${caInImage}`], bootstrapCommand(startScript));
-    const log = await jobThenStop(name, "301", "bootstrap");
+    let hunt: HuntReport | undefined;
+    const log = await jobThenStop(name, "301", "bootstrap", async () => {
+      const started = Date.now();
+      hunt = await secretHunt(name, "301");
+      const memory = hunt.processes.reduce((sum, p) => sum + p.memory.bytes, 0);
+      report.push(`bootstrap: secret hunt ${seconds(started)}: ${hunt.processes.length} processes, ${(memory / 1048576).toFixed(0)} MiB of memory, ${hunt.filesRead} files, ${hunt.rewritten.length} scripts rewritten`);
+      assertHuntFoundNothing(hunt, await logs(name), [emulator().info.pat], /start\.sh/);
+    });
+    assert.ok(hunt !== undefined);
+    assert.equal(hunt.root, 1, "the hunt did not start from PID 1");
+    assertHuntFoundNothing(hunt, log, [emulator().info.pat], /start\.sh/);
     assert.match(log, /phase=start elapsed=\d+s pid=1 uid=0 /);
     assert.match(log, /phase=dependencies elapsed=\d+s result=installed packages='[^']*curl[^']*libicu72/);
     assert.match(log, /phase=extract elapsed=\d+s file=vsts-agent-linux-x64-[\d.]+\.tar\.gz sha256=verified/);

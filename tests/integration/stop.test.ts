@@ -72,7 +72,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     assertNoSecretLeaks(emu);
   });
 
-  it("removes the groups of agents that already ran their one job and deregistered themselves, attaching logs that show the job", async function () {
+  it("removes the groups and registrations of agents that already ran their one job and ended (a container never deregisters itself), attaching logs that show the job", async function () {
     const emu = emulator();
     const build = nextBuildId();
     await startAgents(emu, build, 2);
@@ -91,13 +91,16 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
       return requestId;
     });
     await until("both jobs to finish", () => jobs.every((id) => emu.state.jobRequests.get(id)?.result !== undefined));
-    await until("the ephemeral agents to deregister themselves", () => namesOfBuild(agentNamesInPool(emu), build).length === 0);
+    await until("the ephemeral agents' containers to end", () =>
+      [...emu.state.containerGroups.values()].filter((g) => g.name.includes(`-${build}-`)).every((g) => g.state === "Succeeded"));
+    assert.equal(namesOfBuild(agentNamesInPool(emu), build).length, 2, "a container removed its own registration");
 
     const stop = await stopAgents(emu, build);
 
     assertSucceeded(stop);
     assert.equal(stop.outputs.removedCount, "2");
     assert.deepEqual(groupNames(emu), []);
+    assert.deepEqual(namesOfBuild(agentNamesInPool(emu), build), []);
     const logs = uploadedFiles(stop).map((file) => readFileSync(file, "utf8"));
     assert.equal(logs.length, 2);
     for (const log of logs) assert.match(log, /building on azp-\d+-1-[12]/);

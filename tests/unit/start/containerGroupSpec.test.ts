@@ -81,10 +81,10 @@ describe("containerGroupFor", () => {
 
   const lifetimeCases = [
     { ephemeral: "true", restartPolicy: "Never", once: "true" },
-    { ephemeral: "false", restartPolicy: "OnFailure", once: "false" },
+    { ephemeral: "false", restartPolicy: "Never", once: "false" },
   ];
   for (const { ephemeral, restartPolicy, once } of lifetimeCases) {
-    it(`restarts an agent with ephemeral ${ephemeral}: ${restartPolicy}`, () => {
+    it(`restart policy of an agent with ephemeral ${ephemeral}: ${restartPolicy} (a restart would hand the secret to a container its jobs changed)`, () => {
       const group = groupWith({ ephemeral, maxLifetimeMinutes: "0" });
       assert.equal(group.restartPolicy, restartPolicy);
       assert.equal(variable(group, "AZP_ONCE")?.value, once);
