@@ -12,6 +12,11 @@ import type { StartServices } from "./runStart";
 
 /** How often each container group's state is read while its agent is not online yet. */
 const groupWatchIntervalMs = 10_000;
+/**
+ * How often the pool is read once a group is provisioned: its agent registers within seconds, and
+ * each moment between its coming online and the step noticing delays every job of the run.
+ */
+const poolReadWhileRegisteringMs = 250;
 
 export async function watchUntilOnline(
   config: StartConfig,
@@ -42,7 +47,8 @@ export async function watchUntilOnline(
     }
     if (onlineCount === fleet.length) return;
     await watchGroups(config, services, fleet, signal, elapsed, inFlight);
-    await clock.sleep(backoff.next(), signal);
+    const registering = fleet.some((a) => a.state === "provisioned");
+    await clock.sleep(registering ? poolReadWhileRegisteringMs : backoff.next(), signal);
   }
 }
 

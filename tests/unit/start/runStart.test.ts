@@ -75,6 +75,25 @@ describe("runStart (fake timers)", function () {
     assert.equal(started.calls.of("delete").length, 0);
   });
 
+  it("reads the pool gently until a group is provisioned, then every 250 ms until its agent is online", async () => {
+    const started = start({ agentCount: "1" });
+    await clock.tickAsync(12_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    const [agent] = outcome.result.agents;
+    const provisionedAt = agent?.provisionedAfterMs;
+    const onlineAt = agent?.onlineAfterMs;
+    assert.ok(provisionedAt !== undefined && onlineAt !== undefined);
+    const startedAt = Date.parse("2026-03-01T12:00:00Z");
+    const reads = started.calls.of("listAgents").map((call) => call.at - startedAt);
+    const gaps = reads.slice(1).map((at, i) => ({ at, gap: at - (reads[i] ?? 0) }));
+    const beforeProvisioned = gaps.filter((g) => g.at < provisionedAt - 1000);
+    const whileRegistering = gaps.filter((g) => g.at > provisionedAt + 500);
+    assert.ok(beforeProvisioned.length > 0 && beforeProvisioned.every((g) => g.gap >= 500), JSON.stringify(beforeProvisioned));
+    assert.ok(whileRegistering.length > 0 && whileRegistering.every((g) => g.gap <= 300), JSON.stringify(whileRegistering));
+    assert.ok(onlineAt - (reads.at(-1) ?? 0) <= 0, "the step noticed the agent at its last read");
+  });
+
   it("succeeds once every agent is online, while a create operation is still polling", async () => {
     const started = start({ agentCount: "3" }, (aci) => { aci.hangs.add("poll"); });
     await clock.tickAsync(12_000);
