@@ -20,6 +20,8 @@ const floorMs = delays.provisionMs + delays.pullMs + delays.registrationMs;
 interface StepMeasure {
   wallMs: number;
   firstRequestMs: number;
+  /** When the emulator saw the last agent open its session (online), from the step's start. */
+  lastOnlineMs: number;
   requests: { entra: number; arm: number; devops: number };
 }
 
@@ -35,9 +37,11 @@ async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | 
   // The task's own requests (containers call with curl and the agent's own client).
   const mine = emulator.state.requestLog.slice(before).filter((r) => r.userAgent.startsWith(userAgentPrefix));
   const first = mine[0] === undefined ? Number.NaN : Date.parse(mine[0].at) - started;
+  const sessions = emulator.state.requestLog.slice(before).filter((r) => r.method === "POST" && (r.url.split("?")[0] ?? "").endsWith("/sessions"));
   return {
     wallMs,
     firstRequestMs: first,
+    lastOnlineMs: Math.max(...sessions.map((r) => Date.parse(r.at) - started)),
     requests: {
       entra: mine.filter((r) => r.service === "entra").length,
       arm: mine.filter((r) => r.service === "arm").length,
@@ -122,6 +126,11 @@ async function main(): Promise<void> {
     startOverFloor: round(one.start.wallMs / floorMs),
     start20Over1: round(twenty.start.wallMs / one.start.wallMs),
     start50Over1: round(fifty.start.wallMs / one.start.wallMs),
+    // Where the 50-agent start's time goes: the emulated agents' bootstraps share this machine's
+    // cores (in ACI each group has its own), so the last one comes online late; the step itself
+    // ends this long after it.
+    start50LastOnlineMs: fifty.start.lastOnlineMs,
+    start50EndAfterLastOnlineMs: fifty.start.wallMs - fifty.start.lastOnlineMs,
     coldStartToFirstRequestMs: Math.round(one.start.firstRequestMs),
     nodeBaselineMs: Math.round(nodeBaselineMs()),
     requestsPerAgent: {
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
       "",
       `start, 1 agent ÷ floor      ${results.startOverFloor}  (≤ 1.05: ${verdict(results.startOverFloor <= 1.05)})`,
       `start, 20 agents ÷ 1 agent  ${results.start20Over1}  (≤ 1.20: ${verdict(results.start20Over1 <= 1.2)})`,
-      `start, 50 agents ÷ 1 agent  ${results.start50Over1}  (≤ 1.30: ${verdict(results.start50Over1 <= 1.3)})`,
+      `start, 50 agents ÷ 1 agent  ${results.start50Over1}  (≤ 1.30: ${verdict(results.start50Over1 <= 1.3)}); last agent online at ${results.start50LastOnlineMs} ms, the step ended ${results.start50EndAfterLastOnlineMs} ms later`,
       `stop, 20 agents ÷ 1 agent   ${results.stop20Over1}  (≤ 1.30: ${verdict(results.stop20Over1 <= 1.3)})`,
       `cancel, 20 agents: SIGINT → last DELETE ${cancel.sigintToLastDeleteMs} ms (≤ 3000: ${verdict(cancel.sigintToLastDeleteMs <= 3000)}); step ended ${cancel.sigintToExitMs} ms after the SIGINT (signals: ${cancel.signals.join(", ")})`,
       `cold start → first request  ${results.coldStartToFirstRequestMs} ms (node -e 0: ${results.nodeBaselineMs} ms)`,
