@@ -14,11 +14,10 @@ import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 import { EVERY_FLEET, type StopConfig } from "./inputs";
 
-const logTailShown = 20;
 /** Azure DevOps refuses to delete an agent that still holds a job; it frees it shortly after. */
 const busyRetries = 8;
 
-export type StopLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug" | "infoExternal" | "uploadFile">;
+export type StopLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug" | "uploadFile">;
 
 export interface StopServices {
   aci: AciApi;
@@ -213,7 +212,6 @@ interface GroupRemoval {
 async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot): Promise<GroupRemoval> {
   const logFile = config.collectLogs ? await collectLog(config, services, group) : undefined;
   const removed = await services.aci.delete(config.resourceGroup, group.name);
-  if (removed) services.log.info(`${group.name}: container group deleted`);
   return { removed, logFile };
 }
 
@@ -235,7 +233,6 @@ async function removeTarget(services: StopServices, registry: Registry, target: 
   } else if (target.agent !== undefined && registry.pool !== undefined) {
     try {
       result.removedRegistration = await deregister(services, registry.pool, target.agent);
-      if (result.removedRegistration) services.log.info(`${target.name}: deregistered from pool '${registry.pool.name}'`);
     } catch (error) {
       registrationFailure = `the agent registration was not removed: ${describe(error)}`;
     }
@@ -246,6 +243,12 @@ async function removeTarget(services: StopServices, registry: Registry, target: 
     result.logFile = group.logFile;
   }
   if (registrationFailure !== undefined) throw new Error(`${result.removedGroup ? "container group deleted, but " : ""}${registrationFailure}`);
+  const done = [
+    ...(result.removedGroup ? ["container group deleted"] : []),
+    ...(result.removedRegistration ? ["agent deregistered"] : []),
+    ...(result.logFile === undefined ? [] : ["log attached"]),
+  ];
+  services.log.info(`${target.name}: ${done.length === 0 ? "nothing left to remove" : done.join(", ")}`);
   return result;
 }
 
@@ -256,10 +259,9 @@ async function collectLog(config: StopConfig, services: StopServices, group: Gro
     const content = services.maskSecrets(await aci.logs(config.resourceGroup, group.name, container));
     const file = join(services.logDirectory, `${group.name}.log`);
     writeFileSync(file, content);
+    // Attached, not printed: the output keeps one line per container (a failed start step
+    // already showed the log of each agent that did not come online).
     log.uploadFile(file);
-    const tail = content.trimEnd().split("\n").slice(-logTailShown).join("\n");
-    log.info(`----- ${group.name}: last lines of the container log (all of it is attached to the run) -----`);
-    log.infoExternal(tail === "" ? "(empty)" : tail);
     return file;
   } catch (error) {
     log.warning(`${group.name}: could not read its log: ${describe(error)}`);

@@ -217,7 +217,7 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     assertNoSecretLeaks(emu);
   });
 
-  it("shows a container log that holds logging commands without letting them act on the run", async function () {
+  it("attaches a container log that holds logging commands without letting them act on the run", async function () {
     const emu = emulator();
     const build = nextBuildId();
     const script = [
@@ -234,7 +234,8 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     assert.equal(stop.outputs.hijacked, undefined, "a line of the container log set an output variable");
     assert.ok(!stop.lines.some((l) => l.startsWith("##vso[task.uploadfile]/etc/passwd")), plainOutput(stop));
     assert.equal(stop.lines.filter((l) => l.startsWith("##vso[task.complete")).length, 1, plainOutput(stop));
-    assert.ok(stop.lines.some((l) => l.includes("hijacked") && !l.startsWith("##vso[")), "the container's lines were not shown at all");
+    const attached = uploadedFiles(stop).map((file) => readFileSync(file, "utf8"));
+    assert.ok(attached.some((content) => content.includes("task.complete result=Failed;]hijacked")), "the container's lines are not in the attached log");
     assertNoSecretLeaks(emu);
   });
 
@@ -470,7 +471,9 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
         assert.ok(earlier.includes(`[aci-agent]`), `the container log of ${name} is unexpected:\n${earlier}`);
         // The file holds the log as ACI returned it; the container may have written more since.
         assert.ok(content.startsWith(earlier), `${file} does not hold the container log:\n--- file ---\n${content}\n--- log ---\n${earlier}`);
-        assert.ok(stop.lines.some((l) => l.includes(`----- ${name}: last lines of the container log`)), plainOutput(stop));
+        // A container that ended well gets one line; its log is in the attachment, not the output.
+        assert.ok(stop.lines.some((l) => l.endsWith(`${name}: container group deleted, agent deregistered, log attached`)), plainOutput(stop));
+        assert.ok(!stop.lines.some((l) => l.includes(`----- ${name}: last lines of the container log`)), plainOutput(stop));
       }
       assert.deepEqual(groupNames(emu), []);
       assertNoSecretLeaks(emu);
