@@ -56,7 +56,7 @@ const hungCalls: HungCall[] = [
     arrange: (emu, name) => {
       emu.state.faults.push({ id: "put-hangs", service: "arm", method: "PUT", path: `/containerGroups/${name}$`, hang: "after", remaining: 1 });
       // Online, the agent would end the step with success however its PUT fares.
-      emu.state.behaviour.agentsNeverOnline.push(`${name}`);
+      emu.state.behaviour.agentsNeverOnline.push(name);
     },
     named: (name) => new RegExp(`create of container group ${name}\\b`),
     hung: (emu, name) => hangs(emu, "arm", "PUT", groupPath(name)),
@@ -66,7 +66,7 @@ const hungCalls: HungCall[] = [
     namePrefix: "hangget",
     arrange: (emu, name) => {
       emu.state.faults.push({ id: "get-hangs", service: "arm", method: "GET", path: `/containerGroups/${name}$`, hang: "before", remaining: 1000 });
-      emu.state.behaviour.agentsNeverOnline.push(`${name}`);
+      emu.state.behaviour.agentsNeverOnline.push(name);
     },
     named: (name) => new RegExp(`read container group ${name}\\b`),
     hung: (emu, name) => hangs(emu, "arm", "GET", groupPath(name)),
@@ -78,7 +78,7 @@ const hungCalls: HungCall[] = [
     inputs: { location: "northeurope" },
     arrange: (emu, name) => {
       emu.state.faults.push({ id: "poll-hangs", service: "arm", method: "GET", path: "/locations/northeurope/operations/", hang: "before", remaining: 1 });
-      emu.state.behaviour.agentsNeverOnline.push(`${name}`);
+      emu.state.behaviour.agentsNeverOnline.push(name);
     },
     named: (name) => new RegExp(`create operation of container group ${name}\\b`),
     hung: (emu) => hangs(emu, "arm", "GET", /\/locations\/northeurope\/operations\//i),
