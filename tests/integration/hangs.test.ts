@@ -9,8 +9,8 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator } from "../../emulator/emulator";
-import type { StepRun } from "../../emulator/pipeline";
 import {
   agentNamesInPool,
   ensureBundles,
@@ -35,6 +35,9 @@ interface HungCall {
   /** The hung request, from the emulator's log (hung requests are logged with status 0). */
   hung(emu: RunningEmulator, name: string, pool: string): boolean;
 }
+
+/** A guard against a step that never ends (not a timing assertion): far beyond its minute and its clean-up. */
+const stepGuardMs = 240_000;
 
 const groupPath = (name: string) => new RegExp(`/containerGroups/${name}$`, "i");
 const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -72,16 +75,19 @@ const hungCalls: HungCall[] = [
     hung: (emu, name) => hangs(emu, "arm", "GET", groupPath(name)),
   },
   {
-    title: "the poll of the create operation (Azure-AsyncOperation)",
+    title: "a poll of the create operation (Azure-AsyncOperation) after the first",
     namePrefix: "hangpoll",
     // The operation's URL names its region and nothing else of the step: a region of its own scopes the fault.
     inputs: { location: "northeurope" },
     arrange: (emu, name) => {
-      emu.state.faults.push({ id: "poll-hangs", service: "arm", method: "GET", path: "/locations/northeurope/operations/", hang: "before", remaining: 1 });
       emu.state.behaviour.agentsNeverOnline.push(name);
+      // The SDK's begin… polls once itself; the polls after it are the ones the step waits on.
+      const polls = /\/locations\/northeurope\/operations\//i;
+      void until("the first poll of the create operation", () => requests(emu, "arm", "GET", polls).some((e) => e.status === 200), 120_000)
+        .then(() => { emu.state.faults.push({ id: "poll-hangs", service: "arm", method: "GET", path: polls.source, hang: "before", remaining: 1 }); })
+        .catch(() => {});
     },
-    // The SDK's begin… sends the PUT and polls once before it answers: a hung first poll is the create's answer that never comes.
-    named: (name) => new RegExp(`create (operation )?of container group ${name}\\b`),
+    named: (name) => new RegExp(`create operation of container group ${name}\\b`),
     hung: (emu) => hangs(emu, "arm", "GET", /\/locations\/northeurope\/operations\//i),
   },
   {
@@ -110,6 +116,8 @@ describe("AciAgentStart@1 with a hung call and timeoutMinutes 1 (four steps at o
     this.timeout(180_000);
     ensureBundles();
     emu = await startEmulator();
+    // Provisioning takes a while, so that the create operation is still running when the SDK first polls it.
+    emu.state.delays.provisionMs = 10_000;
     for (const call of hungCalls) {
       const buildId = nextBuildId();
       const name = `${call.namePrefix}-${buildId}-1-1`;
@@ -140,7 +148,12 @@ describe("AciAgentStart@1 with a hung call and timeoutMinutes 1 (four steps at o
       const started = steps.get(call);
       assert.ok(running !== undefined && started !== undefined, "the step did not start");
       const { step, name, pool } = started;
-      const run: StepRun = await step.running.done;
+      const run = await Promise.race([step.running.done, sleep(stepGuardMs, undefined, { ref: false })]);
+      if (run === undefined) {
+        step.running.signal("SIGKILL");
+        const killed = await step.running.done;
+        assert.fail(`the step's process was still running ${stepGuardMs / 1000} s after it started (killed):\n${plainOutput(killed)}`);
+      }
       const output = plainOutput(run);
 
       assert.ok(call.hung(running, name, pool), `the fault did not hold a request open:\n${output}`);
