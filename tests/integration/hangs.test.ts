@@ -152,7 +152,7 @@ describe("AciAgentStart@1 with a hung call and timeoutMinutes 1 (four steps at o
       if (run === undefined) {
         step.running.signal("SIGKILL");
         const killed = await step.running.done;
-        assert.fail(`the step's process was still running ${stepGuardMs / 1000} s after it started (killed):\n${plainOutput(killed)}`);
+        assert.fail(`the step's process had not ended ${stepGuardMs / 1000} s into this test (killed):\n${plainOutput(killed)}`);
       }
       const output = plainOutput(run);
 
