@@ -4,7 +4,7 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/a
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { Limiter } from "../core/concurrency";
-import { unlessAborted, withDeadline } from "../core/deadline";
+import { abortWith, unlessAborted, withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
 
@@ -162,22 +162,32 @@ export class SdkAci implements AciApi {
 
   async beginCreate(resourceGroup: string, group: ContainerGroup, options: RequestOptions = {}): Promise<CreateOperation> {
     const name = group.name ?? "";
+    // core-lro sends the operation's polls and final GET with the abortSignal given here, not with
+    // pollUntilDone's: they follow the PUT's deadline, then untilDone's caller, so that a hung poll
+    // is cut off (its open socket would keep the step's process alive after the step ended).
+    const requests = new AbortController();
     // The caller's signal ends only the wait for a slot: once sent, the PUT runs to its answer.
     const poller = await this.creates.run(
       () =>
-        this.arm(`create of container group ${name}`, undefined, (abortSignal) =>
-          this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
-            abortSignal,
+        this.arm(`create of container group ${name}`, undefined, (abortSignal) => {
+          abortWith(requests, abortSignal);
+          return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
+            abortSignal: requests.signal,
             updateIntervalInMs: operationPollMs,
-          }),
-        ),
+          });
+        }),
       options.signal,
     );
     return {
       untilDone: async (signal) => {
-        const result = await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: signal })), signal);
-        if (result.provisioningState?.toLowerCase() === "failed") {
-          throw new AzureError(`the container group ${name} failed to provision`, "Failed", undefined);
+        const stopFollowing = abortWith(requests, signal);
+        try {
+          const result = await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: signal })), signal);
+          if (result.provisioningState?.toLowerCase() === "failed") {
+            throw new AzureError(`the container group ${name} failed to provision`, "Failed", undefined);
+          }
+        } finally {
+          stopFollowing();
         }
       },
     };
@@ -194,19 +204,29 @@ export class SdkAci implements AciApi {
 
   async delete(resourceGroup: string, name: string, options: RequestOptions & { wait?: boolean } = {}): Promise<boolean> {
     let status: number | undefined;
-    const deleting = this.arm(`DELETE of container group ${name}`, options.signal, (abortSignal) =>
-        this.client.containerGroups.beginDelete(resourceGroup, name, {
-          abortSignal,
-          updateIntervalInMs: operationPollMs,
-          onResponse: (response) => { status ??= response.status; },
-        }),
-    );
+    // As in beginCreate: the polls carry this signal, which follows the caller's.
+    const requests = new AbortController();
+    const deleting = this.arm(`DELETE of container group ${name}`, options.signal, (abortSignal) => {
+      abortWith(requests, abortSignal);
+      return this.client.containerGroups.beginDelete(resourceGroup, name, {
+        abortSignal: requests.signal,
+        updateIntervalInMs: operationPollMs,
+        onResponse: (response) => { status ??= response.status; },
+      });
+    });
     const poller = await deleting.catch((error: unknown) => {
       if (error instanceof AzureError && error.status === 404) return undefined;
       throw error;
     });
     if (poller === undefined) return false;
-    if (options.wait !== false) await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: options.signal })), options.signal);
+    if (options.wait !== false) {
+      const stopFollowing = abortWith(requests, options.signal);
+      try {
+        await unlessAborted(wrap(() => poller.pollUntilDone({ abortSignal: options.signal })), options.signal);
+      } finally {
+        stopFollowing();
+      }
+    }
     return status !== 204;
   }
 

@@ -59,3 +59,12 @@ export async function withDeadline<T>(what: string, ms: number, outer: AbortSign
     deadline.clear();
   }
 }
+
+/** Aborts `controller` when `signal` aborts (at once if it has); answers a function that stops following. */
+export function abortWith(controller: AbortController, signal: AbortSignal | undefined): () => void {
+  if (signal === undefined) return () => {};
+  const onAbort = () => { controller.abort(signal.reason); };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return () => { signal.removeEventListener("abort", onAbort); };
+}

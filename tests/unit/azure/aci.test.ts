@@ -1,0 +1,55 @@
+// SdkAci's long-running operations: core-lro sends an operation's polls and its final GET with the
+// abortSignal given to begin…, not with the one given to pollUntilDone. The SDK's operation methods
+// are replaced by fakes that keep that signal; what matters is whether it aborts when the caller
+// stops waiting, since a poll left running holds its socket and keeps the step's process alive.
+import { strict as assert } from "node:assert";
+import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
+import type { TokenCredential } from "@azure/identity";
+import { SdkAci } from "../../../src/azure/aci";
+import type { ArmConnection } from "../../../src/azure/connection";
+
+const connection = { armUrl: "https://management.example/", subscriptionId: "00000000-0000-4000-8000-000000000001" } as ArmConnection;
+const credential: TokenCredential = { getToken: () => Promise.resolve({ token: "t", expiresOnTimestamp: Date.now() + 3_600_000 }) };
+
+/** A poller whose polls never answer, and the abortSignal its operation's requests were given. */
+function hungOperation(): { seen: { signal?: AbortSignal }; begin: (...args: unknown[]) => Promise<unknown> } {
+  const seen: { signal?: AbortSignal } = {};
+  const begin = (...args: unknown[]) => {
+    seen.signal = (args.at(-1) as { abortSignal?: AbortSignal }).abortSignal;
+    return Promise.resolve({ pollUntilDone: () => new Promise(() => {}) });
+  };
+  return { seen, begin };
+}
+
+function sdkAciWith(operations: Partial<ContainerInstanceManagementClient["containerGroups"]>): SdkAci {
+  const aci = new SdkAci(connection, credential);
+  const client = (aci as unknown as { client: ContainerInstanceManagementClient }).client;
+  Object.assign(client.containerGroups, operations);
+  return aci;
+}
+
+describe("SdkAci: the requests of a long-running operation end when its caller stops waiting", () => {
+  it("a create's polls are aborted when untilDone's signal aborts", async () => {
+    const { seen, begin } = hungOperation();
+    const aci = sdkAciWith({ beginCreateOrUpdate: begin as ContainerInstanceManagementClient["containerGroups"]["beginCreateOrUpdate"] });
+    const operation = await aci.beginCreate("rg", { name: "azp-1-1-1", osType: "Linux", containers: [] });
+    const caller = new AbortController();
+    const done = operation.untilDone(caller.signal).catch((error: unknown) => error);
+    assert.equal(seen.signal?.aborted, false);
+    caller.abort(new Error("the step's deadline"));
+    assert.ok((await done) instanceof Error);
+    assert.equal(seen.signal.aborted, true, "the operation's polls go on after the caller gave up");
+  });
+
+  it("a delete's polls are aborted when the caller's signal aborts", async () => {
+    const { seen, begin } = hungOperation();
+    const aci = sdkAciWith({ beginDelete: begin as ContainerInstanceManagementClient["containerGroups"]["beginDelete"] });
+    const caller = new AbortController();
+    const done = aci.delete("rg", "azp-1-1-1", { signal: caller.signal }).catch((error: unknown) => error);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(seen.signal?.aborted, false);
+    caller.abort(new Error("the clean-up's bound"));
+    assert.ok((await done) instanceof Error);
+    assert.equal(seen.signal.aborted, true, "the operation's polls go on after the caller gave up");
+  });
+});
