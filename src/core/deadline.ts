@@ -15,15 +15,13 @@ export class RequestTimeout extends Error {
 /** A signal that aborts when `outer` does, or after `ms` with `reason()`; `clear` stops its timer. */
 export function deadlineSignal(ms: number, reason: () => Error, outer?: AbortSignal): { signal: AbortSignal; clear: () => void } {
   const controller = new AbortController();
-  const onOuterAbort = () => { controller.abort(outer?.reason); };
   const timer = setTimeout(() => { controller.abort(reason()); }, ms);
-  if (outer?.aborted === true) onOuterAbort();
-  else outer?.addEventListener("abort", onOuterAbort, { once: true });
+  const stopFollowing = abortWith(controller, outer);
   return {
     signal: controller.signal,
     clear: () => {
       clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
+      stopFollowing();
     },
   };
 }
