@@ -1,15 +1,18 @@
 // Signing keys of the emulated Entra tenant and of the emulated Azure DevOps OIDC issuer.
 // Access tokens are RS256 JWTs, as Entra's are, so clients that peek into them see real claims.
-import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
 /** Entra tolerates five minutes of clock skew; MSAL rounds nbf up to half a second ahead. */
 const clockSkewSeconds = 300;
 
 export class TokenService {
-  private readonly privateKey: string;
   readonly publicKey: string;
   readonly keyId: string;
+  // Parsed once: parsing the PEM for every token and every request was a good share of the
+  // emulator's CPU when fifty agents start at once.
+  private readonly signingKey: KeyObject;
+  private readonly verifyingKey: KeyObject;
 
   constructor() {
     const pair = generateKeyPairSync("rsa", {
@@ -17,13 +20,14 @@ export class TokenService {
       publicKeyEncoding: { type: "spki", format: "pem" },
       privateKeyEncoding: { type: "pkcs8", format: "pem" },
     });
-    this.privateKey = pair.privateKey;
     this.publicKey = pair.publicKey;
     this.keyId = createHash("sha256").update(pair.publicKey).digest("base64url").slice(0, 27);
+    this.signingKey = createPrivateKey(pair.privateKey);
+    this.verifyingKey = createPublicKey(pair.publicKey);
   }
 
   sign(claims: Record<string, unknown>, issuer: string, lifetimeSeconds: number): string {
-    return jwt.sign({ ...claims, jti: randomBytes(12).toString("base64url") }, this.privateKey, {
+    return jwt.sign({ ...claims, jti: randomBytes(12).toString("base64url") }, this.signingKey, {
       algorithm: "RS256",
       issuer,
       expiresIn: lifetimeSeconds,
@@ -34,7 +38,7 @@ export class TokenService {
   /** Verifies a token this emulator signed; undefined when it is not one or has expired. */
   verify(token: string, issuer: string): Record<string, unknown> | undefined {
     try {
-      const payload = jwt.verify(token, this.publicKey, { algorithms: ["RS256"], issuer, clockTolerance: clockSkewSeconds });
+      const payload = jwt.verify(token, this.verifyingKey, { algorithms: ["RS256"], issuer, clockTolerance: clockSkewSeconds });
       return typeof payload === "string" ? undefined : payload;
     } catch {
       return undefined;
