@@ -377,6 +377,19 @@ describe("agent/start.sh in an emulated container", function () {
     assert.equal(log.split("\n").filter((line) => line.includes("[aci-agent] phase=extract ") && line.includes("sha256=verified")).length, 2, log);
     assert.doesNotMatch(log, /REWRITTEN-CONFIG-RAN/, "the restarted container ran the config.sh a job had rewritten");
     assert.ok(!log.includes(emulator().info.pat), "the token is in the container log");
+    // Each configuration registers a fresh 2048-bit key (the emulated agent's key, see
+    // emulator/agent-package/README.md).
+    const keys = (await requestLog(emulator().info))
+      .filter((r) => r.service === "devops" && (r.method === "POST" || r.method === "PUT") && /\/agents(\/\d+)?$/.test(r.url.split("?")[0] ?? ""))
+      .map((r) => JSON.parse(r.requestBody) as { name: string; authorization: { publicKey: { exponent: string; modulus: string } } })
+      .filter((body) => body.name === run.name)
+      .map((body) => body.authorization.publicKey);
+    assert.equal(keys.length, 2, "two registrations of the agent");
+    for (const key of keys) {
+      assert.equal(Buffer.from(key.modulus, "base64").length, 256);
+      assert.equal(key.exponent, "AQAB");
+    }
+    assert.notEqual(keys[0]?.modulus, keys[1]?.modulus, "the restarted agent registered the key of its first run");
     await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
   });
 

@@ -197,6 +197,48 @@ async function withRetries(what, action, { attempts = Infinity, signal } = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The agent's RSA key
+
+/** About what the real agent's 2048-bit key generation takes on one core of its own. */
+const keySearchMs = 200;
+
+/**
+ * A fresh 2048-bit RSA key (e = 65537), as JWK. The real agent searches for two 1024-bit primes,
+ * 0.1-0.4 s of its container's own CPU; here every emulated container shares the machine's few
+ * cores, and fifty such searches delayed the last of fifty agents by seconds. So the emulated
+ * agent waits that long instead and multiplies two primes drawn from rsa-primes.txt: the key is
+ * a valid RSA key of the same size and differs per agent, but is not secret (see ../README.md).
+ */
+async function agentKey() {
+  const primes = fs.readFileSync(path.join(__dirname, "rsa-primes.txt"), "utf8").trim().split("\n");
+  const first = crypto.randomInt(primes.length);
+  const second = (first + 1 + crypto.randomInt(primes.length - 1)) % primes.length;
+  const [q, p] = [BigInt(`0x${primes[first]}`), BigInt(`0x${primes[second]}`)].sort((a, b) => (a < b ? -1 : 1));
+  const e = 65537n;
+  const d = modularInverse(e, (p - 1n) * (q - 1n));
+  await delay(keySearchMs);
+  const field = (value) => {
+    const hex = value.toString(16);
+    return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, "hex").toString("base64url");
+  };
+  const key = { kty: "RSA", n: field(p * q), e: field(e), d: field(d), p: field(p), q: field(q), dp: field(d % (p - 1n)), dq: field(d % (q - 1n)), qi: field(modularInverse(q, p)) };
+  // Node checks the parameters as it imports them; export gives the canonical JWK.
+  return crypto.createPrivateKey({ key, format: "jwk" }).export({ format: "jwk" });
+}
+
+function modularInverse(value, modulus) {
+  let [oldR, r] = [value % modulus, modulus];
+  let [oldS, s] = [1n, 0n];
+  while (r !== 0n) {
+    const quotient = oldR / r;
+    [oldR, r] = [r, oldR - quotient * r];
+    [oldS, s] = [s, oldS - quotient * s];
+  }
+  if (oldR !== 1n) throw new Error("no modular inverse");
+  return ((oldS % modulus) + modulus) % modulus;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Credentials used to configure and remove: a PAT, or a service principal's Entra token
 
 async function configurationAuthorization(settings) {
@@ -307,8 +349,7 @@ async function configure(settings) {
     throw new AgentError(`Pool ${pool.name} already contains an agent with name ${agentName}.`);
   }
 
-  const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const jwk = privateKey.export({ format: "jwk" });
+  const jwk = await agentKey();
   const body = {
     name: agentName,
     version: agentVersion,
