@@ -56,22 +56,21 @@ log() {
 }
 
 # phase NAME [key=value ...]: one line per phase, with the seconds since the script started.
+# One date call gives both the time stamp and the elapsed seconds.
 phase() {
   current_phase=$1
   shift
-  log "phase=$current_phase elapsed=$(($(date +%s) - started_at))s $*"
+  now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+  printf '%s [aci-agent] phase=%s elapsed=%ss %s\n' "${now#* }" "$current_phase" "$((${now%% *} - started_at))" "$*"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 
-lower() {
-  printf '%s' "$1" | tr '[:upper:]' '[:lower:]'
-}
-
+# Values are compared without regard to case through patterns such as [Ss][Pp]: no tr process.
 is_true() {
-  case $(lower "${1:-}") in
-    true | 1 | yes | y | on) return 0 ;;
+  case ${1:-} in
+    [Tt][Rr][Uu][Ee] | 1 | [Yy][Ee][Ss] | [Yy] | [Oo][Nn]) return 0 ;;
     *) return 1 ;;
   esac
 }
@@ -80,18 +79,24 @@ have() {
   command -v "$1" >/dev/null 2>&1
 }
 
-# The first "key":"string" value of a one-line JSON document in file $1.
+# The "key":"string" value of a one-line JSON document in file $1 (the first line that has it).
 json_string() {
-  sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" "$1" | head -n 1
+  sed -n "/.*\"$2\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/{s//\\1/p;q;}" "$1"
 }
 
 json_number() {
-  sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9][0-9]*\\).*/\\1/p" "$1" | head -n 1
+  sed -n "/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9][0-9]*\\).*/{s//\\1/p;q;}" "$1"
 }
 
-# scheme://host[:port] of a URL.
+# scheme://host[:port] of a URL (the text itself when it has no scheme).
 origin_of() {
-  printf '%s' "$1" | sed 's#^\([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*\).*#\1#'
+  case $1 in
+    *://*)
+      after_scheme=${1#*://}
+      printf '%s://%s' "${1%%://*}" "${after_scheme%%[/?#]*}"
+      ;;
+    *) printf '%s' "$1" ;;
+  esac
 }
 
 # Escapes " and \ for a double-quoted value of a curl config file.
@@ -136,8 +141,8 @@ stage1() {
 
   source_name=none
   secret=
-  case $(lower "${AZP_AUTH:-pat}") in
-    sp)
+  case ${AZP_AUTH:-pat} in
+    [Ss][Pp])
       secret=${AZP_CLIENT_SECRET:-}
       source_name=AZP_CLIENT_SECRET
       ;;
@@ -206,9 +211,9 @@ validate() {
   azp_home=${AZP_HOME:-/azp}
   agent_dir=$azp_home/agent
 
-  case $(lower "${AZP_AUTH:-pat}") in
-    pat) auth=pat ;;
-    sp)
+  case ${AZP_AUTH:-pat} in
+    [Pp][Aa][Tt]) auth=pat ;;
+    [Ss][Pp])
       auth=sp
       [ -n "${AZP_CLIENT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_CLIENT_ID"
       [ -n "${AZP_TENANT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_TENANT_ID"
@@ -218,10 +223,19 @@ validate() {
   once=false
   if is_true "${AZP_ONCE:-false}"; then once=true; fi
 
-  lifetime_seconds=$(awk -v v="${AZP_MAX_LIFETIME_MINUTES:-0}" 'BEGIN {
-      if (v !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
-      s = v * 60; i = int(s); if (i < s) i++; print i }') ||
-    fail "$EX_USAGE" "AZP_MAX_LIFETIME_MINUTES '${AZP_MAX_LIFETIME_MINUTES:-}' is not a number of minutes (0 = no limit)"
+  case ${AZP_MAX_LIFETIME_MINUTES:-0} in
+    0) lifetime_seconds=0 ;;
+    # Whole minutes without a leading zero (which shell arithmetic would read as octal).
+    [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9] | [1-9][0-9][0-9][0-9][0-9])
+      lifetime_seconds=$((AZP_MAX_LIFETIME_MINUTES * 60))
+      ;;
+    *)
+      lifetime_seconds=$(awk -v v="${AZP_MAX_LIFETIME_MINUTES:-0}" 'BEGIN {
+          if (v !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
+          s = v * 60; i = int(s); if (i < s) i++; print i }') ||
+        fail "$EX_USAGE" "AZP_MAX_LIFETIME_MINUTES '${AZP_MAX_LIFETIME_MINUTES:-}' is not a number of minutes (0 = no limit)"
+      ;;
+  esac
 
   if ! mkdir -p "$azp_home" 2>/dev/null || [ ! -w "$azp_home" ]; then
     fail "$EX_USAGE" "AZP_HOME '$azp_home' cannot be created or written by uid $(id -u)"
@@ -419,7 +433,8 @@ http_get() {
     -H 'Accept: application/json;api-version=7.1' "$1" >"$azp_home/.http-code" 2>"$azp_home/.http-error" &
   wait_child $!
   curl_rc=$child_rc
-  http_code=$(cat "$azp_home/.http-code" 2>/dev/null)
+  http_code=
+  { read -r http_code <"$azp_home/.http-code"; } 2>/dev/null
   http_code=${http_code:-000}
 }
 
@@ -467,7 +482,7 @@ sha256_of() {
 
 # A hash as the agent compares it: case and hyphens do not count.
 normal_hash() {
-  tr -d -- '-' | tr 'A-F' 'a-f'
+  sed 's/-//g; y/ABCDEF/abcdef/'
 }
 
 # The service has published linux-musl-* entries whose package is the glibc build, which
@@ -494,7 +509,9 @@ download_agent() {
   query=$azp_home/.agent-package.json
   get_with_retries "$url/_apis/distributedtask/packages/agent?platform=$platform&top=1" "$query" yes \
     "asking $url for the agent package" "$EX_QUERY"
-  if [ "$(head -c 1 "$query")" != "{" ]; then
+  first_line=
+  { IFS= read -r first_line <"$query"; } 2>/dev/null
+  if [ "${first_line#"{"}" = "$first_line" ]; then
     fail "$EX_QUERY" "$url answered with a page that is not JSON (a sign-in page: the token was not accepted)"
   fi
   if [ "$(json_number "$query" count)" = 0 ]; then
