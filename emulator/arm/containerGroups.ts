@@ -55,6 +55,16 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     // An If-None-Match: * header is ignored, as ACI is taken to do (see README, Guesses): a PUT
     // on an existing group updates it.
     const existing = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
+    if (existing?.deletion !== undefined) {
+      // [guess] that a group being deleted counts as transitioning; status, code and message are
+      // what ACI answers a PUT on a group in transition with (README, Guesses).
+      sendArmError(res, {
+        status: 409,
+        code: "ContainerGroupTransitioning",
+        message: `The container group '${target.name}' is still transitioning, please retry later.`,
+      });
+      return;
+    }
     if (existing !== undefined && existing.location !== location) {
       // [guess] the status; code and message are ARM's for a resource moved by PUT.
       sendArmError(res, {

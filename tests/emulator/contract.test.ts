@@ -359,6 +359,20 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       assert.equal(deletes[3]?.responseBody, "");
     });
 
+    it("a PUT while the group is being deleted answers 409 ContainerGroupTransitioning; once it is gone the PUT creates it", async function () {
+      const { info } = emulator();
+      const client = armClient(info);
+      await createGroup(info, "cg-put-deleting");
+      await setDelays(info, { deleteMs: 1500 });
+      assert.equal((await arm(info, "DELETE", groupPath(info, "cg-put-deleting"))).status, 202);
+      const refused = await arm(info, "PUT", groupPath(info, "cg-put-deleting"), { body: containerGroupWire(info) });
+      assert.equal(refused.status, 409);
+      assert.equal((refused.json as { error: { code: string } }).error.code, "ContainerGroupTransitioning");
+      assert.equal((await client.containerGroups.get(info.resourceGroup, "cg-put-deleting")).provisioningState, "Deleting", "the refused PUT changed the group");
+      await client.containerGroups.beginDeleteAndWait(info.resourceGroup, "cg-put-deleting", fastPolling);
+      assert.equal((await arm(info, "PUT", groupPath(info, "cg-put-deleting"), { body: containerGroupWire(info) })).status, 201);
+    });
+
     it("a delete while the group provisions: it stays Deleting, the create's operation fails and no container starts", async function () {
       const { info, state } = emulator();
       const client = armClient(info);
