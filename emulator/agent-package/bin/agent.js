@@ -222,7 +222,7 @@ async function agentKey() {
     return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, "hex").toString("base64url");
   };
   const key = { kty: "RSA", n: field(p * q), e: field(e), d: field(d), p: field(p), q: field(q), dp: field(d % (p - 1n)), dq: field(d % (q - 1n)), qi: field(modularInverse(q, p)) };
-  // Node checks the parameters as it imports them; export gives the canonical JWK.
+  // Through a KeyObject, so that the JWK has the form Node gave for a generated key.
   return crypto.createPrivateKey({ key, format: "jwk" }).export({ format: "jwk" });
 }
 
