@@ -88,7 +88,8 @@ json_number() {
   sed -n "/.*\"$2\"[[:space:]]*:[[:space:]]*\\([0-9][0-9]*\\).*/{s//\\1/p;q;}" "$1"
 }
 
-# scheme://host[:port] of a URL (the text itself when it has no scheme).
+# scheme://host[:port] of a URL that has a scheme; other text is returned as it is, unless it
+# holds "://" further on (AZP_URL is checked to be http(s) before this is used).
 origin_of() {
   case $1 in
     *://*)

@@ -378,7 +378,7 @@ describe("agent/start.sh in an emulated container", function () {
     assert.doesNotMatch(log, /REWRITTEN-CONFIG-RAN/, "the restarted container ran the config.sh a job had rewritten");
     assert.ok(!log.includes(emulator().info.pat), "the token is in the container log");
     // Each configuration registers a fresh 2048-bit key (the emulated agent's key, see
-    // emulator/agent-package/README.md).
+    // emulator/agent-package/README.md; it repeats an earlier one once in 32,640 draws).
     const keys = (await requestLog(emulator().info))
       .filter((r) => r.service === "devops" && (r.method === "POST" || r.method === "PUT") && /\/agents(\/\d+)?$/.test(r.url.split("?")[0] ?? ""))
       .map((r) => JSON.parse(r.requestBody) as { name: string; authorization: { publicKey: { exponent: string; modulus: string } } })

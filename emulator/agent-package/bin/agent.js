@@ -207,7 +207,8 @@ const keySearchMs = 200;
  * 0.1-0.4 s of its container's own CPU; here every emulated container shares the machine's few
  * cores, and fifty such searches delayed the last of fifty agents by seconds. So the emulated
  * agent waits that long instead and multiplies two primes drawn from rsa-primes.txt: the key is
- * a valid RSA key of the same size and differs per agent, but is not secret (see ../README.md).
+ * a valid RSA key of the same size, almost always different per agent, and not secret (see
+ * ../README.md, "Key").
  */
 async function agentKey() {
   const primes = fs.readFileSync(path.join(__dirname, "rsa-primes.txt"), "utf8").trim().split("\n");
@@ -222,7 +223,7 @@ async function agentKey() {
     return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, "hex").toString("base64url");
   };
   const key = { kty: "RSA", n: field(p * q), e: field(e), d: field(d), p: field(p), q: field(q), dp: field(d % (p - 1n)), dq: field(d % (q - 1n)), qi: field(modularInverse(q, p)) };
-  // Through a KeyObject, so that the JWK has the form Node gave for a generated key.
+  // Node parses the key here, so a broken one fails at once rather than at the first signature.
   return crypto.createPrivateKey({ key, format: "jwk" }).export({ format: "jwk" });
 }
 
