@@ -4,7 +4,7 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/a
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { Limiter } from "../core/concurrency";
-import { abortWith, unlessAborted, withDeadline } from "../core/deadline";
+import { abortWith, RequestTimeout, unlessAborted, withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
 
@@ -74,6 +74,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export interface CreateOptions extends RequestOptions {
+  /**
+   * Called when ARM has answered the PUT. The SDK polls the operation once before its begin…
+   * returns, so a hang after this call is in that first poll, not in the create.
+   */
+  onAccepted?: () => void;
+}
+
 /** What the tasks need from ACI; the SDK implementation is below, tests give fakes. */
 export interface AciApi {
   resourceGroupLocation(resourceGroup: string, options?: RequestOptions): Promise<string>;
@@ -84,7 +92,7 @@ export interface AciApi {
    * aborted before then. A PUT already sent is left to answer (within its own deadline), so
    * that a group it creates is known.
    */
-  beginCreate(resourceGroup: string, group: ContainerGroup, options?: RequestOptions): Promise<CreateOperation>;
+  beginCreate(resourceGroup: string, group: ContainerGroup, options?: CreateOptions): Promise<CreateOperation>;
   get(resourceGroup: string, name: string, options?: RequestOptions): Promise<GroupSnapshot | undefined>;
   /**
    * Sends the DELETE at once (no read first); false when there was nothing to delete (204, 404).
@@ -160,8 +168,9 @@ export class SdkAci implements AciApi {
     return containerGroupRegionsOf(body);
   }
 
-  async beginCreate(resourceGroup: string, group: ContainerGroup, options: RequestOptions = {}): Promise<CreateOperation> {
+  async beginCreate(resourceGroup: string, group: ContainerGroup, options: CreateOptions = {}): Promise<CreateOperation> {
     const name = group.name ?? "";
+    let accepted = false;
     // core-lro sends the operation's polls and final GET with the abortSignal given here, not with
     // pollUntilDone's: they follow the PUT's deadline, then untilDone's caller, so that a hung poll
     // is cut off (its open socket would keep the step's process alive after the step ended).
@@ -174,7 +183,16 @@ export class SdkAci implements AciApi {
           return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
             abortSignal: requests.signal,
             updateIntervalInMs: operationPollMs,
+            // The first response is the PUT's; the polls' responses come after it.
+            onResponse: () => {
+              if (accepted) return;
+              accepted = true;
+              options.onAccepted?.();
+            },
           });
+        }).catch((error: unknown) => {
+          if (accepted && error instanceof RequestTimeout) throw new RequestTimeout(`ARM: first poll of the create operation of container group ${name}`, error.afterMs);
+          throw error;
         }),
       options.signal,
     );

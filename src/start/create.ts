@@ -27,9 +27,12 @@ export async function createAgent(
     agent.moveTo("creating");
     const spec = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
     try {
-      const put = aci.beginCreate(config.resourceGroup, spec, { signal });
+      let accepted = false;
+      const put = aci.beginCreate(config.resourceGroup, spec, { signal, onAccepted: () => { accepted = true; } });
       agent.unansweredPut = answered(put);
-      const operation = await inFlight.track(`ARM to answer the create of container group ${agent.name}`, unlessAborted(put, signal)).finally(() => {
+      const waitingFor = () =>
+        accepted ? `ARM to answer the first poll of the create operation of container group ${agent.name}` : `ARM to answer the create of container group ${agent.name}`;
+      const operation = await inFlight.track(waitingFor, unlessAborted(put, signal)).finally(() => {
         // Cut short by a cancel, the PUT stays unanswered for the clean-up to follow.
         if (!signal.aborted) agent.unansweredPut = undefined;
       });

@@ -1,7 +1,7 @@
 // Naming what the step is still waiting for when its time runs out.
 /** The step's requests not answered yet, named, so that a timeout can say what hung. */
 export class InFlight {
-  private readonly pending = new Map<number, string>();
+  private readonly pending = new Map<number, string | (() => string)>();
   private next = 0;
   private atEnd: string | undefined;
 
@@ -10,7 +10,8 @@ export class InFlight {
     signal.addEventListener("abort", () => { this.atEnd = this.pendingNow(); }, { once: true });
   }
 
-  async track<T>(what: string, call: Promise<T>): Promise<T> {
+  /** `what` may be a function, for a request whose name changes while it runs. */
+  async track<T>(what: string | (() => string), call: Promise<T>): Promise<T> {
     const id = this.next++;
     this.pending.set(id, what);
     try {
@@ -26,6 +27,6 @@ export class InFlight {
   }
 
   private pendingNow(): string {
-    return [...new Set(this.pending.values())].join(", ");
+    return [...new Set([...this.pending.values()].map((what) => (typeof what === "string" ? what : what())))].join(", ");
   }
 }

@@ -3,7 +3,7 @@
 // poll of the create operation, or the Azure DevOps agent list while waiting for the agents to come
 // online. Each step must end by itself (its process exits, no signal is sent), fail with a message
 // that names what hung, and leave no container group (once the deletes finish) and no registration.
-// The four steps run at once against one emulator, each fault scoped to its own step: by group name,
+// The five steps run at once against one emulator, each fault scoped to its own step: by group name,
 // by region (the create's operation URL) or by pool (the agent list).
 import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -91,6 +91,18 @@ const hungCalls: HungCall[] = [
     hung: (emu) => hangs(emu, "arm", "GET", /\/locations\/northeurope\/operations\//i),
   },
   {
+    title: "the first poll of the create operation, which the SDK sends before its begin… returns",
+    namePrefix: "hangfirstpoll",
+    inputs: { location: "westus" },
+    arrange: (emu, name) => {
+      emu.state.behaviour.agentsNeverOnline.push(name);
+      emu.state.faults.push({ id: "first-poll-hangs", service: "arm", method: "GET", path: "/locations/westus/operations/", hang: "before", remaining: 1 });
+    },
+    // The PUT was answered: the message must not say the create hung.
+    named: (name) => new RegExp(`first poll of the create operation of container group ${name}\\b`),
+    hung: (emu) => hangs(emu, "arm", "GET", /\/locations\/westus\/operations\//i),
+  },
+  {
     title: "the Azure DevOps agent list while waiting for the agent to come online",
     namePrefix: "hangdevops",
     // The list's URL names the pool and nothing else of the step: a pool of its own scopes the fault.
@@ -106,7 +118,7 @@ const hungCalls: HungCall[] = [
   },
 ];
 
-describe("AciAgentStart@1 with a hung call and timeoutMinutes 1 (four steps at once)", function () {
+describe("AciAgentStart@1 with a hung call and timeoutMinutes 1 (five steps at once)", function () {
   this.timeout(300_000);
   let emu: RunningEmulator | undefined;
   const jobDirectory = mkdtempSync(join(tmpdir(), "aci-hangs-"));

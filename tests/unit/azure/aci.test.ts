@@ -5,7 +5,9 @@
 import { strict as assert } from "node:assert";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
 import type { TokenCredential } from "@azure/identity";
+import sinon from "sinon";
 import { SdkAci } from "../../../src/azure/aci";
+import { RequestTimeout } from "../../../src/core/deadline";
 import type { ArmConnection } from "../../../src/azure/connection";
 
 const connection = { armUrl: "https://management.example/", subscriptionId: "00000000-0000-4000-8000-000000000001" } as ArmConnection;
@@ -52,4 +54,35 @@ describe("SdkAci: the requests of a long-running operation end when its caller s
     assert.ok((await done) instanceof Error);
     assert.equal(seen.signal.aborted, true, "the operation's polls go on after the caller gave up");
   });
+});
+
+describe("SdkAci: a create that hangs is named by what hangs", () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => { clock = sinon.useFakeTimers(); });
+  afterEach(() => { clock.restore(); });
+
+  /** The SDK's begin…: answers the PUT (its onResponse) when `putAnswered`, then waits forever on its first poll. */
+  function hangingBegin(putAnswered: boolean) {
+    return ((...args: unknown[]) => {
+      const options = args.at(-1) as { onResponse?: () => void };
+      if (putAnswered) options.onResponse?.();
+      return new Promise(() => {});
+    }) as ContainerInstanceManagementClient["containerGroups"]["beginCreateOrUpdate"];
+  }
+
+  for (const [putAnswered, named] of [
+    [false, /^ARM: create of container group azp-1-1-1: no answer within 60 s$/],
+    [true, /^ARM: first poll of the create operation of container group azp-1-1-1: no answer within 60 s$/],
+  ] as const) {
+    it(`${putAnswered ? "the PUT answered, its first poll hangs" : "the PUT hangs"}: the deadline's error says so`, async () => {
+      const aci = sdkAciWith({ beginCreateOrUpdate: hangingBegin(putAnswered) });
+      let accepted = false;
+      const creating = aci.beginCreate("rg", { name: "azp-1-1-1", osType: "Linux", containers: [] }, { onAccepted: () => { accepted = true; } }).catch((error: unknown) => error);
+      await clock.tickAsync(60_000);
+      const error = await creating;
+      assert.ok(error instanceof RequestTimeout, String(error));
+      assert.match(error.message, named);
+      assert.equal(accepted, putAnswered, "onAccepted was not called exactly when the PUT was answered");
+    });
+  }
 });
