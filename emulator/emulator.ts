@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import express from "express";
 import { armAuthentication } from "./arm/auth";
+import { armThrottling } from "./arm/throttling";
 import { containerGroupRoutes } from "./arm/containerGroups";
 import { operationRoutes } from "./arm/operations";
 import { providerRoutes } from "./arm/providers";
@@ -92,7 +93,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const context: EmulatorContext = { state, tokens: new TokenService(), urls, tls, runtime, agentPackage };
 
   const armApp = serviceApp("arm", state);
-  armApp.use(armAuthentication(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), operationRoutes(context));
+  armApp.use(armAuthentication(context), armThrottling(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), operationRoutes(context));
   armApp.use(notFound("arm"));
   arm.server.on("request", armApp);
 

@@ -185,6 +185,21 @@ export interface Delays {
   registrationMs: number;
 }
 
+export type ArmOperationKind = "reads" | "writes" | "deletes";
+
+/** A token bucket: requests it holds at most, and tokens it gets back per second. */
+export interface BucketLimit {
+  size: number;
+  refillPerSecond: number;
+}
+
+/** ARM's default limits per subscription (and per tenant), per principal, since 2024. */
+export const armDefaultRequestLimits: Record<ArmOperationKind, BucketLimit> = {
+  reads: { size: 250, refillPerSecond: 25 },
+  writes: { size: 200, refillPerSecond: 10 },
+  deletes: { size: 200, refillPerSecond: 10 },
+};
+
 export interface Behaviour {
   /** Images whose default entrypoint the emulator knows (any other image idles). */
   images: Map<string, ImageDefinition>;
@@ -211,6 +226,8 @@ export interface Behaviour {
   muslFeedServesGlibc: boolean;
   /** Callers refused Manage on pools: "pat", "accessToken", or a service principal's client id. */
   poolManageDenied: string[];
+  /** ARM's throttling buckets (see arm/throttling.ts). */
+  armRequestLimits: Record<ArmOperationKind, BucketLimit>;
 }
 
 export class EmulatorState {
@@ -224,6 +241,8 @@ export class EmulatorState {
   pats = new Set<string>();
   systemAccessTokens = new Set<string>();
   faults: FaultRule[] = [];
+  /** ARM's throttling buckets by subscription (or tenant), principal and kind of operation. */
+  armBuckets = new Map<string, { tokens: number; refilledAt: number }>();
   delays: Delays = defaultDelays();
   behaviour: Behaviour = defaultBehaviour();
   /** Every request the emulator answered (or left hanging), for tests that look for leaked secrets. */
@@ -252,6 +271,7 @@ export class EmulatorState {
     this.pats.clear();
     this.systemAccessTokens.clear();
     this.faults = [];
+    this.armBuckets.clear();
     this.delays = defaultDelays();
     this.behaviour = defaultBehaviour();
     this.requestLog = [];
@@ -352,5 +372,6 @@ function defaultBehaviour(): Behaviour {
     listPageSize: 100,
     strict: true,
     muslFeedServesGlibc: false,
+    armRequestLimits: { ...armDefaultRequestLimits },
   };
 }

@@ -243,6 +243,14 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): vo
   if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
   if (body.agentPackageHash === null) behaviour.agentPackageHash = undefined;
   if (typeof body.muslFeedServesGlibc === "boolean") behaviour.muslFeedServesGlibc = body.muslFeedServesGlibc;
+  if (isRecord(body.armRequestLimits)) {
+    for (const kind of ["reads", "writes", "deletes"] as const) {
+      const limit = body.armRequestLimits[kind];
+      if (isRecord(limit) && typeof limit.size === "number" && typeof limit.refillPerSecond === "number") {
+        behaviour.armRequestLimits[kind] = { size: limit.size, refillPerSecond: limit.refillPerSecond };
+      }
+    }
+  }
 }
 
 function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
@@ -258,6 +266,7 @@ function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
     strict: behaviour.strict,
     agentPackageHash: behaviour.agentPackageHash,
     muslFeedServesGlibc: behaviour.muslFeedServesGlibc,
+    armRequestLimits: behaviour.armRequestLimits,
   };
 }
 

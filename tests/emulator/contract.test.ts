@@ -359,6 +359,25 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       assert.equal(deletes[3]?.responseBody, "");
     });
 
+    it("throttles as ARM does: a bucket per subscription, principal and kind of request; 429 SubscriptionRequestsThrottled with Retry-After when empty", async function () {
+      const { info } = emulator();
+      await setBehaviour(info, { armRequestLimits: { reads: { size: 3, refillPerSecond: 2 } } });
+      const read = () => arm(info, "GET", `/subscriptions/${info.subscriptionId}/resourcegroups/${info.resourceGroup}?api-version=2021-04-01`);
+      const answered = [await read(), await read(), await read()];
+      assert.deepEqual(answered.map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(answered.map((r) => r.headers["x-ms-ratelimit-remaining-subscription-reads"]), ["2", "1", "0"]);
+      const throttled = await read();
+      assert.equal(throttled.status, 429);
+      assert.equal(throttled.headers["retry-after"], "1");
+      const error = (throttled.json as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, "SubscriptionRequestsThrottled");
+      assert.match(error.message, /^Number of 'read' requests for subscription '[^']+' actor '[^']+' exceeded\. Please try again after '1' seconds/);
+      // Writes have a bucket of their own.
+      assert.equal((await arm(info, "PUT", groupPath(info, "cg-throttled"), { body: containerGroupWire(info) })).status, 201);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.equal((await read()).status, 200, "the bucket got no token back after its refill time");
+    });
+
     it("a PUT while the group is being deleted answers 409 ContainerGroupTransitioning; once it is gone the PUT creates it", async function () {
       const { info } = emulator();
       const client = armClient(info);
