@@ -74,7 +74,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export interface CreateOptions extends RequestOptions {
+export interface OperationOptions extends RequestOptions {
+  /** Between two polls of the operation (default 2 s); a step following many groups polls less often. */
+  pollIntervalMs?: number;
+}
+
+export interface CreateOptions extends OperationOptions {
   /**
    * Called when ARM has answered the PUT. The SDK polls the operation once before its begin…
    * returns, so a hang after this call is in that first poll, not in the create.
@@ -99,7 +104,7 @@ export interface AciApi {
    * Waits until the group is gone unless `wait` is false (ACI stops the containers as soon as it
    * accepts the delete).
    */
-  delete(resourceGroup: string, name: string, options?: RequestOptions & { wait?: boolean }): Promise<boolean>;
+  delete(resourceGroup: string, name: string, options?: OperationOptions & { wait?: boolean }): Promise<boolean>;
   list(resourceGroup: string, options?: RequestOptions): Promise<GroupSnapshot[]>;
   logs(resourceGroup: string, name: string, container: string, tail?: number, options?: RequestOptions): Promise<string>;
   /** Requests sent so far, for the summary and the benchmark. */
@@ -182,7 +187,7 @@ export class SdkAci implements AciApi {
           abortWith(requests, abortSignal);
           return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
             abortSignal: requests.signal,
-            updateIntervalInMs: operationPollMs,
+            updateIntervalInMs: options.pollIntervalMs ?? operationPollMs,
             // The first response is the PUT's; the polls' responses come after it.
             onResponse: () => {
               if (accepted) return;
@@ -220,7 +225,7 @@ export class SdkAci implements AciApi {
     }
   }
 
-  async delete(resourceGroup: string, name: string, options: RequestOptions & { wait?: boolean } = {}): Promise<boolean> {
+  async delete(resourceGroup: string, name: string, options: OperationOptions & { wait?: boolean } = {}): Promise<boolean> {
     let status: number | undefined;
     // As in beginCreate: the polls carry this signal, which follows the caller's.
     const requests = new AbortController();
@@ -228,7 +233,7 @@ export class SdkAci implements AciApi {
       abortWith(requests, abortSignal);
       return this.client.containerGroups.beginDelete(resourceGroup, name, {
         abortSignal: requests.signal,
-        updateIntervalInMs: operationPollMs,
+        updateIntervalInMs: options.pollIntervalMs ?? operationPollMs,
         onResponse: (response) => { status ??= response.status; },
       });
     });

@@ -5,6 +5,7 @@
 import { deadlineSignal } from "../core/deadline";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
+import { armPacing } from "../run/armPacing";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import type { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
@@ -101,7 +102,8 @@ async function showWhy(config: StartConfig, services: StartServices, fleet: Flee
 
 /** Sends every DELETE at once; names the groups deleted and those not removed. */
 async function deleteGroups(config: StartConfig, services: StartServices, names: string[], wait: boolean, signal: AbortSignal): Promise<{ removed: string[]; leftovers: string[] }> {
-  const results = await Promise.allSettled(names.map((name) => services.aci.delete(config.resourceGroup, name, { wait, signal })));
+  const { operationPollMs } = armPacing(names.length);
+  const results = await Promise.allSettled(names.map((name) => services.aci.delete(config.resourceGroup, name, { wait, signal, pollIntervalMs: operationPollMs })));
   const leftovers = results.flatMap((result, index) => {
     if (result.status === "fulfilled") return [];
     const name = names[index] ?? "";

@@ -3,6 +3,7 @@
 import { AzureError, type GroupSnapshot } from "../azure/aci";
 import { formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
+import { armPacing } from "../run/armPacing";
 import { OWN_TAGS } from "../run/tags";
 import { containerGroupFor } from "./containerGroupSpec";
 import { StartFailure } from "./failures";
@@ -28,7 +29,8 @@ export async function createAgent(
     const spec = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
     try {
       let accepted = false;
-      const put = aci.beginCreate(config.resourceGroup, spec, { signal, onAccepted: () => { accepted = true; } });
+      const { operationPollMs } = armPacing(config.agentCount);
+      const put = aci.beginCreate(config.resourceGroup, spec, { signal, pollIntervalMs: operationPollMs, onAccepted: () => { accepted = true; } });
       agent.unansweredPut = answered(put);
       const waitingFor = () =>
         accepted ? `ARM to answer the first poll of the create operation of container group ${agent.name}` : `ARM to answer the create of container group ${agent.name}`;
@@ -50,7 +52,7 @@ export async function createAgent(
       if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
       log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
       // The name is free in the next region only once this group is gone; a cancel ends the wait.
-      await aci.delete(config.resourceGroup, agent.name, { signal });
+      await aci.delete(config.resourceGroup, agent.name, { signal, pollIntervalMs: armPacing(config.agentCount).operationPollMs });
     }
   }
 }

@@ -4,14 +4,13 @@ import type { GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { RequestTimeout } from "../core/deadline";
 import type { AgentPool } from "../devops/client";
+import { armPacing } from "../run/armPacing";
 import { StartFailure } from "./failures";
 import type { InFlight } from "./inFlight";
 import type { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
 import type { StartServices } from "./runStart";
 
-/** How often each container group's state is read while its agent is not online yet. */
-const groupWatchIntervalMs = 10_000;
 /**
  * How often the pool is read once a group is provisioned: its agent registers within seconds, and
  * each moment between its coming online and the step noticing delays every job of the run.
@@ -55,7 +54,9 @@ export async function watchUntilOnline(
 /** Reads the groups whose agents are not online yet, shows what changed, and fails dead ones. */
 async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, elapsed: () => number, inFlight: InFlight): Promise<void> {
   const { aci, clock, log } = services;
-  const due = fleet.filter((a) => (a.state === "creating" || a.state === "provisioned") && clock.now() - a.lastWatchAt >= groupWatchIntervalMs);
+  // Each group's state, while its agent is not online yet, as often as the fleet's ARM pacing allows.
+  const { groupReadMs } = armPacing(fleet.length);
+  const due = fleet.filter((a) => (a.state === "creating" || a.state === "provisioned") && clock.now() - a.lastWatchAt >= groupReadMs);
   await Promise.all(
     due.map(async (agent) => {
       agent.lastWatchAt = clock.now();

@@ -9,6 +9,7 @@ import { Backoff, type Clock } from "../core/clock";
 import { InputError } from "../core/errors";
 import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
+import { armPacing } from "../run/armPacing";
 import { fleetName, runTagValue } from "../run/names";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
@@ -60,7 +61,8 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
   // could take other jobs, while a registration left behind only clutters the pool.
   const registry = readRegistry(config, services);
   const selection = await selectGroups(config, services);
-  const groupRemovals = new Map(selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group)]));
+  const { operationPollMs } = armPacing(selection.groups.length);
+  const groupRemovals = new Map(selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group, operationPollMs)]));
   const found = await registry;
 
   const targets = found.read ? matchRegistrations(config, selection, found.agents) : selection.groups.map((g) => ({ name: g.name, group: g, agent: undefined }));
@@ -209,9 +211,9 @@ interface GroupRemoval {
   logFile: string | undefined;
 }
 
-async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot): Promise<GroupRemoval> {
+async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot, pollIntervalMs: number): Promise<GroupRemoval> {
   const logFile = config.collectLogs ? await collectLog(config, services, group) : undefined;
-  const removed = await services.aci.delete(config.resourceGroup, group.name);
+  const removed = await services.aci.delete(config.resourceGroup, group.name, { pollIntervalMs });
   return { removed, logFile };
 }
 

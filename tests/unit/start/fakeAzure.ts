@@ -3,7 +3,7 @@
 // agent online `onlineMs` after that. Any call can be made to hang: it then never answers, but
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
+import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
@@ -135,8 +135,12 @@ export class FakeAci implements AciApi {
     return Promise.resolve(this.regions);
   }
 
-  async beginCreate(_resourceGroup: string, spec: ContainerGroup, options?: RequestOptions | AbortSignal): Promise<CreateOperation & { poll(): Promise<"running" | "succeeded"> }> {
+  /** The operation poll interval each create asked for. */
+  readonly pollIntervals: (number | undefined)[] = [];
+
+  async beginCreate(_resourceGroup: string, spec: ContainerGroup, options?: CreateOptions | AbortSignal): Promise<CreateOperation & { poll(): Promise<"running" | "succeeded"> }> {
     this.requestCount++;
+    this.pollIntervals.push(options instanceof AbortSignal ? undefined : options?.pollIntervalMs);
     const name = spec.name ?? "";
     const location = spec.location ?? "";
     // A create still waiting for a write slot when the step is cancelled is never sent.

@@ -94,6 +94,28 @@ describe("runStart (fake timers)", function () {
     assert.ok(onlineAt - (reads.at(-1) ?? 0) <= 0, "the step noticed the agent at its last read");
   });
 
+  it("keeps a large fleet within ARM's read bucket: 50 agents poll each create every 6.7 s and read each group every 20 s", async () => {
+    const started = start({ agentCount: "50", timeoutMinutes: "2" }, (aci) => { aci.container = { state: "Running" }; aci.onlineMs = 600_000; });
+    await clock.tickAsync(61_000);
+    assert.deepEqual(new Set(started.aci.pollIntervals), new Set([6_700]));
+    const reads = started.calls.of("get").filter((c) => c.name === "azp-1234-1-1").map((c) => c.at);
+    const gaps = reads.slice(1).map((at, i) => at - (reads[i] ?? at));
+    assert.ok(gaps.length >= 2 && gaps.every((gap) => gap >= 20_000), `reads of one group ${gaps.join(", ")} ms apart`);
+    started.cancel();
+    await clock.tickAsync(5_000);
+  });
+
+  it("a single agent polls its create every 2 s and reads its group every 10 s", async () => {
+    const started = start({ agentCount: "1", timeoutMinutes: "2" }, (aci) => { aci.container = { state: "Running" }; aci.onlineMs = 600_000; });
+    await clock.tickAsync(41_000);
+    assert.deepEqual(started.aci.pollIntervals, [2_000]);
+    const reads = started.calls.of("get").filter((c) => c.name === "azp-1234-1-1").map((c) => c.at);
+    const gaps = reads.slice(1).map((at, i) => at - (reads[i] ?? at));
+    assert.ok(gaps.length >= 2 && gaps.every((gap) => gap >= 10_000 && gap < 11_000), `reads of one group ${gaps.join(", ")} ms apart`);
+    started.cancel();
+    await clock.tickAsync(5_000);
+  });
+
   it("succeeds once every agent is online, while a create operation is still polling", async () => {
     const started = start({ agentCount: "3" }, (aci) => { aci.hangs.add("poll"); });
     await clock.tickAsync(12_000);
