@@ -50,6 +50,8 @@ export function armAuthentication(ctx: EmulatorContext) {
       });
       return;
     }
+    // For the throttling that follows: it counts requests per principal.
+    res.locals.armClaims = claims;
     next();
   };
 }

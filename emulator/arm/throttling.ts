@@ -4,7 +4,6 @@
 // Retry-After until the refill gives a token back. The bucket sizes and refill rates are the
 // documented defaults (request-limits-and-throttling); the emulator is one region.
 import type { NextFunction, Request, Response } from "express";
-import jwt from "jsonwebtoken";
 import type { EmulatorContext } from "../context";
 import type { ArmOperationKind, BucketLimit } from "../state";
 import { sendArmError } from "./respond";
@@ -17,10 +16,12 @@ export function armThrottling(ctx: EmulatorContext) {
     const kind = operationKind(req.method);
     const limit: BucketLimit = ctx.state.behaviour.armRequestLimits[kind];
     const subscription = /^\/subscriptions\/([^/?]+)/i.exec(req.path)?.[1]?.toLowerCase();
-    const claims = jwt.decode((req.headers.authorization ?? "").replace(/^bearer\s+/i, ""), { json: true });
+    // The claims of the token armAuthentication has verified.
+    const claims = res.locals.armClaims as Record<string, unknown> | undefined;
     const actor = typeof claims?.oid === "string" ? claims.oid : "";
+    const tenant = typeof claims?.tid === "string" ? claims.tid : "";
     const scope = subscription === undefined ? "tenant" : "subscription";
-    const key = `${scope}/${subscription ?? String(claims?.tid ?? "")}/${actor}/${kind}`;
+    const key = `${scope}/${subscription ?? tenant}/${actor}/${kind}`;
     const now = Date.now();
     const bucket = buckets.get(key) ?? { tokens: limit.size, refilledAt: now };
     bucket.tokens = Math.min(limit.size, bucket.tokens + ((now - bucket.refilledAt) / 1000) * limit.refillPerSecond);
@@ -33,7 +34,7 @@ export function armThrottling(ctx: EmulatorContext) {
       sendArmError(res, {
         status: 429,
         code: scope === "subscription" ? "SubscriptionRequestsThrottled" : "TenantRequestsThrottled",
-        message: `Number of '${singular[kind]}' requests for ${scope} '${subscription ?? String(claims?.tid ?? "")}' actor '${actor}' exceeded. Please try again after '${seconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.`,
+        message: `Number of '${singular[kind]}' requests for ${scope} '${subscription ?? tenant}' actor '${actor}' exceeded. Please try again after '${seconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.`,
       });
       return;
     }

@@ -22,6 +22,7 @@ export async function createAgent(
   inFlight: InFlight,
 ): Promise<void> {
   const { aci, log } = services;
+  const { operationPollMs } = armPacing(config.agentCount);
   for (const [attempt, location] of locations.entries()) {
     signal.throwIfAborted();
     agent.location = location;
@@ -29,7 +30,6 @@ export async function createAgent(
     const spec = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
     try {
       let accepted = false;
-      const { operationPollMs } = armPacing(config.agentCount);
       const put = aci.beginCreate(config.resourceGroup, spec, { signal, pollIntervalMs: operationPollMs, onAccepted: () => { accepted = true; } });
       agent.unansweredPut = answered(put);
       const waitingFor = () =>
@@ -52,7 +52,7 @@ export async function createAgent(
       if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
       log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
       // The name is free in the next region only once this group is gone; a cancel ends the wait.
-      await aci.delete(config.resourceGroup, agent.name, { signal, pollIntervalMs: armPacing(config.agentCount).operationPollMs });
+      await aci.delete(config.resourceGroup, agent.name, { signal, pollIntervalMs: operationPollMs });
     }
   }
 }
