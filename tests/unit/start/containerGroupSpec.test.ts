@@ -60,6 +60,7 @@ describe("containerGroupFor", () => {
       { name: "AZP_WORK", value: "_work" },
       { name: "AZP_ONCE", value: "true" },
       { name: "AZP_MAX_LIFETIME_MINUTES", value: "120" },
+      { name: "AZP_EXPIRES_AT", value: "never" },
       { name: "AZP_STARTUP_SCRIPT", secureValue: "apt-get install -y jq" },
       { name: "ACI_RUN_ID", value: "1234" },
       { name: "ACI_FLEET", value: "azp-1234" },
@@ -173,21 +174,4 @@ describe("containerGroupFor", () => {
     assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "PAT" });
   });
 
-  it("registers a service principal with --auth SP: ids plain, the client secret secure, no token", () => {
-    const config = configWith({ registrationAuth: "servicePrincipal", registrationToken: "" });
-    const credential: AgentCredential = {
-      kind: "servicePrincipal",
-      tenantId: "tenant-1",
-      clientId: "client-1",
-      clientSecret: "client-secret",
-      authorityHost: "https://login.microsoftonline.us",
-    };
-    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, credential);
-    assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "SP" });
-    assert.deepEqual(variable(group, "AZP_TENANT_ID"), { name: "AZP_TENANT_ID", value: "tenant-1" });
-    assert.deepEqual(variable(group, "AZP_CLIENT_ID"), { name: "AZP_CLIENT_ID", value: "client-1" });
-    assert.deepEqual(variable(group, "AZP_CLIENT_SECRET"), { name: "AZP_CLIENT_SECRET", secureValue: "client-secret" });
-    assert.deepEqual(variable(group, "AZURE_AUTHORITY_HOST"), { name: "AZURE_AUTHORITY_HOST", value: "https://login.microsoftonline.us" });
-    assert.equal(variable(group, "AZP_TOKEN"), undefined);
-  });
 });

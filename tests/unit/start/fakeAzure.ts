@@ -4,13 +4,15 @@
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
-import type { AgentPool, PoolAgent } from "../../../src/devops/client";
-import type { PoolApi } from "../../../src/run/pools";
+import { DevOpsError, type AgentPackage, type AgentPool, type AgentRegistration, type PoolAgent, type RegisteredPoolAgent } from "../../../src/devops/client";
+import type { AgentRegistry } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
 
 const armRequestDeadlineMs = 60_000;
 
-export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait";
+export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait" | "register";
+
+const devopsRequestDeadlineMs = 60_000;
 
 export interface Call {
   at: number;
@@ -57,17 +59,65 @@ function signalOf(options: RequestOptions | AbortSignal | undefined): AbortSigna
   return options instanceof AbortSignal ? options : options?.signal;
 }
 
-export class FakePool implements PoolApi {
+export class FakePool implements AgentRegistry {
   readonly pool: AgentPool = { id: 7, name: "aci", isHosted: false };
   readonly agents = new Map<string, PoolAgent>();
   readonly hangs = new Set<Hangable>();
+  /** User capabilities set per agent name. */
+  readonly userCapabilities = new Map<string, Record<string, string>>();
+  /** How long a registration takes to be answered (the registration is made when it is answered). */
+  registerMs = 100;
   requestCount = 0;
   private nextId = 1;
 
   constructor(readonly log: CallLog) {}
 
+  /** Its listener opened a session: the registration the step made goes online (or one appears, on the token path). */
   bringOnline(name: string): void {
-    this.agents.set(name, { id: this.nextId++, name, status: "online", enabled: true });
+    const registered = this.agents.get(name);
+    if (registered !== undefined) registered.status = "online";
+    else this.agents.set(name, { id: this.nextId++, name, status: "online", enabled: true });
+  }
+
+  async registerAgent(_poolId: number, registration: AgentRegistration): Promise<RegisteredPoolAgent> {
+    this.requestCount++;
+    this.log.record("register", registration.name);
+    if (this.hangs.has("register")) {
+      // The request's own deadline ends it; the step's cancel does not.
+      await wait(devopsRequestDeadlineMs, undefined);
+      throw new RequestTimeout(`Azure DevOps: POST agents ${registration.name}`, devopsRequestDeadlineMs);
+    }
+    await wait(this.registerMs, undefined);
+    if (this.agents.has(registration.name)) throw new DevOpsError(`Azure DevOps answered 409: Pool aci already contains an agent with name ${registration.name}.`, 409, "TaskAgentExistsException");
+    const agent: PoolAgent = {
+      id: this.nextId++,
+      name: registration.name,
+      status: "offline",
+      enabled: true,
+      createdOn: new Date().toISOString(),
+      authorization: { clientId: `client-${registration.name}`, authorizationUrl: "https://vstoken.example/token", publicKey: registration.authorization.publicKey },
+    };
+    this.agents.set(agent.name, agent);
+    this.log.record("registered", agent.name);
+    return { id: agent.id, name: agent.name, authorization: { clientId: `client-${agent.name}`, authorizationUrl: "https://vstoken.example/token" } };
+  }
+
+  setUserCapabilities(_poolId: number, agentId: number, capabilities: Record<string, string>): Promise<void> {
+    this.requestCount++;
+    const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    if (agent !== undefined) this.userCapabilities.set(agent.name, capabilities);
+    return Promise.resolve();
+  }
+
+  agentsNamed(_poolId: number, name: string): Promise<PoolAgent[]> {
+    this.requestCount++;
+    const agent = this.agents.get(name);
+    return Promise.resolve(agent === undefined ? [] : [structuredClone(agent)]);
+  }
+
+  agentPackage(platform: string): Promise<AgentPackage | undefined> {
+    this.requestCount++;
+    return Promise.resolve({ platform, version: "4.264.2", downloadUrl: `https://download.example/vsts-agent-${platform}-4.264.2.tar.gz`, hashValue: "ab".repeat(32), filename: `vsts-agent-${platform}-4.264.2.tar.gz` });
   }
 
   findPool(name: string): Promise<AgentPool | undefined> {
