@@ -48,9 +48,7 @@ export function rsaParametersOf(privateKey: KeyObject): RsaParameters {
   const jwk = privateKey.export({ format: "jwk" });
   const field = (value: string | undefined, bytes: number | undefined): string => {
     if (value === undefined) throw new Error("not an RSA private key");
-    const raw = Buffer.from(value, "base64url");
-    if (bytes === undefined || raw.length >= bytes) return raw.toString("base64");
-    return Buffer.concat([Buffer.alloc(bytes - raw.length), raw]).toString("base64");
+    return paddedBase64(value, bytes);
   };
   return {
     modulus: field(jwk.n, MODULUS_BYTES),
@@ -62,6 +60,13 @@ export function rsaParametersOf(privateKey: KeyObject): RsaParameters {
     dq: field(jwk.dq, HALF_BYTES),
     inverseQ: field(jwk.qi, HALF_BYTES),
   };
+}
+
+/** A JWK integer (base64url, no leading zero bytes) as .NET exports it: standard base64, left-padded to `bytes`. */
+export function paddedBase64(base64url: string, bytes: number | undefined): string {
+  const raw = Buffer.from(base64url, "base64url");
+  if (bytes === undefined || raw.length >= bytes) return raw.toString("base64");
+  return Buffer.concat([Buffer.alloc(bytes - raw.length), raw]).toString("base64");
 }
 
 /** What the registration answered, and where the agent lives. */

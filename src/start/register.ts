@@ -94,7 +94,9 @@ export function oauthEndpointOf(authorizationUrl: string, organizationUrl: strin
   if (/(^|\.)dev\.azure\.com$|\.visualstudio\.com$/i.test(configured.hostname)) return authorizationUrl;
   const endpoint = new URL(authorizationUrl);
   endpoint.protocol = configured.protocol;
-  endpoint.host = configured.host;
+  // Host and port apart: setting `host` without a port keeps the old port.
+  endpoint.hostname = configured.hostname;
+  endpoint.port = configured.port;
   return endpoint.toString();
 }
 

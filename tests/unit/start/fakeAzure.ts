@@ -187,6 +187,8 @@ export class FakeAci implements AciApi {
 
   /** The operation poll interval each create asked for. */
   readonly pollIntervals: (number | undefined)[] = [];
+  /** The last body each name's create sent. */
+  readonly specs = new Map<string, ContainerGroup>();
 
   async beginCreate(_resourceGroup: string, spec: ContainerGroup, options?: CreateOptions | AbortSignal): Promise<CreateOperation & { poll(): Promise<"running" | "succeeded"> }> {
     this.requestCount++;
@@ -196,6 +198,7 @@ export class FakeAci implements AciApi {
     // A create still waiting for a write slot when the step is cancelled is never sent.
     signalOf(options)?.throwIfAborted();
     this.log.record("put", name);
+    this.specs.set(name, spec);
     if (this.hangs.has("put")) {
       // SdkAci gives up on a PUT after its own deadline; the caller's signal does not end it.
       await wait(armRequestDeadlineMs, undefined);
