@@ -164,6 +164,24 @@ describe("emulator ACI volumes", function () {
     assert.deepEqual(log.match(/^agent-json$/gm), ["agent-json", "agent-json"]);
   });
 
+  it("the command of a container with volume mounts is its main process: a stop's SIGTERM reaches it", async function () {
+    const { info } = emulator();
+    const path = join(mountRoot, "identity");
+    const script = `trap 'echo got-term; exit 0' TERM; cat '${path}/agent'; echo; sleep 30 & wait`;
+    const group = groupWith(info, [container("main", script, [{ name: "identity", mountPath: path, readOnly: true }])], [{ name: "identity", secret: { agent: base64("agent-json") } }]);
+    const client = armClient(info);
+    await client.containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-volume-stop", group, fastPolling);
+    await logOf(info, "cg-volume-stop", "main", /agent-json/);
+    await client.containerGroups.stop(info.resourceGroup, "cg-volume-stop");
+    // Had a wrapper stayed between them, the SIGTERM would have ended the wrapper, not run the trap.
+    await logOf(info, "cg-volume-stop", "main", /got-term/);
+    const view = await eventually("the container to terminate", async () => {
+      const current = (await client.containerGroups.get(info.resourceGroup, "cg-volume-stop")).containers[0]?.instanceView?.currentState;
+      return current?.state === "Terminated" ? current : undefined;
+    });
+    assert.equal(view.exitCode, 0, "the container did not end by its own trap");
+  });
+
   it("a Windows group with a secret volume is refused with SecretVolumesNotSupportedOnWindows", async function () {
     const { info } = emulator();
     const body = containerGroupWire(info);
