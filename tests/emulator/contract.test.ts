@@ -200,6 +200,8 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       const secureHash = createHash("sha256").update(secureValue).digest("hex");
       const volumeSecret = Buffer.from(`volume-${randomUUID()}`).toString("base64");
       const registryPassword = `registry-${randomUUID()}`;
+      // Under the temporary folder: the runtime makes an absent mount point on this machine.
+      const secretsPath = join(tmpdir(), `aci-contract-secrets-${randomUUID()}`);
       const group: ContainerGroup = {
         location: info.location,
         osType: "Linux",
@@ -216,8 +218,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
               { name: "AZP_URL", value: "https://dev.azure.com/contoso" },
               { name: "AZP_TOKEN", secureValue },
             ],
-            // Under the temporary folder: the runtime makes an absent mount point on this machine.
-            volumeMounts: [{ name: "secrets", mountPath: join(tmpdir(), `aci-contract-secrets-${randomUUID()}`) }],
+            volumeMounts: [{ name: "secrets", mountPath: secretsPath }],
             resources: { requests: { cpu: 1, memoryInGB: 1.5 } },
           },
         ],
@@ -251,6 +252,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         return content.includes("secret-delivered") ? content : undefined;
       });
       assert.ok(!logs.includes(secureValue));
+      rmSync(secretsPath, { recursive: true, force: true });
     });
 
     it("a mounted secret volume: the container reads its files, while GET, list and every ARM answer leave its contents out", async function () {
