@@ -131,6 +131,17 @@ export interface Agent {
   assignedRequestId?: number;
   /** An agent update the control API asked for: the next message the listener gets is an AgentRefresh to this version. */
   pendingUpdate?: string;
+  /** The AES-256 key of the current session (sent to the listener encrypted to its public key). */
+  sessionKey?: Buffer;
+  /** The message handed out and not yet deleted: handed out again until the listener deletes it. */
+  undeliveredMessage?: AgentMessage;
+}
+
+/** A message of an agent's queue, as stored (its body in clear; encrypted when handed out). */
+export interface AgentMessage {
+  messageId: number;
+  messageType: "PipelineAgentJobRequest" | "AgentRefresh";
+  body: string;
 }
 
 export interface JobRequest {
