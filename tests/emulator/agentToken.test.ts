@@ -56,7 +56,11 @@ function runAgent(info: EmulatorInfo, dir: string, args: string[], until?: (outp
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      resolve(code);
+    });
+  });
   const acting = until === undefined ? Promise.resolve() : until(() => stdout + stderr);
   return acting.then(
     async () => ({ code: await exited, stdout, stderr }),
@@ -274,7 +278,7 @@ describe("emulated Azure DevOps: the agent's own token (issue 16)", function () 
       }
       const agent = await agentNamed(info, pool, "aci-deleted-2");
       const run = await runAgent(info, dir, ["run"], async (output) => {
-        await eventually("the listener to listen", async () => (output().includes("Listening for Jobs") ? true : undefined));
+        await eventually("the listener to listen", () => Promise.resolve(output().includes("Listening for Jobs") ? true : undefined));
         const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: ["Agent.Name -equals aci-deleted-2"], jobName: "Encrypted job", script: "echo ran-the-job" });
         const requestId = (queued.json as { requestId: number }).requestId;
         await eventually("the job to finish", async () => {
