@@ -68,7 +68,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     const decoded = jwt.decode(assertion, { json: true });
     const agent = [...state.agents.values()].find((a) => a.authorizationClientId === decoded?.iss);
     if (agent?.publicKey === undefined) {
-      invalidClient(res);
+      invalidClient(ctx, res);
       return;
     }
     const key = createPublicKey({
@@ -78,7 +78,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     try {
       jwt.verify(assertion, key, { algorithms: ["RS256"], audience: agentAuthorizationUrl(ctx), subject: agent.authorizationClientId, clockTolerance: 300 });
     } catch {
-      invalidClient(res);
+      invalidClient(ctx, res);
       return;
     }
     const token = ctx.tokens.sign({ aud: "agent", agentId: agent.id }, devopsIssuer(ctx), agentTokenLifetimeSeconds);
@@ -543,9 +543,12 @@ function agentTokenScope(req: CallerRequest, res: Response, next: () => void): v
   );
 }
 
-/** What the token endpoint answers a client it does not know (or whose assertion fails): 400. */
-function invalidClient(res: Response): void {
-  res.status(400).json({ error: "invalid_client", error_description: "The client is not valid" });
+/**
+ * What the token endpoint answers a client it does not know (or whose assertion fails): 400
+ * invalid_client "The client is not valid", as OAuth2TokenController does; 401 by behaviour.
+ */
+function invalidClient(ctx: EmulatorContext, res: Response): void {
+  res.status(ctx.state.behaviour.agentTokenRefusal).json({ error: "invalid_client", error_description: "The client is not valid" });
 }
 
 /**

@@ -45,8 +45,8 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `node bin/agent.js …` in the folder; `until` may act while it runs (e.g. delete the agent). */
-function runAgent(info: EmulatorInfo, dir: string, args: string[], until?: (output: () => string) => Promise<void>): Promise<Run> {
+/** Runs `node bin/agent.js …` in the folder; `until` may act while it runs (e.g. delete the agent, stop it). */
+function runAgent(info: EmulatorInfo, dir: string, args: string[], until?: (output: () => string, stop: () => void) => Promise<void>): Promise<Run> {
   const child = spawn(process.execPath, ["--use-openssl-ca", join(dir, "bin", "agent.js"), ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? "", HOME: dir, SSL_CERT_FILE: info.caFile },
@@ -61,7 +61,7 @@ function runAgent(info: EmulatorInfo, dir: string, args: string[], until?: (outp
       resolve(code);
     });
   });
-  const acting = until === undefined ? Promise.resolve() : until(() => stdout + stderr);
+  const acting = until === undefined ? Promise.resolve() : until(() => stdout + stderr, () => child.kill("SIGTERM"));
   return acting.then(
     async () => ({ code: await exited, stdout, stderr }),
     async (error: unknown) => {
@@ -255,13 +255,33 @@ describe("emulated Azure DevOps: the agent's own token (issue 16)", function () 
       assert.equal(Buffer.from(String(rsa.inverseQ), "base64").length, 128);
     });
 
-    it("a registration deleted before the listener starts: 'Failed to create session. VS30063: …' on stderr and exit 1", async function () {
+    it("a registration deleted before the listener starts, token refused with 400 invalid_client: 'Agent connect error: The client is not valid. Retrying until reconnected.' once, and it keeps trying", async function () {
       this.timeout(30_000);
       const { info } = emulator();
       const pool = await poolId(info);
       await configureAgent(info, dir, "aci-deleted-1");
       const agent = await agentNamed(info, pool, "aci-deleted-1");
       assert.equal((await devops(info, "DELETE", `_apis/distributedtask/pools/${pool}/agents/${agent.id}`)).status, 204);
+
+      const run = await runAgent(info, dir, ["run"], async (output, stop) => {
+        await eventually("the connect error", () => Promise.resolve(output().includes("Agent connect error:") ? true : undefined));
+        stop();
+      });
+      assert.equal(run.code, 0, "a stop ends it cleanly");
+      const lines = run.stderr.split("\n").filter((line) => line.includes("Agent connect error:"));
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0] ?? "", /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: Agent connect error: The client is not valid\. Retrying until reconnected\.$/);
+      assert.ok(!run.stdout.includes("Listening for Jobs"));
+    });
+
+    it("a registration deleted before the listener starts, token refused with 401 (behaviour agentTokenRefusal): 'Failed to create session. VS30063: …' on stderr and exit 1", async function () {
+      this.timeout(30_000);
+      const { info } = emulator();
+      const pool = await poolId(info);
+      await configureAgent(info, dir, "aci-deleted-3");
+      const agent = await agentNamed(info, pool, "aci-deleted-3");
+      assert.equal((await devops(info, "DELETE", `_apis/distributedtask/pools/${pool}/agents/${agent.id}`)).status, 204);
+      assert.equal((await control(info, "PUT", "/behaviour", { agentTokenRefusal: 401 })).status, 200);
 
       const run = await runAgent(info, dir, ["run"]);
       assert.equal(run.code, 1, run.stdout + run.stderr);

@@ -492,6 +492,12 @@ class UnauthorizedError extends Error {
   }
 }
 
+/**
+ * VssOAuthTokenProvider: a 400 answer with a JSON `error` is thrown as VssOAuthTokenRequestException
+ * with the error description as its message.
+ */
+class OAuthTokenRequestError extends Error {}
+
 /** The agent's own access token: a client_credentials grant with a JWT signed by its key. */
 async function agentAccessToken(credentials, serverUrl) {
   const key = agentPrivateKey();
@@ -520,9 +526,18 @@ async function agentAccessToken(credentials, serverUrl) {
     if (r.status >= 500 || r.status === 429) throw new HttpError("POST", credentials.authorizationUrl, r.status, r.text);
     return r;
   });
-  // A refused client (invalid_client: a deleted registration, another key) gets no token, and the
-  // request that needed it fails unauthorized.
-  if (res.status === 400 || res.status === 401) throw new UnauthorizedError(serverUrl);
+  // 400 with a JSON error: thrown as such. Any other refusal: no token, and the request that
+  // needed one ends unauthorized.
+  if (res.status === 400) {
+    let refusal;
+    try {
+      refusal = JSON.parse(res.text);
+    } catch {
+      refusal = undefined;
+    }
+    if (typeof refusal?.error === "string") throw new OAuthTokenRequestError(refusal.error_description ?? refusal.error);
+  }
+  if (res.status !== 200) throw new UnauthorizedError(serverUrl);
   if (res.status !== 200) throw new HttpError("POST", credentials.authorizationUrl, res.status, res.text);
   const body = JSON.parse(res.text);
   return { accessToken: body.access_token, expiresAt: Date.now() + Number(body.expires_in ?? 3600) * 1000 };
@@ -567,6 +582,7 @@ class Listener {
     this.session = undefined;
     this.job = undefined;
     this.exitCode = returnCode.success;
+    this.connectFailing = false;
   }
 
   async authorization(refresh = false) {
@@ -611,6 +627,8 @@ class Listener {
       try {
         const session = (await this.call("POST", `${this.api}/sessions`, body)).json;
         this.session = { id: session.sessionId, encryptionKey: session.encryptionKey };
+        if (this.connectFailing) say("Agent reconnected.");
+        this.connectFailing = false;
         return true;
       } catch (error) {
         if (this.stopping.signal.aborted) throw error;
@@ -623,13 +641,16 @@ class Listener {
         if (typeKey === "TaskAgentNotFoundException") sayError(missingAgentLine);
         if (
           error instanceof UnauthorizedError ||
-          ["TaskAgentNotFoundException", "TaskAgentPoolNotFoundException", "AccessDeniedException"].includes(typeKey) ||
+          ["TaskAgentNotFoundException", "TaskAgentPoolNotFoundException", "AccessDeniedException", "TaskAgentSessionConflictException"].includes(typeKey) ||
           (error instanceof HttpError && error.status === 403)
         ) {
           sayError(sessionCreateFailedLine(exceptionMessage(error)));
           return false;
         }
-        throw error;
+        // Anything else (a refused token request included): printed once, tried again every 30 s.
+        if (!this.connectFailing) sayError(queueConErrorLine(exceptionMessage(error)));
+        this.connectFailing = true;
+        await delay(30_000, this.stopping.signal);
       }
     }
   }
@@ -666,7 +687,15 @@ class Listener {
 
   /** Agent.RunAsync: the exit code; an error it does not handle is thrown to main. */
   async run() {
-    if (!(await this.createSession())) return returnCode.terminatedError;
+    let created;
+    try {
+      created = await this.createSession();
+    } catch (error) {
+      // Program.cs: a cancellation during shutdown is a clean exit.
+      if (this.stopping.signal.aborted) return returnCode.success;
+      throw error;
+    }
+    if (!created) return returnCode.terminatedError;
     say("Listening for Jobs");
     try {
       await this.listen();
