@@ -133,6 +133,14 @@ export class DevOpsClient {
     return result.value.filter((agent) => agent.name.toLowerCase() === name.toLowerCase());
   }
 
+  /** One registration, with the public key it holds (a list leaves it out). */
+  async agent(poolId: number, agentId: number, signal?: AbortSignal): Promise<PoolAgent | undefined> {
+    const response = await this.send("GET", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`, signal);
+    if (response.status === 404) return undefined;
+    this.check(response);
+    return parseJson(response, "agents") as unknown as PoolAgent;
+  }
+
   /**
    * Registers an agent as its config.sh would. Only the request's own deadline ends it, never the
    * step's cancel: an answer that comes after a cancel names a registration to remove.

@@ -15,6 +15,7 @@ export interface PoolApi {
 /** The pool as the start step uses it: it also reads the agent feed and registers agents. */
 export interface AgentRegistry extends PoolApi {
   agentsNamed(poolId: number, name: string, signal?: AbortSignal): Promise<PoolAgent[]>;
+  agent(poolId: number, agentId: number, signal?: AbortSignal): Promise<PoolAgent | undefined>;
   /** Ends only at its own deadline: a registration answered after a cancel must be removed. */
   registerAgent(poolId: number, registration: AgentRegistration): Promise<RegisteredPoolAgent>;
   setUserCapabilities(poolId: number, agentId: number, capabilities: Record<string, string>, signal?: AbortSignal): Promise<void>;

@@ -102,8 +102,8 @@ export function oauthEndpointOf(authorizationUrl: string, organizationUrl: strin
 
 /**
  * Sends the registration until Azure DevOps answers it, within the step's time. A retry after an
- * answer that was lost may find the name taken: the agent is this step's own when it holds this
- * agent's public key, and anyone else's is left alone.
+ * answer that was lost may find the name taken: by this step's own registration when it holds
+ * this agent's public key, or by anyone else's, which is left alone.
  */
 async function register(run: StartRun, agent: FleetAgent, registration: AgentRegistration, key: AgentKey): Promise<RegisteredPoolAgent> {
   const { services, pool, signal, config } = run;
@@ -118,10 +118,11 @@ async function register(run: StartRun, agent: FleetAgent, registration: AgentReg
       return await unlessAborted(post, signal);
     } catch (error) {
       if (!(error instanceof DevOpsError) || error.status !== 409) throw error;
-      const ours = await ownRegistration(run, agent, key);
-      if (ours !== undefined) return ours;
-      agent.moveTo("taken", `the agent ${agent.name} is already registered in pool '${pool.name}' by someone else (another start step with namePrefix '${config.namePrefix}'?); it is left alone`);
-      throw new StartFailure(`namePrefix: ${agent.reason ?? ""}`);
+      if (!(await removedOwnRegistration(run, agent, key))) {
+        agent.moveTo("taken", `the agent ${agent.name} is already registered in pool '${pool.name}' by someone else (another start step with namePrefix '${config.namePrefix}'?); it is left alone`);
+        throw new StartFailure(`namePrefix: ${agent.reason ?? ""}`);
+      }
+      throw new RegistrationAnswerLost(agent.name);
     } finally {
       // Cut short by a cancel, the registration stays unanswered for the clean-up to follow.
       if (!signal.aborted) {
@@ -132,13 +133,26 @@ async function register(run: StartRun, agent: FleetAgent, registration: AgentReg
   });
 }
 
-/** The registration of this name, when it holds this agent's public key. */
-async function ownRegistration(run: StartRun, agent: FleetAgent, key: AgentKey): Promise<RegisteredPoolAgent | undefined> {
-  const [found] = await run.services.pools.agentsNamed(run.pool.id, agent.name, run.signal);
-  const authorization = found?.authorization;
-  if (found === undefined || authorization?.publicKey?.modulus !== key.publicKey.modulus) return undefined;
-  if (authorization.clientId === undefined || authorization.authorizationUrl === undefined) return undefined;
-  return { id: found.id, name: found.name, authorization: { clientId: authorization.clientId, authorizationUrl: authorization.authorizationUrl } };
+/** This step's own registration was made, but its answer (the agent's OAuth client) was lost: register again. */
+class RegistrationAnswerLost extends Error {
+  override readonly name = "RegistrationAnswerLost";
+  constructor(agentName: string) {
+    super(`the answer to the registration of agent ${agentName} was lost; its registration was removed and is sent again`);
+  }
+}
+
+/**
+ * The registration of this name is this step's own when it holds this agent's public key (only a
+ * single agent's GET shows the key, and not the OAuth client's URL the files need): remove it, so
+ * that the registration can be sent again. Anyone else's is left alone.
+ */
+async function removedOwnRegistration(run: StartRun, agent: FleetAgent, key: AgentKey): Promise<boolean> {
+  const { pools } = run.services;
+  const [named] = await pools.agentsNamed(run.pool.id, agent.name, run.signal);
+  const found = named === undefined ? undefined : await pools.agent(run.pool.id, named.id, run.signal);
+  if (found?.authorization?.publicKey?.modulus !== key.publicKey.modulus) return false;
+  await pools.deleteAgent(run.pool.id, found.id, run.signal);
+  return true;
 }
 
 /**
@@ -159,6 +173,6 @@ async function retryingTransient<T>(run: StartRun, what: string, call: (signal: 
 }
 
 function isTransient(error: unknown): boolean {
-  if (error instanceof RequestTimeout) return true;
+  if (error instanceof RequestTimeout || error instanceof RegistrationAnswerLost) return true;
   return error instanceof DevOpsError && (error.status >= 500 || error.status === 429);
 }

@@ -109,10 +109,22 @@ export class FakePool implements AgentRegistry {
     return Promise.resolve();
   }
 
+  /** As Azure DevOps lists agents: without their authorization. */
   agentsNamed(_poolId: number, name: string): Promise<PoolAgent[]> {
     this.requestCount++;
     const agent = this.agents.get(name);
-    return Promise.resolve(agent === undefined ? [] : [structuredClone(agent)]);
+    if (agent === undefined) return Promise.resolve([]);
+    const { authorization: _, ...listed } = structuredClone(agent);
+    return Promise.resolve([listed]);
+  }
+
+  /** A single agent's GET carries its client id and public key, not the authorization URL. */
+  agent(_poolId: number, agentId: number): Promise<PoolAgent | undefined> {
+    this.requestCount++;
+    const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    if (agent === undefined) return Promise.resolve(undefined);
+    const copy = structuredClone(agent);
+    return Promise.resolve({ ...copy, authorization: { clientId: copy.authorization?.clientId ?? "", ...(copy.authorization?.publicKey === undefined ? {} : { publicKey: copy.authorization.publicKey }) } });
   }
 
   agentPackage(platform: string): Promise<AgentPackage | undefined> {

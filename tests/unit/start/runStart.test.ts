@@ -135,7 +135,7 @@ describe("runStart (fake timers)", function () {
     assert.deepEqual([...started.pool.agents.keys()], []);
   });
 
-  it("carries on with its own registration when a retried registration finds its name taken by its own key", async () => {
+  it("registers again when a retried registration finds its name taken by its own key (the first answer was lost)", async () => {
     const started = start({ agentCount: "1" }, (_aci, pool) => {
       // The first answer is lost: the agent is registered, but the step hears 409 on its retry.
       const register = pool.registerAgent.bind(pool);
@@ -151,6 +151,9 @@ describe("runStart (fake timers)", function () {
     const outcome = started.outcome();
     assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
     assert.equal(started.pool.agents.size, 1);
+    // Its own registration, whose answer was lost, was removed and made again.
+    assert.equal(started.calls.of("deleteAgent").length, 1);
+    assert.equal(started.calls.of("registered").length, 2);
   });
 
   it("leaves alone an agent of another step registered under a planned name meanwhile, and removes its own", async () => {
