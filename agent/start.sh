@@ -6,19 +6,28 @@
 # built from agent/Dockerfile (prebuilt mode). agent/README.md documents the environment
 # contract, the phases and the exit codes.
 #
-# The registration secret (AZP_TOKEN, AZP_TOKEN_FILE or AZP_CLIENT_SECRET) never reaches a job:
-#  * Stage 1 reads it, deletes AZP_TOKEN_FILE, drops the variables and re-executes this file
-#    with `exec`, handing the secret over on file descriptor 3 (a here-document, i.e. a pipe).
-#    exec keeps the PID but replaces the environment block that /proc/<pid>/environ shows, so
-#    no ancestor of the agent has the secret in its environment, not even the container's PID 1.
-#  * Stage 2, the container's PID 1 from then on, never reads it: it starts a short-lived child
-#    (configure_with_secret) that inherits descriptor 3, closes its own copy unread and waits.
-#    The child reads the secret, downloads the agent and configures it (config.sh gets the secret
-#    as VSTS_AGENT_INPUT_TOKEN / VSTS_AGENT_INPUT_CLIENTSECRET for that one command; the agent
-#    reads and clears those variables) and exits. When the first job can run, no process and no
-#    file holds the secret, and nothing runs with it again: the agent is not deregistered from
-#    inside (AciAgentStop and the expired sweep remove it from outside), and a container that ran
-#    before gets a freshly downloaded agent instead of the folder its jobs could have rewritten.
+# Two paths:
+#  * Identity path (AZP_IDENTITY_DIR set; what the tasks use): AciAgentStart registered the agent
+#    from outside and mounted its three files (.agent, .credentials, .credentials_rsaparams)
+#    read-only. The script downloads the package it was given, copies the files into the agent
+#    folder and runs the listener. It never runs config.sh and holds no credential that can
+#    register, list or remove agents.
+#  * Token path (images run by hand): AZP_URL, AZP_TOKEN or AZP_TOKEN_FILE; config.sh registers
+#    the agent. The token never reaches a job:
+#     - Stage 1 reads it, deletes AZP_TOKEN_FILE, drops the variables and re-executes this file
+#       with `exec`, handing the secret over on file descriptor 3 (a here-document, i.e. a pipe).
+#       exec keeps the PID but replaces the environment block that /proc/<pid>/environ shows, so
+#       no ancestor of the agent has the secret in its environment, not even the container's PID 1.
+#     - Stage 2, the container's PID 1 from then on, never reads it: it starts a short-lived child
+#       (configure_with_secret) that inherits descriptor 3, closes its own copy unread and waits.
+#       The child reads the secret, downloads the agent and configures it (config.sh gets the
+#       secret as VSTS_AGENT_INPUT_TOKEN for that one command; the agent reads and clears it) and
+#       exits. When the first job can run, no process and no file holds the secret, and nothing
+#       runs with it again: the agent is not deregistered from inside (AciAgentStop and the
+#       expired sweep remove it from outside), and a container that ran before gets a freshly
+#       downloaded agent instead of the folder its jobs could have rewritten.
+# On both paths AZP_STARTUP_SCRIPT (a secure value) travels the same way on descriptor 4 and is
+# read only by a short-lived child, never by PID 1.
 #
 # The script body is made of functions; the last line calls main. A shell reads a script as
 # it runs it, so this keeps a job from changing what this process runs by rewriting the file.
@@ -26,7 +35,7 @@
 set -u
 
 readonly EX_USAGE=10      # a required variable is missing or invalid
-readonly EX_SECRET=11     # the secret is missing, unreadable, or its file cannot be deleted
+readonly EX_SECRET=11     # the secret or an identity file is missing or unreadable, or the token file cannot be deleted
 readonly EX_DEPS=12       # a missing dependency cannot be installed
 readonly EX_QUERY=13      # Azure DevOps did not name an agent package (auth, URL, network)
 readonly EX_DOWNLOAD=14   # the agent package could not be downloaded
@@ -37,7 +46,8 @@ readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not fou
 readonly EX_ICU=19        # libicu is missing and cannot be installed: the agent's config.sh refuses to run
 readonly EX_PLATFORM=20   # the service offers no package that runs here (a musl image given a glibc package)
 readonly EX_UPDATE=21     # after an agent update the listener did not come back within 20 s
-readonly EX_LIFETIME=0    # AZP_MAX_LIFETIME_MINUTES reached: a planned end, not a failure
+readonly EX_LIFETIME=0    # AZP_EXPIRES_AT or AZP_MAX_LIFETIME_MINUTES reached: a planned end, not a failure
+readonly EX_GONE=0        # the listener failed because its registration was deleted: nothing to restart for
 
 # Seconds the agent gets between SIGTERM and SIGKILL.
 readonly STOP_GRACE_SECONDS=15
@@ -47,6 +57,17 @@ readonly UPDATE_SETTLE_SECONDS=5
 readonly UPDATE_BUDGET_SECONDS=15
 # Attempts for the package query and the download (waits 2, 4, 8, 16 s between them).
 readonly HTTP_ATTEMPTS=5
+# How long the listener's output copier may take to copy its last lines once the listener is gone.
+readonly WATCH_DRAIN_SECONDS=3
+# The identity files, as the task mounts them, and their names in the agent folder (with a dot).
+readonly IDENTITY_FILES='agent credentials credentials_rsaparams'
+# The lines the real listener prints before it exits 1 when its registration was deleted
+# (strings.json MissingAgent; MessageListener.cs, when its token is refused).
+# shellcheck disable=SC2016 # an awk program
+readonly WATCH_PROGRAM='{ print; fflush() }
+!noted && (index($0, "The agent no longer exists on the server") || index($0, "VS30063: You are not authorized")) {
+  noted = 1; print "the agent registration is gone" > gone; close(gone)
+}'
 
 # ---------------------------------------------------------------------------------------------
 # Logging
@@ -140,22 +161,30 @@ stage1() {
     exit "$EX_SECRET"
   fi
 
-  source_name=none
-  secret=
-  case ${AZP_AUTH:-pat} in
-    [Ss][Pp])
-      secret=${AZP_CLIENT_SECRET:-}
-      source_name=AZP_CLIENT_SECRET
-      ;;
-    *)
-      secret=${AZP_TOKEN:-}
-      source_name=AZP_TOKEN
-      ;;
-  esac
+  # The startup script may hold secrets (the task passes it as a secure value): it travels on
+  # file descriptor 4 and never becomes an environment variable of a job. Whether there is one is
+  # no secret: stage 2 starts no child to read an empty one.
+  startup_script=${AZP_STARTUP_SCRIPT:-}
+  ACI_AGENT_STARTUP_SCRIPT=no
+  [ -n "$startup_script" ] && ACI_AGENT_STARTUP_SCRIPT=yes
+  ACI_AGENT_STAGE=2
+  ACI_AGENT_STARTED_AT=$started_at
+  export ACI_AGENT_STAGE ACI_AGENT_STARTED_AT ACI_AGENT_STARTUP_SCRIPT
 
+  if [ -n "${AZP_IDENTITY_DIR:-}" ]; then
+    # The agent's own files are the credential: a token given as well is not needed, not read.
+    unset AZP_TOKEN AZP_TOKEN_FILE AZP_CLIENT_SECRET VSTS_AGENT_INPUT_TOKEN VSTS_AGENT_INPUT_CLIENTSECRET AZP_STARTUP_SCRIPT
+    phase secrets source=identity action=re-exec-without-startup-script
+    exec /bin/sh "$0" "$@" 3<&- 4<<EOF
+$startup_script
+EOF
+  fi
+
+  source_name=AZP_TOKEN
+  secret=${AZP_TOKEN:-}
   token_file_state=none
   if [ -n "${AZP_TOKEN_FILE:-}" ]; then
-    if [ -z "$secret" ] && [ "$source_name" = AZP_TOKEN ]; then
+    if [ -z "$secret" ]; then
       if ! secret=$(cat -- "$AZP_TOKEN_FILE" 2>/dev/null); then
         log "error: AZP_TOKEN_FILE '$AZP_TOKEN_FILE' cannot be read; exit=$EX_SECRET"
         exit "$EX_SECRET"
@@ -172,14 +201,8 @@ stage1() {
     token_file_state=deleted
   fi
 
-  # The startup script may hold secrets too (the task passes it as a secure value): it travels
-  # the same way, on file descriptor 4, and never becomes an environment variable of a job.
-  startup_script=${AZP_STARTUP_SCRIPT:-}
   unset AZP_TOKEN AZP_TOKEN_FILE AZP_CLIENT_SECRET VSTS_AGENT_INPUT_TOKEN VSTS_AGENT_INPUT_CLIENTSECRET AZP_STARTUP_SCRIPT
   phase secrets source="$source_name" token_file="$token_file_state" action=re-exec-without-secret
-  ACI_AGENT_STAGE=2
-  ACI_AGENT_STARTED_AT=$started_at
-  export ACI_AGENT_STAGE ACI_AGENT_STARTED_AT
   exec /bin/sh "$0" "$@" 3<<EOF 4<<EOF2
 $secret
 EOF
@@ -200,27 +223,31 @@ fail() {
 validate() {
   url=${AZP_URL:-}
   url=${url%/}
-  case $url in
-    https://?* | http://?*) ;;
-    "") fail "$EX_USAGE" "AZP_URL is not set (the organization URL, e.g. https://dev.azure.com/contoso)" ;;
-    *) fail "$EX_USAGE" "AZP_URL '$url' is not an http(s) URL" ;;
-  esac
+  identity_dir=${AZP_IDENTITY_DIR:-}
+  if [ -n "$identity_dir" ]; then
+    mode=identity
+    # What proves that the agent is in the image; the token path needs config.sh as well.
+    agent_probe=bin/Agent.Listener
+  else
+    mode=token
+    agent_probe=config.sh
+    case $url in
+      https://?* | http://?*) ;;
+      "") fail "$EX_USAGE" "AZP_URL is not set (the organization URL, e.g. https://dev.azure.com/contoso)" ;;
+      *) fail "$EX_USAGE" "AZP_URL '$url' is not an http(s) URL" ;;
+    esac
+    case ${AZP_AUTH:-pat} in
+      [Pp][Aa][Tt]) auth=pat ;;
+      [Ss][Pp]) fail "$EX_USAGE" "AZP_AUTH=SP (registration with a service principal's client secret) is no longer supported: pass a token in AZP_TOKEN (a PAT, or an Entra access token for Azure DevOps) with AZP_AUTH=PAT" ;;
+      *) fail "$EX_USAGE" "AZP_AUTH '${AZP_AUTH:-}' is not PAT" ;;
+    esac
+  fi
   pool=${AZP_POOL:-Default}
   # shellcheck disable=SC3028 # HOSTNAME is read from the environment (Docker and ACI set it)
   agent_name=${AZP_AGENT_NAME:-${HOSTNAME:-$(uname -n)}}
   work=${AZP_WORK:-_work}
   azp_home=${AZP_HOME:-/azp}
   agent_dir=$azp_home/agent
-
-  case ${AZP_AUTH:-pat} in
-    [Pp][Aa][Tt]) auth=pat ;;
-    [Ss][Pp])
-      auth=sp
-      [ -n "${AZP_CLIENT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_CLIENT_ID"
-      [ -n "${AZP_TENANT_ID:-}" ] || fail "$EX_USAGE" "AZP_AUTH=SP needs AZP_TENANT_ID"
-      ;;
-    *) fail "$EX_USAGE" "AZP_AUTH '${AZP_AUTH:-}' is not PAT or SP" ;;
-  esac
   once=false
   if is_true "${AZP_ONCE:-false}"; then once=true; fi
 
@@ -237,13 +264,92 @@ validate() {
         fail "$EX_USAGE" "AZP_MAX_LIFETIME_MINUTES '${AZP_MAX_LIFETIME_MINUTES:-}' is not a number of minutes (0 = no limit)"
       ;;
   esac
+  expires_at=${AZP_EXPIRES_AT:-}
+  case $expires_at in
+    "") ;;
+    [Nn][Ee][Vv][Ee][Rr]) lifetime_seconds=0 ;;
+    *)
+      iso_epoch "$expires_at" ||
+        fail "$EX_USAGE" "AZP_EXPIRES_AT '$expires_at' is not an ISO 8601 time such as 2026-12-06T20:00:00Z (or never)"
+      lifetime_seconds=$((epoch - $(date +%s)))
+      # Already past: no timer, the container ends at once (start_lifetime_timer).
+      [ "$lifetime_seconds" -gt 0 ] || lifetime_seconds=-1
+      ;;
+  esac
+
+  if [ "$mode" = identity ]; then
+    for f in $IDENTITY_FILES; do
+      if [ ! -f "$identity_dir/$f" ] || [ ! -r "$identity_dir/$f" ]; then
+        fail "$EX_SECRET" "AZP_IDENTITY_DIR '$identity_dir' has no readable file '$f' (the agent's .$f, as AciAgentStart writes it)"
+      fi
+    done
+  fi
 
   if ! mkdir -p "$azp_home" 2>/dev/null || [ ! -w "$azp_home" ]; then
     fail "$EX_USAGE" "AZP_HOME '$azp_home' cannot be created or written by uid $(id -u)"
   fi
 }
 
+# iso_epoch TIME: sets epoch to the seconds since 1970 of an ISO 8601 time
+# YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM|-HH:MM|+HHMM|-HHMM] (UTC without a zone). Shell
+# arithmetic only: `date -d` is GNU's, busybox's `date -D` takes other formats, and neither
+# costs a process here. The date is counted with Howard Hinnant's days_from_civil.
+iso_epoch() {
+  case $1 in
+    [12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][Tt\ ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]*) ;;
+    *) return 1 ;;
+  esac
+  zone=${1#???????????????????}
+  case $zone in
+    .[0-9]*)
+      zone=${zone#.}
+      zone=${zone#"${zone%%[!0-9]*}"}
+      ;;
+  esac
+  case $zone in
+    "" | [Zz]) offset=0 ;;
+    [+-][0-2][0-9]:[0-5][0-9] | [+-][0-2][0-9][0-5][0-9])
+      digits=${zone#?}
+      minutes=${digits#??}
+      offset=$(((1${digits%"$minutes"} - 100) * 3600 + (1${minutes#:} - 100) * 60))
+      [ "${zone%"$digits"}" = - ] && offset=$((-offset))
+      ;;
+    *) return 1 ;;
+  esac
+  stamp=${1%"$zone"}
+  stamp=${stamp%%.*}
+  # 1YYYY - 10000 and 1MM - 100: the fields without leading zeros, which would make them octal.
+  year=$((1${stamp%%-*} - 10000))
+  stamp=${stamp#*-}
+  month=$((1${stamp%%-*} - 100))
+  stamp=${stamp#*-}
+  day=$((1${stamp%%[Tt ]*} - 100))
+  stamp=${stamp#???}
+  hour=$((1${stamp%%:*} - 100))
+  stamp=${stamp#*:}
+  minute=$((1${stamp%%:*} - 100))
+  second=$((1${stamp#*:} - 100))
+  if [ "$year" -lt 1970 ] || [ "$month" -lt 1 ] || [ "$month" -gt 12 ] || [ "$day" -lt 1 ] || [ "$day" -gt 31 ] ||
+    [ "$hour" -gt 23 ] || [ "$minute" -gt 59 ] || [ "$second" -gt 60 ]; then
+    return 1
+  fi
+  if [ "$month" -le 2 ]; then
+    year=$((year - 1))
+    month=$((month + 9))
+  else
+    month=$((month - 3))
+  fi
+  era=$((year / 400))
+  year_of_era=$((year - era * 400))
+  day_of_era=$((year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + (153 * month + 2) / 5 + day - 1))
+  epoch=$(((era * 146097 + day_of_era - 719468) * 86400 + hour * 3600 + minute * 60 + second - offset))
+}
+
 start_lifetime_timer() {
+  if [ "$lifetime_seconds" -lt 0 ]; then
+    log "phase=lifetime result=passed expires_at=$expires_at action=exit"
+    shutdown "$EX_LIFETIME" "AZP_EXPIRES_AT reached"
+  fi
   [ "$lifetime_seconds" -gt 0 ] || return 0
   # A separate process so that nothing here has to poll; its output does not hold the
   # container's log open.
@@ -280,7 +386,7 @@ have_ldconfig() {
 
 missing_dependencies() {
   missing=
-  if [ ! -f "$agent_dir/config.sh" ]; then
+  if [ ! -f "$agent_dir/$agent_probe" ]; then
     for tool in curl tar gzip; do
       have "$tool" || missing="$missing $tool"
     done
@@ -289,6 +395,8 @@ missing_dependencies() {
   for tool in bash git ldd; do
     have "$tool" || missing="$missing $tool"
   done
+  # The identity path watches the listener's output with awk.
+  [ "$mode" = token ] || have awk || missing="$missing awk"
   have_ldconfig || missing="$missing ldconfig"
   have_ca_certificates || missing="$missing ca-certificates"
   have_icu || missing="$missing icu"
@@ -313,6 +421,12 @@ package_names() {
           apt-get) dep=libc-bin ;;
           apk) dep=musl-utils ;;
           *) dep=glibc-common ;;
+        esac
+        ;;
+      awk)
+        case $manager in
+          apt-get) dep=mawk ;;
+          *) dep=gawk ;;
         esac
         ;;
     esac
@@ -401,27 +515,7 @@ detect_platform() {
 
 # The Authorization header for Azure DevOps, kept in a shell variable only.
 make_auth_header() {
-  if [ "$auth" = pat ]; then
-    auth_header="Basic $(printf 'VstsAgent:%s' "$azp_secret" | base64 | tr -d '\n')"
-    return 0
-  fi
-  # SP: an Entra token for Azure DevOps, from the client credentials grant. The secret goes to
-  # curl on stdin, never on a command line.
-  authority=${AZURE_AUTHORITY_HOST:-https://login.microsoftonline.com}
-  authority=${authority%/}
-  # The answer (an access token) stays in this process's memory: never in a file.
-  token_response=$(printf 'data = "grant_type=client_credentials"\ndata-urlencode = "client_id=%s"\ndata-urlencode = "client_secret=%s"\ndata-urlencode = "scope=499b84ac-1321-427f-aa17-267ca6975798/.default"\n' \
-    "$(curl_quote "$AZP_CLIENT_ID")" "$(curl_quote "$azp_secret")" |
-    curl -sS -K - -w '\n%{http_code}' --connect-timeout 20 --max-time 60 \
-      "$authority/$AZP_TENANT_ID/oauth2/v2.0/token" 2>"$azp_home/.http-error")
-  code=${token_response##*"
-"}
-  access_token=$(printf '%s\n' "$token_response" | sed -n 's/.*"access_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)
-  token_response=
-  if [ "$code" != 200 ] || [ -z "$access_token" ]; then
-    fail "$EX_QUERY" "Microsoft Entra refused the service principal $AZP_CLIENT_ID in tenant $AZP_TENANT_ID (HTTP ${code:-none}$(head -c 200 "$azp_home/.http-error" 2>/dev/null))"
-  fi
-  auth_header="Bearer $access_token"
+  auth_header="Basic $(printf 'VstsAgent:%s' "$azp_secret" | base64 | tr -d '\n')"
 }
 
 # http_get URL OUTFILE WITH_AUTH: sets http_code and curl_rc.
@@ -456,7 +550,7 @@ get_with_retries() {
     reason="HTTP $http_code"
     [ "$curl_rc" != 0 ] && reason="$reason, curl exit $curl_rc: $(head -c 200 "$azp_home/.http-error" 2>/dev/null | tr '\n' ' ')"
     if [ "$transient" = no ] || [ "$attempt" -ge "$HTTP_ATTEMPTS" ]; then
-      case $http_code in
+      [ "$3" = yes ] && case $http_code in
         203) reason="$reason: a sign-in page instead of JSON, so the token was not accepted (expired, revoked or for another organization?)" ;;
         401) reason="$reason: the token was rejected (expired or revoked?)" ;;
         403) reason="$reason: access denied (the token needs the Agent Pools (read & manage) scope)" ;;
@@ -499,8 +593,9 @@ check_package_platform() {
   fail "$EX_PLATFORM" "this is a musl image (Alpine?) and the service's $platform entry points at a glibc package ($download_url), which cannot run here (a known fault of the service's agent feed); use a glibc image such as debian:bookworm-slim, or a prebuilt image"
 }
 
+# Token path: asks the organization's feed for the package, then fetch_package.
 download_agent() {
-  if [ -f "$agent_dir/config.sh" ]; then
+  if [ -f "$agent_dir/$agent_probe" ]; then
     phase download result=skipped reason=agent-already-in-image dir="$agent_dir"
     return 0
   fi
@@ -530,6 +625,45 @@ download_agent() {
   # The public CDN needs no credential; send it only to the organization's own host.
   with_auth=no
   [ "$(origin_of "$download_url")" = "$(origin_of "$url")" ] && with_auth=yes
+  fetch_package
+}
+
+# Identity path: the package the task read from the feed, given as AZP_AGENT_PACKAGE_URL (or
+# AZP_AGENT_MUSL_PACKAGE_URL on musl) and its sha256; downloaded without any credential.
+download_given_package() {
+  if [ -f "$agent_dir/$agent_probe" ]; then
+    phase download result=skipped reason=agent-already-in-image dir="$agent_dir"
+    return 0
+  fi
+  detect_platform
+  case $platform in
+    linux-musl-*)
+      package_variable=AZP_AGENT_MUSL_PACKAGE_URL
+      download_url=${AZP_AGENT_MUSL_PACKAGE_URL:-}
+      expected_hash=${AZP_AGENT_MUSL_PACKAGE_SHA256:-}
+      [ -n "$download_url" ] ||
+        fail "$EX_PLATFORM" "this is a musl image (Alpine?) and no AZP_AGENT_MUSL_PACKAGE_URL was given (the service's agent feed offers no $platform package); use a glibc image such as debian:bookworm-slim, or a prebuilt image"
+      ;;
+    *)
+      package_variable=AZP_AGENT_PACKAGE_URL
+      download_url=${AZP_AGENT_PACKAGE_URL:-}
+      expected_hash=${AZP_AGENT_PACKAGE_SHA256:-}
+      [ -n "$download_url" ] ||
+        fail "$EX_USAGE" "AZP_AGENT_PACKAGE_URL is not set and the image has no agent ($agent_dir/$agent_probe)"
+      ;;
+  esac
+  file_name=${download_url##*/}
+  file_name=${file_name%%[?#]*}
+  phase download platform="$platform" source="$package_variable"
+  [ -n "$expected_hash" ] || fail "$EX_HASH" "${package_variable%URL}SHA256 is not set, so ${file_name:-the package} cannot be verified; nothing was downloaded"
+  expected_hash=$(printf '%s\n' "$expected_hash" | normal_hash)
+  check_package_platform
+  with_auth=no
+  fetch_package
+}
+
+# Downloads download_url, checks it against expected_hash and extracts it into the agent folder.
+fetch_package() {
   archive=$azp_home/agent.tar.gz
   get_with_retries "$download_url" "$archive" "$with_auth" "downloading ${file_name:-$download_url}" "$EX_DOWNLOAD"
 
@@ -545,7 +679,7 @@ download_agent() {
   mkdir -p "$staging" || fail "$EX_EXTRACT" "cannot create $staging"
   run_child tar -xzf "$archive" -C "$staging"
   [ "$child_rc" = 0 ] || fail "$EX_EXTRACT" "tar could not extract $archive (exit $child_rc)"
-  [ -f "$staging/config.sh" ] || fail "$EX_EXTRACT" "the package has no config.sh"
+  [ -f "$staging/$agent_probe" ] || fail "$EX_EXTRACT" "the package has no $agent_probe"
   rm -rf "$agent_dir"
   mv "$staging" "$agent_dir" || fail "$EX_EXTRACT" "cannot move the agent to $agent_dir"
   rm -f "$archive"
@@ -573,8 +707,10 @@ run_startup_script() {
 # Remove it, so that the agent is downloaded again and its hash checked.
 discard_used_agent() {
   marker=$azp_home/.aci-agent-started
+  ran_before=no
   if [ -e "$marker" ] || [ -e "$agent_dir/.agent" ] || [ -e "$agent_dir/.credentials" ]; then
     log "phase=setup note=container-ran-before action=discard-agent-folder dir=$agent_dir"
+    ran_before=yes
     rm -rf "$agent_dir"
     [ ! -e "$agent_dir" ] || fail "$EX_CONFIGURE" "cannot remove $agent_dir, which jobs of an earlier run could have changed"
   fi
@@ -584,14 +720,8 @@ discard_used_agent() {
 configure_agent() {
   cd "$agent_dir" || fail "$EX_CONFIGURE" "cannot enter $agent_dir"
   phase configure pool="$pool" agent="$agent_name" auth="$auth" work="$work"
-  if [ "$auth" = pat ]; then
-    VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh --unattended --url "$url" --auth pat \
-      --pool "$pool" --agent "$agent_name" --work "$work" --replace --acceptTeeEula &
-  else
-    VSTS_AGENT_INPUT_CLIENTSECRET=$azp_secret ./config.sh --unattended --url "$url" --auth SP \
-      --clientId "$AZP_CLIENT_ID" --tenantId "$AZP_TENANT_ID" \
-      --pool "$pool" --agent "$agent_name" --work "$work" --replace --acceptTeeEula &
-  fi
+  VSTS_AGENT_INPUT_TOKEN=$azp_secret ./config.sh --unattended --url "$url" --auth pat \
+    --pool "$pool" --agent "$agent_name" --work "$work" --replace --acceptTeeEula &
   wait_child $!
   [ "$child_rc" = 0 ] || fail "$EX_CONFIGURE" "config.sh exited with $child_rc (see the lines above)"
 }
@@ -607,13 +737,57 @@ configure_with_secret() {
   startup_script=$(cat 2>/dev/null <&4)
   exec 4<&-
   if [ -z "$azp_secret" ]; then
-    [ "$auth" = sp ] && fail "$EX_SECRET" "AZP_CLIENT_SECRET is not set"
-    fail "$EX_SECRET" "no token: set AZP_TOKEN (a secure environment variable) or AZP_TOKEN_FILE"
+    fail "$EX_SECRET" "no token: set AZP_TOKEN (a secure environment variable) or AZP_TOKEN_FILE, or give the agent's files in AZP_IDENTITY_DIR"
   fi
   download_agent
   run_startup_script
   configure_agent
   exit 0
+}
+
+# ---- identity path ------------------------------------------------------------------------------
+
+# Identity path: a short-lived child of PID 1 reads AZP_STARTUP_SCRIPT from descriptor 4 and runs
+# it; PID 1 closes its copy unread. A container that ran before does not run it again: its tools
+# are installed, and its jobs could have changed the programs that would run it.
+startup_script_child() {
+  if [ "$has_startup_script" = no ]; then
+    phase startup-script result=skipped reason=none
+  elif [ "$ran_before" = yes ]; then
+    phase startup-script result=skipped reason=container-ran-before
+  else
+    startup_child &
+    exec 4<&-
+    wait_child $!
+    [ "$child_rc" = 0 ] || shutdown "$child_rc" "the startup script failed (see the error above)"
+  fi
+  exec 4<&-
+}
+
+startup_child() {
+  secret_child=1
+  startup_script=$(cat 2>/dev/null <&4)
+  exec 4<&-
+  run_startup_script
+  exit 0
+}
+
+# Copies (never links: the mount is the task's) the agent's three files into the agent folder,
+# readable by this user only.
+install_identity() {
+  phase identity dir="$identity_dir" agent_id="$(json_number "$identity_dir/agent" agentId)"
+  for f in $IDENTITY_FILES; do
+    cp "$identity_dir/$f" "$agent_dir/.$f" || fail "$EX_SECRET" "cannot copy $identity_dir/$f to $agent_dir/.$f"
+  done
+  chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
+    fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
+  listener_fifo=$azp_home/.listener-output
+  gone_marker=$azp_home/.registration-gone
+  rm -f "$listener_fifo" "$gone_marker"
+  mkfifo -m 600 "$listener_fifo" || fail "$EX_USAGE" "cannot create the FIFO $listener_fifo"
+  # mawk reads a pipe in blocks unless told to read it line by line; other awks read what is there.
+  watch_awk='awk'
+  have mawk && watch_awk='mawk -W interactive'
 }
 
 stop_agent() {
@@ -628,6 +802,38 @@ stop_agent() {
     agent_rc=$child_rc
   fi
   agent_pid=
+  finish_watch
+}
+
+# Identity path: the listener's output goes through a FIFO to one awk, which copies every line to
+# the container log at once and notes in gone_marker that the listener said its registration is
+# gone. It ignores the stop signals, so that it copies the listener's last lines too. $! stays
+# the listener's PID: signals reach the listener itself.
+start_listener() {
+  if [ "$mode" = token ]; then
+    ./bin/Agent.Listener "$@" &
+    agent_pid=$!
+    return 0
+  fi
+  rm -f "$gone_marker"
+  # shellcheck disable=SC2086 # watch_awk is a command and its options
+  (trap '' TERM INT HUP && exec $watch_awk -v gone="$gone_marker" "$WATCH_PROGRAM") <"$listener_fifo" &
+  watch_pid=$!
+  ./bin/Agent.Listener "$@" >"$listener_fifo" 2>&1 &
+  agent_pid=$!
+}
+
+# Lets awk copy what the listener wrote last; it ends when the listener's output closes. Something
+# the listener started may still hold that open: awk is ended after WATCH_DRAIN_SECONDS.
+finish_watch() {
+  [ -n "${watch_pid:-}" ] || return 0
+  if kill -0 "$watch_pid" 2>/dev/null; then
+    sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog "$WATCH_DRAIN_SECONDS" "$watch_pid" >/dev/null 2>&1 &
+    drain_pid=$!
+    wait_child "$watch_pid"
+    kill "$drain_pid" 2>/dev/null
+  fi
+  watch_pid=
 }
 
 # shutdown CODE REASON: the one way out of stage 2. The configuring child just exits: PID 1
@@ -659,6 +865,10 @@ on_signal() {
 
 # shellcheck disable=SC2317 # called from a trap
 on_lifetime() {
+  if [ -n "$expires_at" ]; then
+    log "phase=lifetime result=reached expires_at=$expires_at action=stop-agent"
+    shutdown "$EX_LIFETIME" "AZP_EXPIRES_AT reached"
+  fi
   log "phase=lifetime result=reached minutes=${AZP_MAX_LIFETIME_MINUTES:-} action=stop-agent"
   shutdown "$EX_LIFETIME" "AZP_MAX_LIFETIME_MINUTES reached"
 }
@@ -690,12 +900,12 @@ run_agent() {
   starts=0
   while :; do
     starts=$((starts + 1))
-    ./bin/Agent.Listener "$@" &
-    agent_pid=$!
+    start_listener "$@"
     phase run agent_pid="$agent_pid" once="$once" start="$starts"
     wait_child "$agent_pid"
     agent_rc=$child_rc
     agent_pid=
+    finish_watch
     case $agent_rc in
       3 | 4)
         phase update agent_exit="$agent_rc" action=restart
@@ -704,6 +914,11 @@ run_agent() {
       *) break ;;
     esac
   done
+  if [ "$agent_rc" != 0 ] && [ -n "$gone_marker" ] && [ -e "$gone_marker" ]; then
+    # Restarting cannot help (restart policy OnFailure would loop): AciAgentStop removed it.
+    log "phase=run agent_exit=$agent_rc note=registration-gone action=exit-0"
+    shutdown "$EX_GONE" "the agent registration is gone"
+  fi
   if [ "$agent_rc" = 0 ]; then
     reason="the agent exited"
     [ "$once" = true ] && reason="the agent ran its one job"
@@ -715,8 +930,9 @@ run_agent() {
 
 stage2() {
   started_at=${ACI_AGENT_STARTED_AT:-$(date +%s)}
+  has_startup_script=${ACI_AGENT_STARTUP_SCRIPT:-yes}
   current_phase=setup
-  unset ACI_AGENT_STAGE ACI_AGENT_STARTED_AT
+  unset ACI_AGENT_STAGE ACI_AGENT_STARTED_AT ACI_AGENT_STARTUP_SCRIPT
 
   stop_signal=TERM
   trap 'on_signal TERM' TERM
@@ -724,6 +940,7 @@ stage2() {
   trap 'on_signal HUP' HUP
   trap 'on_lifetime' USR1
 
+  gone_marker=
   validate
   # Names the agent must never report as capabilities (it reads VSO_AGENT_IGNORE).
   VSO_AGENT_IGNORE="${VSO_AGENT_IGNORE:+$VSO_AGENT_IGNORE,}AZP_TOKEN,AZP_TOKEN_FILE,AZP_CLIENT_SECRET,AZP_STARTUP_SCRIPT,VSTS_AGENT_INPUT_TOKEN,VSTS_AGENT_INPUT_CLIENTSECRET"
@@ -732,17 +949,31 @@ stage2() {
     AGENT_ALLOW_RUNASROOT=1
     export AGENT_ALLOW_RUNASROOT
   fi
+  if [ "$mode" = identity ]; then
+    # AZP_URL, AZP_POOL and AZP_AGENT_NAME only inform here: the agent's files say where it connects.
+    phase setup mode=identity url="${url:-none}" pool="$pool" agent="$agent_name" once="$once" \
+      expires_at="${expires_at:-none}" lifetime_s="$lifetime_seconds" home="$azp_home"
+  else
+    phase setup url="$url" pool="$pool" agent="$agent_name" auth="$auth" once="$once" \
+      max_lifetime_s="$lifetime_seconds" home="$azp_home"
+  fi
   start_lifetime_timer
-  phase setup url="$url" pool="$pool" agent="$agent_name" auth="$auth" once="$once" \
-    max_lifetime_s="$lifetime_seconds" home="$azp_home"
 
   discard_used_agent
-  # Installers (apt-get and its package scripts) run without the secret's descriptors.
-  install_dependencies 3<&- 4<&-
-  configure_with_secret &
-  exec 3<&- 4<&-
-  wait_child $!
-  [ "$child_rc" = 0 ] || shutdown "$child_rc" "the agent was not configured (see the error above)"
+  if [ "$mode" = identity ]; then
+    # Nothing but the startup script's child ever reads descriptor 4.
+    install_dependencies 4<&-
+    download_given_package 4<&-
+    startup_script_child
+    install_identity
+  else
+    # Installers (apt-get and its package scripts) run without the secret's descriptors.
+    install_dependencies 3<&- 4<&-
+    configure_with_secret &
+    exec 3<&- 4<&-
+    wait_child $!
+    [ "$child_rc" = 0 ] || shutdown "$child_rc" "the agent was not configured (see the error above)"
+  fi
   run_agent
 }
 
