@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { createPrivateKey } from "node:crypto";
 import { agentAccessToken, devops, type AgentJson, type AgentKey } from "../helpers/emulator";
-import { containerLogText, nextBuildId, plainOutput, runJob, startAgents, stopGroup, useEmulator, until, type RunningEmulator } from "./helpers";
+import { containerLogText, nextBuildId, plainOutput, runJob, runStart, startAgents, stopGroup, useEmulator, until, type RunningEmulator } from "./helpers";
 
 interface Identity {
   agent: AgentJson;
@@ -74,6 +74,25 @@ describe("integration: a job holds only its own agent's key, which does only wha
     }
     assert.ok([...emu.state.agents.values()].some((a) => a.name === name), "the agent's registration is gone");
     assert.ok(![...emu.state.agents.values()].some((a) => a.name === "intruder"));
+  });
+
+  it("with System.Debug on, no agent's private key reaches the step's output", async function () {
+    const emu = emulator();
+    const buildId = nextBuildId();
+    const start = await runStart(emu, { buildId, inputs: { agentCount: "2" }, env: { SYSTEM_DEBUG: "true" } });
+    assert.equal(start.result, "Succeeded", plainOutput(start));
+    assert.ok(start.lines.some((line) => line.startsWith("##vso[task.debug]")), "System.Debug printed nothing: the test proves nothing");
+    for (const name of [`azp-${buildId}-1-1`, `azp-${buildId}-1-2`]) {
+      const record = [...emu.state.containerGroups.values()].find((g) => g.name === name);
+      const volumes = (record?.body.properties as { volumes?: { secret?: Record<string, string> }[] } | undefined)?.volumes ?? [];
+      const file = volumes[0]?.secret?.credentials_rsaparams ?? "";
+      const params = JSON.parse(Buffer.from(file, "base64").toString("utf8").replace(/^\uFEFF/, "")) as Record<string, string>;
+      const secrets = [file, ...["d", "p", "q", "dp", "dq", "inverseQ"].map((field) => params[field] ?? "")];
+      assert.ok(secrets.every((secret) => secret.length > 100));
+      for (const line of start.lines.filter((l) => !l.startsWith("##vso[task.setsecret]"))) {
+        assert.ok(!secrets.some((secret) => line.includes(secret.slice(0, 40))), `the step printed part of ${name}'s private key: ${line.slice(0, 200)}`);
+      }
+    }
   });
 
   it("a copied key cannot take another run's jobs: a session advertising another run's ACI_RUN_ID and ACI_FLEET gets only its own run's", async function () {
