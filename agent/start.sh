@@ -133,12 +133,17 @@ run_child() {
   wait_child $!
 }
 
+# wait first: a child that ended at once may already have been reaped by the shell (while it ran
+# a command substitution), and only wait still knows its exit code. A trap interrupts wait with a
+# code above 128 while the child runs on: wait again.
 wait_child() {
   child_pid=$1
-  child_rc=0
-  while kill -0 "$child_pid" 2>/dev/null; do
+  while :; do
     wait "$child_pid"
     child_rc=$?
+    if [ "$child_rc" -le 128 ] || ! kill -0 "$child_pid" 2>/dev/null; then
+      break
+    fi
   done
   child_pid=
 }
