@@ -301,7 +301,7 @@ validate() {
 # costs a process here. The date is counted with Howard Hinnant's days_from_civil.
 iso_epoch() {
   case $1 in
-    [12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][Tt\ ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]*) ;;
+    [0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][Tt\ ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]*) ;;
     *) return 1 ;;
   esac
   zone=${1#???????????????????}

@@ -898,7 +898,7 @@ describe("agent/start.sh on the identity path (AZP_IDENTITY_DIR: registered from
     const pat = ((await control(info, "POST", "/pats", {})).json as { pat: string }).pat;
     const run = await identityRun("azp-identity-hunt", "209", {
       once: true,
-      startupScript: `startup_secret='${canary}'\necho "startup script ran (${"$"}{#startup_secret} characters)"`,
+      startupScript: `startup_secret='${canary}'\necho "startup script ran ($\{#startup_secret} characters)"`,
       extraEnvironment: [{ name: "AZP_TOKEN", secureValue: pat }],
     });
     await harness.start(run);
