@@ -131,6 +131,17 @@ export interface Agent {
   assignedRequestId?: number;
   /** An agent update the control API asked for: the next message the listener gets is an AgentRefresh to this version. */
   pendingUpdate?: string;
+  /** The AES-256 key of the current session (sent to the listener encrypted to its public key). */
+  sessionKey?: Buffer;
+  /** The message handed out and not yet deleted: handed out again until the listener deletes it. */
+  undeliveredMessage?: AgentMessage;
+}
+
+/** A message of an agent's queue, as stored (its body in clear; encrypted when handed out). */
+export interface AgentMessage {
+  messageId: number;
+  messageType: "PipelineAgentJobRequest" | "AgentRefresh";
+  body: string;
 }
 
 export interface JobRequest {
@@ -224,6 +235,12 @@ export interface Behaviour {
    * feed has published them (fixed in the agent's servicing template in 2026-09).
    */
   muslFeedServesGlibc: boolean;
+  /**
+   * How the agent token endpoint refuses a client it does not know (a deleted registration):
+   * 400 with `{"error":"invalid_client"}` as the server's OAuth2TokenController answers (the real
+   * listener then retries session creation forever), or 401 (it then stops with VS30063).
+   */
+  agentTokenRefusal: 400 | 401;
   /** Callers refused Manage on pools: "pat", "accessToken", or a service principal's client id. */
   poolManageDenied: string[];
   /** ARM's throttling buckets (see arm/throttling.ts). */
@@ -372,6 +389,7 @@ function defaultBehaviour(): Behaviour {
     listPageSize: 100,
     strict: true,
     muslFeedServesGlibc: false,
+    agentTokenRefusal: 400,
     armRequestLimits: { ...armDefaultRequestLimits },
   };
 }

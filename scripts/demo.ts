@@ -4,7 +4,7 @@
 // The steps' summary tabs (Markdown) are kept in dist/demo/ (scripts/render-images.mjs draws
 // the listing's summary picture from them).
 // `npm run demo -- --registration-auth entraToken` registers with an Entra token of a workload
-// identity federation connection instead of a PAT (also: accessToken, servicePrincipal).
+// identity federation connection instead of a PAT (also: accessToken).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -101,8 +101,8 @@ async function main(): Promise<void> {
 
 /** The registration inputs of both steps: a PAT, or none at all. */
 function registrationInputs(emulator: RunningEmulator): Record<string, string> {
-  if (!["pat", "accessToken", "entraToken", "servicePrincipal"].includes(registrationAuth)) {
-    throw new Error(`--registration-auth: pat, accessToken, entraToken or servicePrincipal, not '${registrationAuth}'`);
+  if (!["pat", "accessToken", "entraToken"].includes(registrationAuth)) {
+    throw new Error(`--registration-auth: pat, accessToken or entraToken, not '${registrationAuth}'`);
   }
   return registrationAuth === "pat" ? { registrationAuth, registrationToken: emulator.info.pat } : { registrationAuth };
 }

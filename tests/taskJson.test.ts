@@ -43,7 +43,7 @@ interface Expected {
   visibleRule?: string;
 }
 
-const REGISTRATION_AUTH = ["pat", "accessToken", "serviceConnection", "entraToken", "servicePrincipal"];
+const REGISTRATION_AUTH = ["pat", "accessToken", "serviceConnection", "entraToken"];
 
 const connectionInputs: Record<string, Expected> = {
   azureSubscription: { type: "connectedService:AzureRM", defaultValue: "", required: true },

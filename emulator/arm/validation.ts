@@ -466,6 +466,7 @@ interface WireInitContainer {
 interface WireVolume {
   name: string;
   secret?: Record<string, string>;
+  emptyDir?: unknown;
 }
 interface WireRegistryCredential {
   server: string;
@@ -513,6 +514,7 @@ function checkSemantics(groupName: string, group: WireGroup): ArmError | undefin
     () => checkRegistryCredentials(groupName, group),
     () => checkIdentity(groupName, group),
     () => checkNetworking(groupName, group),
+    () => checkWindowsVolumes(group),
     // Real ACI reported an invalid container name for a group whose own name was just as
     // invalid, so the group name is checked after the containers.
     () => checkGroupName(groupName),
@@ -745,6 +747,8 @@ function checkEnvironmentVariables(groupName: string, group: WireGroup): ArmErro
   return undefined;
 }
 
+/** [guess] Kubernetes' rule for secret keys. */
+const secretFileName = /^[-._a-zA-Z0-9]{1,253}$/;
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function checkVolumes(groupName: string, group: WireGroup): ArmError | undefined {
@@ -761,6 +765,16 @@ function checkVolumes(groupName: string, group: WireGroup): ArmError | undefined
     }
     seen.add(volume.name);
     for (const [key, value] of Object.entries(volume.secret ?? {})) {
+      if (!secretFileName.test(key) || key === "." || key === "..") {
+        // [guess] rule (Kubernetes' rule for the keys of a secret, which become file names: letters,
+        // digits, '-', '_' and '.', a leading dot allowed), code and message.
+        return badRequest(
+          "InvalidSecretVolumeFileName",
+          `The secret name '${key}' in secret volume '${volume.name}' of container group '${groupName}' is invalid. ` +
+            "It must consist of alphanumeric characters, '-', '_' or '.', and be no more than 253 characters.",
+          `${target}.secret`,
+        );
+      }
       if (!base64.test(value)) {
         // Users report an "invalid base 64" rejection; code and message [guess].
         return badRequest(
@@ -769,6 +783,26 @@ function checkVolumes(groupName: string, group: WireGroup): ArmError | undefined
           `${target}.secret['${key}']`,
         );
       }
+    }
+  }
+  return undefined;
+}
+
+/** Secret and emptyDir volumes are Linux only. Checked with the other Windows limits, after networking. */
+function checkWindowsVolumes(group: WireGroup): ArmError | undefined {
+  if (!isWindows(group)) return undefined;
+  for (const [index, volume] of (group.properties.volumes ?? []).entries()) {
+    const target = `properties.volumes[${index}]`;
+    if (volume.secret !== undefined) {
+      // Code seen (ACI answered virtual-kubelet's Windows pods with "SecretVolumesNotSupportedOnWindows",
+      // virtual-kubelet/virtual-kubelet#540); the rule is documented ("Secret volumes are currently
+      // restricted to Linux containers"); message [guess], modeled on the managed identity one.
+      return badRequest("SecretVolumesNotSupportedOnWindows", "Secret volumes are not supported for Windows container groups.", `${target}.secret`);
+    }
+    if (volume.emptyDir !== undefined) {
+      // Documented ("Mounting an emptyDir volume is currently restricted to Linux containers");
+      // code and message [guess], modeled on the secret volume one.
+      return badRequest("EmptyDirVolumesNotSupportedOnWindows", "EmptyDir volumes are not supported for Windows container groups.", `${target}.emptyDir`);
     }
   }
   return undefined;

@@ -243,6 +243,7 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): vo
   if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
   if (body.agentPackageHash === null) behaviour.agentPackageHash = undefined;
   if (typeof body.muslFeedServesGlibc === "boolean") behaviour.muslFeedServesGlibc = body.muslFeedServesGlibc;
+  if (body.agentTokenRefusal === 400 || body.agentTokenRefusal === 401) behaviour.agentTokenRefusal = body.agentTokenRefusal;
   if (isRecord(body.armRequestLimits)) {
     for (const kind of ["reads", "writes", "deletes"] as const) {
       const limit = body.armRequestLimits[kind];
@@ -266,6 +267,7 @@ function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
     strict: behaviour.strict,
     agentPackageHash: behaviour.agentPackageHash,
     muslFeedServesGlibc: behaviour.muslFeedServesGlibc,
+    agentTokenRefusal: behaviour.agentTokenRefusal,
     armRequestLimits: behaviour.armRequestLimits,
   };
 }

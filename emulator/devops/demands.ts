@@ -30,3 +30,14 @@ export function demandsMet(capabilities: Record<string, string>, demands: readon
     return demand.kind === "exists" || value.toLowerCase() === demand.value.toLowerCase();
   });
 }
+
+/**
+ * The one dictionary a demand is matched against (the service's Demand.IsSatisfied takes one):
+ * system capabilities, then user capabilities, so that a user capability replaces a system one of
+ * the same name, compared without regard to case.
+ */
+export function agentCapabilities(system: Record<string, string>, user: Record<string, string>): Record<string, string> {
+  const byName = new Map<string, [string, string]>();
+  for (const [name, value] of [...Object.entries(system), ...Object.entries(user)]) byName.set(name.toLowerCase(), [name, value]);
+  return Object.fromEntries(byName.values());
+}

@@ -1,14 +1,14 @@
 // Azure DevOps: agent pools and agents (distributedtask 7.1), the agent package, the agent's own
 // token exchange, sessions, job messages and job requests, and the pipeline OIDC token route.
-import { createHash, createPublicKey, randomUUID } from "node:crypto";
+import { constants as cryptoConstants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes, randomUUID } from "node:crypto";
 import type { Request, Response } from "express";
 import { Router } from "express";
 import { setTimeout as sleep } from "node:timers/promises";
 import jwt from "jsonwebtoken";
 import { azureDevOpsResourceId, devopsOidcIssuer, federatedAudience, tokenIssuer, type EmulatorContext } from "../context";
 import { formBody, jsonBody, param, queryString } from "../http";
-import type { Agent, JobRequest, Pool } from "../state";
-import { demandsMet } from "./demands";
+import type { Agent, AgentMessage, JobRequest, Pool } from "../state";
+import { agentCapabilities, demandsMet } from "./demands";
 import { agentPlatforms, agentVersion, agentVersionText } from "./agentPackage";
 
 /** How long a messages request waits for a job before answering 204 (real agents: ~50 s). */
@@ -16,6 +16,26 @@ const messagePollWindowMs = 10_000;
 const agentTokenLifetimeSeconds = 3600;
 /** Security namespace "DistributedTask", which secures agent pools (tokens AgentPools/{id}). */
 const agentPoolNamespace = "101eae8c-1709-47f9-b228-0e476c35b3ba";
+
+/**
+ * What the real listener does with its own OAuth token (paths below the organization), and so
+ * all an agent token may do: VssConnection's connectionData; MessageListener's sessions and
+ * messages; JobDispatcher's job requests (get, renew, finish); SelfUpdater's package reads and
+ * update-state report (`PUT agents/{id}/updates`, location 8cc1b02b); FeatureFlagProvider's
+ * flags. Anything else answers as a token without the scope (see agentTokenRefused).
+ */
+const agentTokenRoutes: readonly { method: string; path: RegExp }[] = [
+  { method: "GET", path: /^\/_apis\/connectionData\/?$/i },
+  { method: "POST", path: /^\/_apis\/distributedtask\/pools\/\d+\/sessions\/?$/i },
+  { method: "DELETE", path: /^\/_apis\/distributedtask\/pools\/\d+\/sessions\/[^/]+$/i },
+  { method: "GET", path: /^\/_apis\/distributedtask\/pools\/\d+\/messages\/?$/i },
+  { method: "DELETE", path: /^\/_apis\/distributedtask\/pools\/\d+\/messages\/\d+$/i },
+  { method: "GET", path: /^\/_apis\/distributedtask\/pools\/\d+\/jobrequests\/\d+$/i },
+  { method: "PATCH", path: /^\/_apis\/distributedtask\/pools\/\d+\/jobrequests\/\d+$/i },
+  { method: "GET", path: /^\/_apis\/distributedtask\/packages\/[^/]+(\/[^/]+\/[^/]+)?$/i },
+  { method: "PUT", path: /^\/_apis\/distributedtask\/pools\/\d+\/agents\/\d+\/updates$/i },
+  { method: "GET", path: /^\/_apis\/FeatureFlags\/[^/]+$/i },
+];
 
 /** Who a request authenticated as. */
 export interface Caller {
@@ -48,7 +68,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     const decoded = jwt.decode(assertion, { json: true });
     const agent = [...state.agents.values()].find((a) => a.authorizationClientId === decoded?.iss);
     if (agent?.publicKey === undefined) {
-      res.status(401).json({ error: "invalid_client" });
+      invalidClient(ctx, res);
       return;
     }
     const key = createPublicKey({
@@ -58,14 +78,14 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     try {
       jwt.verify(assertion, key, { algorithms: ["RS256"], audience: agentAuthorizationUrl(ctx), subject: agent.authorizationClientId, clockTolerance: 300 });
     } catch {
-      res.status(401).json({ error: "invalid_client" });
+      invalidClient(ctx, res);
       return;
     }
     const token = ctx.tokens.sign({ aud: "agent", agentId: agent.id }, devopsIssuer(ctx), agentTokenLifetimeSeconds);
     res.json({ access_token: token, token_type: "Bearer", expires_in: agentTokenLifetimeSeconds });
   });
 
-  router.use(org, authenticate(ctx));
+  router.use(org, authenticate(ctx), agentTokenScope);
 
   router.get(`${org}/_apis/connectionData`, (req: CallerRequest, res) => {
     const caller = callerOf(req);
@@ -121,7 +141,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
       agentNotFound(res, param(req, "agentId"), pool);
       return;
     }
-    res.json(agentJson(ctx, agent, listOptions(req)));
+    res.json(agentJson(ctx, agent, { ...listOptions(req), authorization: "get" }));
   });
 
   router.post(`${api}/pools/:poolId/agents`, async (req: CallerRequest, res) => {
@@ -136,7 +156,7 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     }
     const agent = newAgent(ctx, pool, body);
     state.agents.set(agent.id, agent);
-    res.json(agentJson(ctx, agent, { capabilities: true, assignedRequest: false, authorization: true }));
+    res.json(agentJson(ctx, agent, { capabilities: true, assignedRequest: false, authorization: "registration" }));
   });
 
   router.put(`${api}/pools/:poolId/agents/:agentId`, async (req: CallerRequest, res) => {
@@ -149,7 +169,39 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     // Replacing an agent drops its session and takes the new key, as --replace does.
     const replaced = { ...newAgent(ctx, pool, body), id: existing.id, createdOn: existing.createdOn };
     state.agents.set(existing.id, replaced);
-    res.json(agentJson(ctx, replaced, { capabilities: true, assignedRequest: false, authorization: true }));
+    res.json(agentJson(ctx, replaced, { capabilities: true, assignedRequest: false, authorization: "registration" }));
+  });
+
+  // User capabilities: the whole set, replaced; only a caller with Manage on the pool. Sessions
+  // never change them.
+  router.put(`${api}/pools/:poolId/agents/:agentId/usercapabilities`, (req: CallerRequest, res) => {
+    const target = managedAgent(ctx, req, res);
+    if (target === undefined) return;
+    const body = jsonBody(req);
+    if (body === undefined || body === null) {
+      devopsError(res, 400, "Value cannot be null.\r\nParameter name: userCapabilities", "ArgumentNullException");
+      return;
+    }
+    if (!isStringRecord(body)) {
+      devopsError(res, 400, "User capabilities must be an object of names to string values.", "ArgumentException");
+      return;
+    }
+    target.agent.userCapabilities = { ...body };
+    res.json(agentJson(ctx, target.agent, { capabilities: true, assignedRequest: false }));
+  });
+
+  // The listener's self-update progress (SelfUpdater.UpdateAgentUpdateStateAsync): only for itself.
+  router.put(`${api}/pools/:poolId/agents/:agentId/updates`, (req: CallerRequest, res) => {
+    const pool = poolOf(ctx, req, res);
+    if (pool === undefined) return;
+    const caller = callerOf(req);
+    const agent = caller.kind === "agent" ? agentOfCaller(ctx, req, res, pool) : managedAgent(ctx, req, res)?.agent;
+    if (agent === undefined) return;
+    if (agent.id !== Number(param(req, "agentId"))) {
+      listenDenied(res, caller, pool);
+      return;
+    }
+    res.json(agentJson(ctx, agent, { capabilities: false, assignedRequest: false }));
   });
 
   router.delete(`${api}/pools/:poolId/agents/:agentId`, (req: CallerRequest, res) => {
@@ -198,10 +250,17 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
     }
     const sessionId = randomUUID();
     agent.sessionId = sessionId;
+    // A new session's queue starts empty: a message the last session left undeleted goes with it.
+    agent.undeliveredMessage = undefined;
     const body = jsonBody(req) as { ownerName?: string; systemCapabilities?: unknown } | undefined;
-    // The listener sends its capabilities with every session; they replace the registered ones.
+    // The listener sends its capabilities with every session; they replace the system ones only.
     if (isStringRecord(body?.systemCapabilities)) agent.systemCapabilities = body.systemCapabilities;
-    res.json({ sessionId, ownerName: body?.ownerName ?? agent.name, agent: { id: agent.id, name: agent.name, version: agent.version } });
+    res.json({
+      sessionId,
+      ownerName: body?.ownerName ?? agent.name,
+      agent: { id: agent.id, name: agent.name, version: agent.version },
+      encryptionKey: newSessionKey(agent),
+    });
   });
 
   router.delete(`${api}/pools/:poolId/sessions/:sessionId`, (req: CallerRequest, res) => {
@@ -215,26 +274,32 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
   router.get(`${api}/pools/:poolId/messages`, async (req: CallerRequest, res) => {
     const pool = poolOf(ctx, req, res);
     const agent = pool === undefined ? undefined : agentOfCaller(ctx, req, res, pool);
-    if (agent === undefined) return;
+    if (pool === undefined || agent === undefined) return;
     const sessionId = queryString(req, "sessionId");
     const deadline = Date.now() + messagePollWindowMs;
     while (!res.destroyed && Date.now() < deadline) {
+      if (!state.agents.has(agent.id)) {
+        agentNotFound(res, String(agent.id), pool);
+        return;
+      }
       if (agent.sessionId !== sessionId || state.agents.get(agent.id) !== agent) {
         devopsError(res, 404, `Session ${String(sessionId)} was not found.`, "TaskAgentSessionExpiredException");
         return;
       }
-      if (agent.pendingUpdate !== undefined && agent.assignedRequestId === undefined) {
-        res.json({ messageId: state.newId(), messageType: "AgentRefresh", body: JSON.stringify({ agentId: agent.id, targetVersion: agent.pendingUpdate }) });
+      if (agent.undeliveredMessage === undefined && agent.pendingUpdate !== undefined && agent.assignedRequestId === undefined) {
+        agent.undeliveredMessage = { messageId: state.newId(), messageType: "AgentRefresh", body: JSON.stringify({ agentId: agent.id, targetVersion: agent.pendingUpdate }) };
         agent.pendingUpdate = undefined;
-        return;
       }
-      const job = isOnline(ctx, agent) ? assignJob(ctx, agent) : undefined;
+      const job = agent.undeliveredMessage === undefined && isOnline(ctx, agent) ? assignJob(ctx, agent) : undefined;
       if (job !== undefined) {
-        res.json({
+        agent.undeliveredMessage = {
           messageId: job.messageId,
           messageType: "PipelineAgentJobRequest",
           body: JSON.stringify({ requestId: job.requestId, lockToken: job.lockToken, jobName: job.jobName, script: job.script }),
-        });
+        };
+      }
+      if (agent.undeliveredMessage !== undefined) {
+        res.json(messageJson(agent, agent.undeliveredMessage));
         return;
       }
       await sleep(50);
@@ -245,7 +310,23 @@ export function devopsRoutes(ctx: EmulatorContext): Router {
   router.delete(`${api}/pools/:poolId/messages/:messageId`, (req: CallerRequest, res) => {
     const pool = poolOf(ctx, req, res);
     const agent = pool === undefined ? undefined : agentOfCaller(ctx, req, res, pool);
-    if (agent !== undefined) res.status(204).end();
+    if (agent === undefined) return;
+    if (agent.undeliveredMessage?.messageId === Number(param(req, "messageId"))) agent.undeliveredMessage = undefined;
+    res.status(204).end();
+  });
+
+  router.get(`${api}/pools/:poolId/jobrequests/:requestId`, (req: CallerRequest, res) => {
+    const pool = poolOf(ctx, req, res);
+    if (pool === undefined) return;
+    const caller = callerOf(req);
+    const agent = caller.kind === "agent" ? agentOfCaller(ctx, req, res, pool) : undefined;
+    if (caller.kind === "agent" && agent === undefined) return;
+    const job = state.jobRequests.get(Number(param(req, "requestId")));
+    if (job?.poolId !== pool.id || (agent !== undefined && job.assignedAgentId !== agent.id)) {
+      devopsError(res, 404, `Job request ${param(req, "requestId")} was not found.`, "TaskAgentJobNotFoundException");
+      return;
+    }
+    res.json(jobJson(job));
   });
 
   router.patch(`${api}/pools/:poolId/jobrequests/:requestId`, (req: CallerRequest, res) => {
@@ -367,12 +448,12 @@ function identityId(caller: Caller): string {
   return caller.kind === "servicePrincipal" ? caller.id : `00000000-0000-4000-8000-${Buffer.from(caller.id).toString("hex").padEnd(12, "0").slice(0, 12)}`;
 }
 
-export function devopsError(res: Response, status: number, message: string, typeKey: string): void {
+export function devopsError(res: Response, status: number, message: string, typeKey: string, typeName?: string): void {
   res.status(status).json({
     $id: "1",
     innerException: null,
     message,
-    typeName: `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`,
+    typeName: typeName ?? `Microsoft.TeamFoundation.DistributedTask.WebApi.${typeKey}, Microsoft.TeamFoundation.DistributedTask.WebApi`,
     typeKey,
     errorCode: 0,
     eventId: 3000,
@@ -415,14 +496,86 @@ function managedAgent(ctx: EmulatorContext, req: CallerRequest, res: Response): 
   return { pool, agent };
 }
 
+/**
+ * The agent an agent token belongs to, for its own pool. Another caller: 403; the token of an
+ * agent deleted since: 404 TaskAgentNotFoundException; another pool: 403 (no Listen there).
+ */
 function agentOfCaller(ctx: EmulatorContext, req: CallerRequest, res: Response, pool: Pool): Agent | undefined {
   const caller = callerOf(req);
-  const agent = caller.agentId === undefined ? undefined : ctx.state.agents.get(caller.agentId);
-  if (agent?.poolId !== pool.id) {
+  if (caller.agentId === undefined) {
     devopsError(res, 403, "Access denied: only the agent itself may use its session.", "AccessDeniedException");
     return undefined;
   }
+  const agent = ctx.state.agents.get(caller.agentId);
+  if (agent === undefined) {
+    agentNotFound(res, String(caller.agentId), pool);
+    return undefined;
+  }
+  if (agent.poolId !== pool.id) {
+    listenDenied(res, caller, pool);
+    return undefined;
+  }
   return agent;
+}
+
+function listenDenied(res: Response, caller: Caller, pool: Pool): void {
+  devopsError(
+    res,
+    403,
+    `Access denied. ${caller.id} needs Listen permissions for pool ${pool.name} to perform the action. For more information, contact the Azure DevOps Server administrator.`,
+    "AccessDeniedException",
+  );
+}
+
+/** An agent's token on anything its listener never calls: as a token without that scope. */
+function agentTokenScope(req: CallerRequest, res: Response, next: () => void): void {
+  const caller = callerOf(req);
+  if (caller.kind !== "agent" || agentTokenRoutes.some((r) => r.method === req.method && r.path.test(req.path))) {
+    next();
+    return;
+  }
+  devopsError(
+    res,
+    401,
+    `TF400813: The user '${identityId(caller)}' is not authorized to access this resource.`,
+    "InvalidIdentityException",
+    "Microsoft.TeamFoundation.Framework.Server.InvalidIdentityException, Microsoft.TeamFoundation.Framework.Server",
+  );
+}
+
+/**
+ * What the token endpoint answers a client it does not know (or whose assertion fails): 400
+ * invalid_client "The client is not valid", as OAuth2TokenController does; 401 by behaviour.
+ */
+function invalidClient(ctx: EmulatorContext, res: Response): void {
+  res.status(ctx.state.behaviour.agentTokenRefusal).json({ error: "invalid_client", error_description: "The client is not valid" });
+}
+
+/**
+ * A fresh AES-256 key for the agent's new session, sent RSA-OAEP (SHA-1) encrypted to its
+ * registered key, as MessageListener.GetMessageDecryptor expects; none without a key.
+ */
+function newSessionKey(agent: Agent): { encrypted: true; value: string } | undefined {
+  if (agent.publicKey === undefined) {
+    agent.sessionKey = undefined;
+    return undefined;
+  }
+  agent.sessionKey = randomBytes(32);
+  const key = createPublicKey({ key: { kty: "RSA", n: base64ToUrl(agent.publicKey.modulus), e: base64ToUrl(agent.publicKey.exponent) }, format: "jwk" });
+  const value = publicEncrypt({ key, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, agent.sessionKey);
+  return { encrypted: true, value: value.toString("base64") };
+}
+
+/**
+ * A message as handed out: a job request encrypted with the session's key (AES-CBC, PKCS#7,
+ * base64 body, `iv`); an AgentRefresh in clear [guess: that the service leaves it so].
+ */
+function messageJson(agent: Agent, message: AgentMessage): Record<string, unknown> {
+  if (message.messageType !== "PipelineAgentJobRequest" || agent.sessionKey === undefined) return { ...message };
+  const iv = randomBytes(16);
+  const cipher = createCipheriv("aes-256-cbc", agent.sessionKey, iv);
+  const body = Buffer.concat([cipher.update(message.body, "utf8"), cipher.final()]).toString("base64");
+  return { messageId: message.messageId, messageType: message.messageType, iv: iv.toString("base64"), body };
 }
 
 interface AgentBody {
@@ -431,7 +584,6 @@ interface AgentBody {
   osDescription: string;
   enabled: boolean;
   systemCapabilities: Record<string, string>;
-  userCapabilities: Record<string, string>;
   publicKey?: { exponent: string; modulus: string };
 }
 
@@ -447,7 +599,6 @@ function agentBody(req: Request, res: Response): AgentBody | undefined {
     osDescription: body.osDescription ?? "",
     enabled: body.enabled ?? true,
     systemCapabilities: body.systemCapabilities ?? {},
-    userCapabilities: body.userCapabilities ?? {},
     publicKey: body.authorization?.publicKey,
   };
 }
@@ -462,7 +613,9 @@ function newAgent(ctx: EmulatorContext, pool: Pool, body: AgentBody): Agent {
     enabled: body.enabled,
     createdOn: new Date().toISOString(),
     systemCapabilities: body.systemCapabilities,
-    userCapabilities: body.userCapabilities,
+    // [guess] A registration (POST, or PUT on --replace) never sets user capabilities, whatever
+    // its body says: only PUT usercapabilities does.
+    userCapabilities: {},
     publicKey: body.publicKey,
     authorizationClientId: randomUUID(),
   };
@@ -471,7 +624,12 @@ function newAgent(ctx: EmulatorContext, pool: Pool, body: AgentBody): Agent {
 interface AgentJsonOptions {
   capabilities: boolean;
   assignedRequest: boolean;
-  authorization?: boolean;
+  /**
+   * "registration": the answer to POST/PUT, with the agent's OAuth client and authorization URL;
+   * "get": a single agent's GET, with clientId and publicKey only, as the documented example of a
+   * deployment target's agent shows; absent: lists, without it.
+   */
+  authorization?: "registration" | "get";
 }
 
 function listOptions(req: Request): AgentJsonOptions {
@@ -491,7 +649,12 @@ function agentJson(ctx: EmulatorContext, agent: Agent, options: AgentJsonOptions
     _links: { self: { href: `${ctx.urls.organization}_apis/distributedtask/pools/${agent.poolId}/agents/${agent.id}` } },
     maxParallelism: 1,
     createdOn: agent.createdOn,
-    authorization: options.authorization === true ? { clientId: agent.authorizationClientId, authorizationUrl: agentAuthorizationUrl(ctx), publicKey: agent.publicKey } : undefined,
+    authorization:
+      options.authorization === "registration"
+        ? { clientId: agent.authorizationClientId, authorizationUrl: agentAuthorizationUrl(ctx), publicKey: agent.publicKey }
+        : options.authorization === "get"
+          ? { clientId: agent.authorizationClientId, publicKey: agent.publicKey }
+          : undefined,
     id: agent.id,
     name: agent.name,
     version: agent.version,
@@ -544,7 +707,7 @@ function jobJson(job: JobRequest): Record<string, unknown> {
 /** Gives the agent the oldest queued job of its pool whose demands its capabilities meet. */
 function assignJob(ctx: EmulatorContext, agent: Agent): (JobRequest & { messageId: number; lockToken: string }) | undefined {
   if (agent.assignedRequestId !== undefined || !agent.enabled) return undefined;
-  const capabilities = { ...agent.systemCapabilities, ...agent.userCapabilities };
+  const capabilities = agentCapabilities(agent.systemCapabilities, agent.userCapabilities);
   const job = [...ctx.state.jobRequests.values()].find(
     (j) => j.poolId === agent.poolId && j.assignedAgentId === undefined && demandsMet(capabilities, j.demands),
   );

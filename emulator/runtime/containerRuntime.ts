@@ -1,9 +1,11 @@
 // Runs a container group's containers as local processes. There is no image and no isolation:
 // the container's command runs on this machine with the container's environment (secure values
 // included), in a fresh folder that stands for its file system, with $AZP_HOME and $HOME inside it.
+// A container with volume mounts runs in a mount namespace of its own, where its secret and
+// emptyDir volumes are bind-mounted at their mount paths (see mountedCommand).
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inaccessibleImage } from "../arm/errors";
 import type { AgentPackage } from "../devops/agentPackage";
@@ -27,11 +29,33 @@ interface RunningContainer {
   stopping: boolean;
 }
 
+interface VolumeMountSpec {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+
 interface ContainerSpec {
   name: string;
   image: string;
   command?: string[];
   environmentVariables?: { name: string; value?: string; secureValue?: string }[];
+  volumeMounts?: VolumeMountSpec[];
+}
+
+interface VolumeSpec {
+  name: string;
+  secret?: Record<string, string>;
+  emptyDir?: unknown;
+  azureFile?: unknown;
+  gitRepo?: unknown;
+}
+
+/** A bind mount of a folder of this machine at a path of the container. */
+interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
 }
 
 export class ContainerRuntime {
@@ -53,6 +77,9 @@ export class ContainerRuntime {
    */
   async start(group: ContainerGroupRecord): Promise<StartFailure | undefined> {
     const generation = group.generation;
+    // A group started again (start or restart) gets new containers from its images and new
+    // volumes: its containers' file systems and emptyDir volumes do not survive (README).
+    rmSync(this.folderOf(group), { recursive: true, force: true });
     for (const spec of containerSpecs(group)) {
       const container = containerState(group, spec.name);
       addEvent(container.events, "Pulling", `pulling image "${spec.image}"`, "Normal");
@@ -67,6 +94,7 @@ export class ContainerRuntime {
       }
       addEvent(container.events, "Pulled", `Successfully pulled image "${spec.image}"`, "Normal");
     }
+    this.prepareVolumes(group);
     for (const spec of containerSpecs(group)) this.launch(group, spec);
     group.state = "Running";
     return undefined;
@@ -134,8 +162,11 @@ export class ContainerRuntime {
     env.TMPDIR = tmp;
     env.AZP_HOME = azpHome;
 
+    const mounts = this.mountsOf(group, spec, container);
+    const [program, ...programArgs] = mounts.length === 0 ? [file, ...args] : mountedCommand(mounts, [file, ...args]);
+    if (program === undefined) throw new Error("empty command");
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
-    const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(program, programArgs, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
       process: child,
@@ -186,6 +217,65 @@ export class ContainerRuntime {
     });
   }
 
+  /**
+   * Makes the group's volumes: each secret volume a folder holding its decoded files, each
+   * emptyDir volume an empty folder. Both last as long as the group runs: a container restarted
+   * by its restart policy mounts them again as they are.
+   */
+  private prepareVolumes(group: ContainerGroupRecord): void {
+    const volumesRoot = join(this.folderOf(group), "volumes");
+    mkdirSync(volumesRoot, { recursive: true, mode: 0o700 });
+    for (const [index, volume] of groupVolumes(group).entries()) {
+      const folder = join(volumesRoot, String(index));
+      if (volume.secret !== undefined) {
+        mkdirSync(folder, { mode: 0o755 });
+        for (const [fileName, content] of Object.entries(volume.secret)) {
+          // Strict mode refuses such names; without it they are left out rather than written
+          // outside the volume.
+          if (!isPlainFileName(fileName)) continue;
+          // [guess] mode 0644, Kubernetes' default for secret volume files (defaultMode 420).
+          writeFileSync(join(folder, fileName), Buffer.from(content, "base64"), { mode: 0o644 });
+          chmodSync(join(folder, fileName), 0o644);
+        }
+      } else if (volume.emptyDir !== undefined) {
+        mkdirSync(folder);
+        // As Kubernetes makes an emptyDir: writable by every user of the container.
+        chmodSync(folder, 0o777);
+      }
+    }
+  }
+
+  /** The bind mounts a container's volume mounts ask for; those the emulator cannot make are events. */
+  private mountsOf(group: ContainerGroupRecord, spec: ContainerSpec, container: ContainerRuntimeState): Mount[] {
+    const volumes = groupVolumes(group);
+    const mounts: Mount[] = [];
+    for (const volumeMount of spec.volumeMounts ?? []) {
+      const index = volumes.findIndex((v) => v.name === volumeMount.name);
+      const volume = volumes[index];
+      if (volume === undefined || !isAbsolute(volumeMount.mountPath)) {
+        addEvent(container.events, "FailedMount", `volume mount '${volumeMount.name}' at '${volumeMount.mountPath}' cannot be mounted`, "Warning");
+        continue;
+      }
+      // azureFile and gitRepo volumes are not emulated: nothing is mounted for them.
+      if (volume.secret === undefined && volume.emptyDir === undefined) continue;
+      const target = volumeMount.mountPath;
+      // The mount point is made on this machine when it is absent (an empty folder left behind):
+      // the container's file system is this machine's, only its mounts are its own.
+      try {
+        mkdirSync(target, { recursive: true });
+      } catch {
+        // The mount then fails in the container, which says so in its log and exits 1.
+      }
+      mounts.push({
+        source: join(this.folderOf(group), "volumes", String(index)),
+        target,
+        // ACI: "Once deployed with secrets in a container group, a secret volume is read-only."
+        readOnly: volume.secret !== undefined || volumeMount.readOnly === true,
+      });
+    }
+    return mounts;
+  }
+
   private folderOf(group: ContainerGroupRecord): string {
     let folder = this.folders.get(group);
     if (folder === undefined) {
@@ -225,6 +315,50 @@ export function containerState(group: ContainerGroupRecord, name: string): Conta
     group.containers.set(name, container);
   }
   return container;
+}
+
+function groupVolumes(group: ContainerGroupRecord): VolumeSpec[] {
+  const properties = group.body.properties as { volumes?: VolumeSpec[] } | undefined;
+  return properties?.volumes ?? [];
+}
+
+/** A file name a secret volume can hold: one path component. */
+export function isPlainFileName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && basename(name) === name && !name.includes("\0");
+}
+
+const mountScript = [
+  'mount_bin="$1"; shift',
+  'while [ "$1" != "--" ]; do',
+  '  "$mount_bin" --bind "$1" "$2" || { echo "cannot mount a volume at $2" >&2; exit 1; }',
+  // A bind mount is read-only only once remounted so; then even root gets EROFS.
+  '  if [ "$3" = ro ]; then "$mount_bin" -o remount,bind,ro "$2" || { echo "cannot make $2 read-only" >&2; exit 1; }; fi',
+  "  shift 3",
+  "done",
+  "shift",
+  'exec "$@"',
+].join("\n");
+
+/**
+ * The command line that runs `argv` in a mount namespace of its own with `mounts` made: one
+ * `unshare` and a short `sh`, both of which exec, so that the container's command keeps the
+ * process (and the signals sent to it) of the container's main process. Needs root.
+ */
+function mountedCommand(mounts: Mount[], argv: string[]): string[] {
+  const triples = mounts.flatMap((m) => [m.source, m.target, m.readOnly ? "ro" : "rw"]);
+  return [hostProgram("unshare"), "--mount", "--propagation", "private", hostProgram("sh"), "-c", mountScript, "aci-mount", hostProgram("mount"), ...triples, "--", ...argv];
+}
+
+const hostPrograms = new Map<string, string>();
+
+/** A program of this machine, by absolute path, so that an image's `programs` cannot stand in for it. */
+function hostProgram(name: string): string {
+  let found = hostPrograms.get(name);
+  if (found === undefined) {
+    found = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? name;
+    hostPrograms.set(name, found);
+  }
+  return found;
 }
 
 function restartPolicy(group: ContainerGroupRecord): string {

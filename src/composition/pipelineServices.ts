@@ -133,7 +133,7 @@ export interface RegistrationAccess {
   /** Where agents register: organizationUrl, or the URL of registrationConnection. */
   organizationUrl: string;
   pools: DevOpsClient;
-  /** What each agent configures itself with; an Entra token is asked for here, just before use. */
+  /** What an agent that registers itself (a Windows image) configures itself with; an Entra token is asked for here, just before use. */
   agentCredential(): Promise<AgentCredential>;
 }
 
@@ -176,35 +176,8 @@ export function registrationAccess(
           return { kind: "token", token: token.token };
         },
       };
-    case "servicePrincipal": {
-      const { auth } = arm.connection;
-      if (auth.kind !== "secret") {
-        throw new InputError([
-          `registrationAuth: servicePrincipal registers with the client secret of the azureSubscription connection, which authenticates with ${authDescription[auth.kind]}; use registrationAuth entraToken instead`,
-        ]);
-      }
-      return {
-        organizationUrl,
-        pools: new DevOpsClient(organizationUrl, { kind: "entra", credential: arm.credential }),
-        agentCredential: () =>
-          Promise.resolve({
-            kind: "servicePrincipal",
-            tenantId: auth.tenantId,
-            clientId: auth.clientId,
-            clientSecret: auth.clientSecret,
-            authorityHost: arm.connection.authorityHost,
-          }),
-      };
-    }
   }
 }
-
-const authDescription: Record<ArmConnection["auth"]["kind"], string> = {
-  secret: "a client secret",
-  certificate: "a certificate",
-  workloadIdentity: "workload identity federation",
-  managedIdentity: "a managed identity",
-};
 
 /**
  * An "Azure Repos/Team Foundation Server" connection (type externaltfs): its URL is the

@@ -43,6 +43,36 @@ export interface PoolAgent {
   enabled: boolean;
   createdOn?: string;
   assignedRequest?: unknown;
+  /** The agent's OAuth client and the public key it registered, where the service returns them. */
+  authorization?: { clientId?: string; authorizationUrl?: string; publicKey?: { exponent?: string; modulus?: string } };
+}
+
+/** What `POST agents` takes: the agent as its config.sh registers it. */
+export interface AgentRegistration {
+  name: string;
+  version: string;
+  osDescription: string;
+  maxParallelism: 1;
+  provisioningState: "Provisioned";
+  authorization: { publicKey: { exponent: string; modulus: string } };
+  systemCapabilities: Record<string, string>;
+}
+
+/** The registration's answer: the agent, its OAuth client, and the server URL it should use. */
+export interface RegisteredPoolAgent {
+  id: number;
+  name: string;
+  authorization: { clientId: string; authorizationUrl: string };
+  properties?: Record<string, unknown>;
+}
+
+/** One package of the agent feed (`_apis/distributedtask/packages/agent`). */
+export interface AgentPackage {
+  platform: string;
+  version: string;
+  downloadUrl: string;
+  hashValue: string;
+  filename: string | undefined;
 }
 
 /** The typeKey of a DevOpsError for an answer that is not Azure DevOps' JSON. */
@@ -97,6 +127,51 @@ export class DevOpsClient {
     return result.value;
   }
 
+  /** The registrations of that name (Azure DevOps compares names without regard to case). */
+  async agentsNamed(poolId: number, name: string, signal?: AbortSignal): Promise<PoolAgent[]> {
+    const result = await this.json<{ value: PoolAgent[] }>("GET", `_apis/distributedtask/pools/${poolId}/agents?agentName=${encodeURIComponent(name)}`, signal);
+    return result.value.filter((agent) => agent.name.toLowerCase() === name.toLowerCase());
+  }
+
+  /** One registration, with the public key it holds (a list leaves it out). */
+  async agent(poolId: number, agentId: number, signal?: AbortSignal): Promise<PoolAgent | undefined> {
+    const response = await this.send("GET", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`, signal);
+    if (response.status === 404) return undefined;
+    this.check(response);
+    return parseJson(response, "agents") as unknown as PoolAgent;
+  }
+
+  /**
+   * Registers an agent as its config.sh would. Only the request's own deadline ends it, never the
+   * step's cancel: an answer that comes after a cancel names a registration to remove.
+   */
+  async registerAgent(poolId: number, registration: AgentRegistration): Promise<RegisteredPoolAgent> {
+    const answer = await this.json<Partial<RegisteredPoolAgent>>("POST", `_apis/distributedtask/pools/${poolId}/agents`, undefined, registration);
+    const { id, name, authorization } = answer;
+    if (typeof id !== "number" || typeof name !== "string" || typeof authorization?.clientId !== "string" || typeof authorization.authorizationUrl !== "string") {
+      throw new DevOpsError(`Azure DevOps registered agent ${registration.name} without the agent's id and OAuth client (authorization.clientId, authorization.authorizationUrl)`, 200, NOT_AZURE_DEVOPS);
+    }
+    return { id, name, authorization: { clientId: authorization.clientId, authorizationUrl: authorization.authorizationUrl }, ...(answer.properties === undefined ? {} : { properties: answer.properties }) };
+  }
+
+  /** Sets the agent's user capabilities, which only the pool's managers can change (no agent session can). */
+  async setUserCapabilities(poolId: number, agentId: number, capabilities: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    await this.json("PUT", `_apis/distributedtask/pools/${poolId}/agents/${agentId}/usercapabilities`, signal, capabilities);
+  }
+
+  /** The newest agent package for a platform (linux-x64, linux-musl-x64), or undefined when the feed has none. */
+  async agentPackage(platform: string, signal?: AbortSignal): Promise<AgentPackage | undefined> {
+    const result = await this.json<{ value: { platform?: string; version?: { major?: number; minor?: number; patch?: number }; downloadUrl?: string; hashValue?: string; filename?: string }[] }>(
+      "GET",
+      `_apis/distributedtask/packages/agent?platform=${encodeURIComponent(platform)}&top=1`,
+      signal,
+    );
+    const entry = result.value.find((p) => p.platform === platform);
+    if (entry?.downloadUrl === undefined || entry.version === undefined) return undefined;
+    const { major = 0, minor = 0, patch = 0 } = entry.version;
+    return { platform, version: `${major}.${minor}.${patch}`, downloadUrl: entry.downloadUrl, hashValue: entry.hashValue ?? "", filename: entry.filename };
+  }
+
   /** Deletes the agent registration; false when it was already gone. */
   async deleteAgent(poolId: number, agentId: number, signal?: AbortSignal): Promise<boolean> {
     const response = await this.send("DELETE", `_apis/distributedtask/pools/${poolId}/agents/${agentId}`, signal);
@@ -105,8 +180,8 @@ export class DevOpsClient {
     return true;
   }
 
-  private async json<T>(method: "GET" | "POST", path: string, signal: AbortSignal | undefined): Promise<T> {
-    const response = await this.send(method, path, signal);
+  private async json<T>(method: "GET" | "POST" | "PUT", path: string, signal: AbortSignal | undefined, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, signal, body);
     this.check(response);
     return parseJson(response, path) as T;
   }
@@ -125,14 +200,16 @@ export class DevOpsClient {
     throw new DevOpsError(`Azure DevOps answered ${response.status}: ${message}`, response.status, typeKey);
   }
 
-  private async send(method: "GET" | "POST" | "DELETE", path: string, signal: AbortSignal | undefined): Promise<PipelineResponse> {
+  private async send(method: "GET" | "POST" | "PUT" | "DELETE", path: string, signal: AbortSignal | undefined, body?: unknown): Promise<PipelineResponse> {
     const url = `${this.baseUrl}${path}${path.includes("?") ? "&" : "?"}api-version=${apiVersion}`;
     this.requestCount++;
     // The deadline covers getting an Entra token too.
     return withDeadline(`Azure DevOps: ${method} ${this.baseUrl}${path.split("?")[0] ?? path}`, requestDeadlineMs, signal, async (abortSignal) => {
       const headers = createHttpHeaders({ Accept: `application/json;api-version=${apiVersion}` });
       headers.set("Authorization", await this.authorization(abortSignal));
-      return this.pipeline.sendRequest(this.httpClient, createPipelineRequest({ url, method, headers, abortSignal }));
+      if (body !== undefined) headers.set("Content-Type", "application/json");
+      const request = createPipelineRequest({ url, method, headers, abortSignal, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return this.pipeline.sendRequest(this.httpClient, request);
     });
   }
 

@@ -18,13 +18,18 @@ import {
   type Parsed,
   type PipelineVariables,
 } from "../core/inputSource";
+import type { RunIdentity } from "./names";
 import { MAX_TAG_VALUE_LENGTH, OWN_TAGS } from "./tags";
 
-const REGISTRATION_AUTHS = ["pat", "accessToken", "serviceConnection", "entraToken", "servicePrincipal"] as const;
+/** The longest a start step may wait for its agents (its timeoutMinutes input). */
+export const MAX_TIMEOUT_MINUTES = 120;
+
+const REGISTRATION_AUTHS = ["pat", "accessToken", "serviceConnection", "entraToken"] as const;
 
 /**
- * How the agent registers in the pool, and how the tasks read and remove registrations. Only a
- * PAT is an input; every other credential comes from the pipeline or a service connection.
+ * How the steps authenticate to Azure DevOps to register, read and remove agents (no container
+ * ever gets this credential). Only a PAT is an input; every other credential comes from the
+ * pipeline or a service connection.
  */
 export type Registration =
   | { auth: "pat"; token: string }
@@ -33,22 +38,15 @@ export type Registration =
   /** URL and token of an "Azure Repos/Team Foundation Server" (externaltfs) service connection. */
   | { auth: "serviceConnection"; connection: string }
   /** A Microsoft Entra token for Azure DevOps, issued to the ARM connection's identity. */
-  | { auth: "entraToken" }
-  /** The agent's own `--auth SP` with the ARM connection's client secret. */
-  | { auth: "servicePrincipal" };
+  | { auth: "entraToken" };
 
-/** What the agent configures itself with (the bootstrap forgets it before the first job). */
-export type AgentCredential =
-  /** A PAT, System.AccessToken, a service connection's token or an Entra token: all `--auth pat`. */
-  | { kind: "token"; token: string }
-  /** The agent's own `--auth SP`; the authority is the ARM connection's (sovereign clouds). */
-  | { kind: "servicePrincipal"; tenantId: string; clientId: string; clientSecret: string; authorityHost: string };
-
-export interface RunIdentity {
-  /** Build.BuildId, or Release.ReleaseId in a classic release. */
-  runId: string;
-  attempt: number;
-  projectId: string;
+/**
+ * What an agent that registers itself (the token path: Windows images) configures itself with: a
+ * PAT, System.AccessToken, a service connection's token or an Entra token, all `--auth pat`.
+ */
+export interface AgentCredential {
+  kind: "token";
+  token: string;
 }
 
 export function resourceGroupName(text: string): string {
@@ -75,7 +73,15 @@ export function namePrefix(text: string): string {
   return prefix;
 }
 
+/** Removed with just-in-time registration: the step registers every agent, so no client secret needs to reach a container. */
+const REMOVED_SERVICE_PRINCIPAL = "servicePrincipal";
+
 export function registration(read: InputReader): Parsed<Registration> {
+  if (read.get("registrationAuth")?.trim().toLowerCase() === REMOVED_SERVICE_PRINCIPAL.toLowerCase()) {
+    return failed([
+      "registrationAuth: servicePrincipal is no longer offered: the steps now register every agent themselves, so no client secret has to reach a container; use entraToken (the same service principal, through a Microsoft Entra token)",
+    ]);
+  }
   const auth = parseInput(read, "registrationAuth", withDefault("pat", choice(REGISTRATION_AUTHS)));
   if (!auth.ok) {
     return auth;
@@ -88,7 +94,6 @@ export function registration(read: InputReader): Parsed<Registration> {
       });
     case "accessToken":
     case "entraToken":
-    case "servicePrincipal":
       return ok({ auth: auth.value });
     case "serviceConnection":
       return combine({

@@ -10,6 +10,14 @@ export const RUN_ID_VARIABLE = "ACI_RUN_ID";
  */
 export const FLEET_VARIABLE = "ACI_FLEET";
 
+/** The run a step belongs to. */
+export interface RunIdentity {
+  /** Build.BuildId, or Release.ReleaseId in a classic release. */
+  runId: string;
+  attempt: number;
+  projectId: string;
+}
+
 /** ACI's limit for container group and container names. */
 export const MAX_NAME_LENGTH = 63;
 

@@ -1,5 +1,4 @@
-import type { RunIdentity } from "./inputs";
-import { fleetName, runTagValue } from "./names";
+import { fleetName, runTagValue, type RunIdentity } from "./names";
 
 /** The tags this extension puts on every container group; the stop task finds groups by them. */
 export const OWN_TAGS = {

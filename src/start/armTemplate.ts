@@ -35,6 +35,8 @@ export interface ContainerGroupResource {
 }
 
 export interface ArmTemplate {
+  /** First, so that a reader sees why the template is what it is. */
+  metadata?: { description: string };
   $schema: string;
   contentVersion: string;
   parameters: Record<string, SecureParameter>;
@@ -52,11 +54,17 @@ export interface DeployableTemplate {
  * (secure environment values, registry passwords) becomes a securestring parameter: the template
  * holds references, never the secrets. Groups sharing a secret share its parameter.
  */
-export function armTemplateFor(groups: readonly ContainerGroup[], apiVersion = CONTAINER_GROUP_API_VERSION): DeployableTemplate {
+export function armTemplateFor(groups: readonly ContainerGroup[], description?: string, apiVersion = CONTAINER_GROUP_API_VERSION): DeployableTemplate {
   const parameters = new SecureParameters();
   const resources = groups.map((group) => containerGroupResource(literalStrings(group), apiVersion, parameters));
   return {
-    template: { $schema: DEPLOYMENT_TEMPLATE_SCHEMA, contentVersion: "1.0.0.0", parameters: parameters.declarations(), resources },
+    template: {
+      ...(description === undefined ? {} : { metadata: { description } }),
+      $schema: DEPLOYMENT_TEMPLATE_SCHEMA,
+      contentVersion: "1.0.0.0",
+      parameters: parameters.declarations(),
+      resources,
+    },
     parameterNames: parameters.names(),
   };
 }
@@ -94,7 +102,7 @@ function secureValueAsParameter(variable: EnvironmentVariable, parameters: Secur
   if (variable.secureValue === undefined) {
     return variable;
   }
-  const reference = parameters.reference(camelCase(variable.name), variable.secureValue, `Secure value of ${variable.name}`);
+  const reference = parameters.reference(parameterNames[variable.name] ?? camelCase(variable.name), variable.secureValue, `Secure value of ${variable.name}`);
   return { name: variable.name, secureValue: reference };
 }
 
@@ -105,6 +113,9 @@ function credentialResource(credential: ImageRegistryCredential, parameters: Sec
   const reference = parameters.reference("registryPassword", credential.password, `Password for ${credential.server}`);
   return { ...credential, password: reference };
 }
+
+/** The names a person deploying the template knows from the task's inputs. */
+const parameterNames: Record<string, string> = { AZP_TOKEN: "registrationToken", AZP_STARTUP_SCRIPT: "startupScript" };
 
 /** AZP_TOKEN → azpToken */
 function camelCase(name: string): string {

@@ -6,10 +6,10 @@ import { deadlineSignal } from "../core/deadline";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
 import { armPacing } from "../run/armPacing";
+import type { StartRun, StartServices } from "./context";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import type { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
-import type { StartServices } from "./runStart";
 import { describeState } from "./watch";
 
 const logLinesShownOnFailure = 40;
@@ -18,7 +18,8 @@ const showWhyDeadlineMs = 30_000;
 /** The clean-up's own bound, since the step's deadline may be what ended the step. */
 const cleanUpDeadlineMs = 15 * 60_000;
 
-export async function cleanUp(config: StartConfig, services: StartServices, pool: AgentPool, fleet: FleetAgent[], cause: unknown): Promise<Error> {
+export async function cleanUp(run: StartRun, cause: unknown): Promise<Error> {
+  const { config, services, pool, fleet } = run;
   const cancelled = cause instanceof StepCancelled;
   const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the clean-up did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
   try {
@@ -35,22 +36,27 @@ export async function cleanUp(config: StartConfig, services: StartServices, pool
     const unanswered = ours.flatMap((a) => (a.unansweredPut === undefined ? [] : [{ agent: a, put: a.unansweredPut }]));
     // Every planned name, not only those known to be created: a request cut short may still have made its group.
     const deletes = deleteGroups(config, services, ours.map((a) => a.name), !cancelled, bound.signal);
-    const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal);
+    // By the planned names too, so that a registration whose answer never came is found; and the
+    // step's own registration of a name whose group turned out to be another step's.
+    const ownRegistrations = fleet.flatMap((a) => (a.state === "taken" && a.agentId !== undefined ? [{ name: a.name, id: a.agentId }] : []));
+    const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal, ownRegistrations);
     const late = Promise.all(
       unanswered.map(async ({ agent, put }) => {
         await put;
         return deleteGroups(config, services, [agent.name], false, bound.signal);
       }),
     );
+    const lateRegistrations = Promise.all(fleet.map((agent) => deregisterWhenAnswered(services, pool, agent, bound.signal)));
     const outcomes = [await deletes, ...(await late)];
-    const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered)];
+    const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered), ...(await lateRegistrations).flat()];
     // An agent that registered while its group was being deleted shows only now.
     if (leftovers.length === 0) leftovers.push(...(await deregister(services, pool, ours.map((a) => a.name), bound.signal)));
+    const registrations = fleet.filter((a) => a.agentId !== undefined).length;
     const removed = new Set(outcomes.flatMap((o) => o.removed)).size;
     if (leftovers.length > 0) {
       return new StartFailure(`${reason}. Could not remove ${[...new Set(leftovers)].join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
     }
-    return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s)).`);
+    return new StartFailure(`${reason}. Everything this step created was removed (${removed} container group(s), ${registrations} agent registration(s)).`);
   } finally {
     bound.clear();
   }
@@ -114,11 +120,25 @@ async function deleteGroups(config: StartConfig, services: StartServices, names:
   return { removed, leftovers };
 }
 
-/** Removes the registrations of the named agents, all at once; names what was not removed. */
-async function deregister(services: StartServices, pool: AgentPool, names: string[], signal: AbortSignal): Promise<string[]> {
+/** A registration answered after the clean-up began (a cancel cut its wait short) is removed once its answer is in. */
+async function deregisterWhenAnswered(services: StartServices, pool: AgentPool, agent: FleetAgent, signal: AbortSignal): Promise<string[]> {
+  const id = await agent.unansweredRegistration;
+  if (id === undefined) return [];
+  try {
+    await services.pools.deleteAgent(pool.id, id, signal);
+    return [];
+  } catch (error) {
+    services.log.warning(`${agent.name}: registration not removed: ${describe(error)}`);
+    return [`agent ${agent.name} in pool '${pool.name}'`];
+  }
+}
+
+/** Removes the registrations of the named agents (and the given ones), all at once; names what was not removed. */
+async function deregister(services: StartServices, pool: AgentPool, names: string[], signal: AbortSignal, byId: { name: string; id: number }[] = []): Promise<string[]> {
   try {
     const planned = new Set(names);
-    const registered = (await services.pools.listAgents(pool.id, signal)).filter((a) => planned.has(a.name.toLowerCase()));
+    const listed = (await services.pools.listAgents(pool.id, signal)).filter((a) => planned.has(a.name.toLowerCase()));
+    const registered = [...listed, ...byId.filter((own) => !listed.some((a) => a.id === own.id))];
     const results = await Promise.allSettled(registered.map((agent) => services.pools.deleteAgent(pool.id, agent.id, signal)));
     return results.flatMap((result, index) => {
       if (result.status === "fulfilled") return [];

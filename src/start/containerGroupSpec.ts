@@ -7,9 +7,12 @@ import type {
   ResourceIdentityType,
 } from "@azure/arm-containerinstance";
 import { uniqueIgnoringCase } from "../core/inputSource";
+import type { AgentPackage } from "../devops/client";
+import type { IdentityFileName } from "../run/agentIdentity";
 import type { AgentCredential } from "../run/inputs";
 import type { AgentIdentity, RegistryAccess, StartConfig } from "./inputs";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
+import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
 
 /** An agent whose name and tags are decided before anything is created. */
 export interface PlannedAgent {
@@ -17,8 +20,26 @@ export interface PlannedAgent {
   tags: Record<string, string>;
 }
 
+/** The agent packages the step read from the feed; a container picks the one its C library runs. */
+export interface AgentPackages {
+  glibc: AgentPackage;
+  musl: AgentPackage | undefined;
+}
+
+/**
+ * What the container gets to run its agent. identity: the agent the step registered, as its three
+ * files (the Linux way: no credential that can register anything). token: the documented token
+ * path, for Windows images and for a dry run's template, whose agent registers itself.
+ */
+export type AgentAccess =
+  | { kind: "identity"; files: Record<IdentityFileName, string>; packages: AgentPackages }
+  | AgentCredential;
+
 /** Relative to the agent's own folder, as the agent's config.sh expects. */
-const AGENT_WORK_FOLDER = "_work";
+export const AGENT_WORK_FOLDER = "_work";
+/** The ACI secret volume with the agent's files, mounted read-only where the bootstrap reads them. */
+export const IDENTITY_VOLUME = "agent-identity";
+export const IDENTITY_MOUNT_PATH = "/mnt/aci-agent-identity";
 
 /** The container group running one agent; the container is named like the group. */
 export function containerGroupFor(
@@ -26,7 +47,7 @@ export function containerGroupFor(
   agent: PlannedAgent,
   location: string,
   bootstrapScript: string,
-  credential: AgentCredential,
+  access: AgentAccess,
 ): ContainerGroup {
   const identity = groupIdentity(config.identity, config.registry);
   return {
@@ -36,30 +57,41 @@ export function containerGroupFor(
     ...(identity === undefined ? {} : { identity }),
     osType: config.osType,
     priority: config.priority,
-    // Never, for every agent. A restart would hand the registration secret again to a container
-    // whose jobs (root in bootstrap mode) could have replaced any program in it; and an
-    // ephemeral agent would register afresh and take another job.
-    restartPolicy: "Never",
-    containers: [agentContainer(config, agent.name, bootstrapScript, credential)],
+    restartPolicy: restartPolicyOf(config, access),
+    containers: [agentContainer(config, agent, bootstrapScript, access)],
+    ...(access.kind === "identity" ? { volumes: [{ name: IDENTITY_VOLUME, secret: base64Files(access.files) }] } : {}),
     ...(config.registry === undefined ? {} : { imageRegistryCredentials: [registryCredential(config.registry)] }),
     ...(config.subnetIds.length === 0 ? {} : { subnetIds: config.subnetIds.map((id) => ({ id })) }),
   };
 }
 
-function agentContainer(config: StartConfig, name: string, bootstrapScript: string, credential: AgentCredential): Container {
+/**
+ * A long-lived agent that crashes comes back with the same identity: its files hold nothing its
+ * jobs could not read already. An ephemeral agent must not take a second job, and the token path
+ * would hand its registration secret again to a container its jobs could have changed.
+ */
+function restartPolicyOf(config: StartConfig, access: AgentAccess): "Never" | "OnFailure" {
+  return access.kind === "identity" && !config.ephemeral ? "OnFailure" : "Never";
+}
+
+function agentContainer(config: StartConfig, agent: PlannedAgent, bootstrapScript: string, access: AgentAccess): Container {
   return {
-    name,
+    name: agent.name,
     image: config.image,
     resources: { requests: { cpu: config.cpu, memoryInGB: config.memoryGB } },
-    environmentVariables: agentEnvironment(config, name, credential),
-    // The bootstrap script travels as an argument of the command rather than in a secret volume:
-    // no volume mount is needed, any image with /bin/sh runs it, and it holds no secret (the
-    // token and the user's startup script are secure environment values), so it may show in the
-    // definition. start.sh re-executes itself from its file to drop the secret from its
-    // environment, so the command first writes it to a file. A prebuilt image brings its own
-    // entrypoint.
+    environmentVariables: agentEnvironment(config, agent, access),
+    ...(access.kind === "identity" ? { volumeMounts: [{ name: IDENTITY_VOLUME, mountPath: IDENTITY_MOUNT_PATH, readOnly: true }] } : {}),
+    // The bootstrap script travels as an argument of the command rather than in a volume: any
+    // image with /bin/sh runs it, and it holds no secret (the user's startup script is a secure
+    // environment value), so it may show in the definition. start.sh re-executes itself from its
+    // file to drop secure values from its environment, so the command first writes it to a file.
+    // A prebuilt image brings its own entrypoint.
     ...(config.imageMode === "bootstrap" ? { command: bootstrapCommand(bootstrapScript) } : {}),
   };
+}
+
+function base64Files(files: Record<IdentityFileName, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([name, text]) => [name, Buffer.from(text, "utf8").toString("base64")]));
 }
 
 /** `sh -c` writes the script (its $1) to a file and runs it from there. */
@@ -73,15 +105,17 @@ export function bootstrapCommand(bootstrapScript: string): string[] {
   ];
 }
 
-function agentEnvironment(config: StartConfig, agentName: string, credential: AgentCredential): ContainerEnvironmentVariable[] {
+function agentEnvironment(config: StartConfig, agent: PlannedAgent, access: AgentAccess): ContainerEnvironmentVariable[] {
   return [
     { name: "AZP_URL", value: config.organizationUrl },
     { name: "AZP_POOL", value: config.pool },
-    { name: "AZP_AGENT_NAME", value: agentName },
-    ...credentialEnvironment(credential),
+    { name: "AZP_AGENT_NAME", value: agent.name },
+    ...(access.kind === "identity" ? identityEnvironment(access.packages) : tokenEnvironment(access)),
     { name: "AZP_WORK", value: AGENT_WORK_FOLDER },
     { name: "AZP_ONCE", value: String(config.ephemeral) },
     { name: "AZP_MAX_LIFETIME_MINUTES", value: String(config.maxLifetimeMinutes) },
+    // Absolute, so that a restarted container keeps the end its agent was given.
+    { name: "AZP_EXPIRES_AT", value: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES },
     // The startup script may carry credentials for installing tools.
     ...(config.startupScript === undefined ? [] : [{ name: "AZP_STARTUP_SCRIPT", secureValue: config.startupScript }]),
     { name: RUN_ID_VARIABLE, value: config.run.runId },
@@ -90,23 +124,25 @@ function agentEnvironment(config: StartConfig, agentName: string, credential: Ag
   ];
 }
 
-function credentialEnvironment(credential: AgentCredential): ContainerEnvironmentVariable[] {
-  switch (credential.kind) {
-    case "token":
-      return [
-        { name: "AZP_TOKEN", secureValue: credential.token },
-        { name: "AZP_AUTH", value: "PAT" },
-      ];
-    case "servicePrincipal":
-      return [
-        { name: "AZP_AUTH", value: "SP" },
-        { name: "AZP_TENANT_ID", value: credential.tenantId },
-        { name: "AZP_CLIENT_ID", value: credential.clientId },
-        { name: "AZP_CLIENT_SECRET", secureValue: credential.clientSecret },
-        // Where the agent (Azure.Identity) and start.sh ask Entra for the Azure DevOps token.
-        { name: "AZURE_AUTHORITY_HOST", value: credential.authorityHost },
-      ];
-  }
+function identityEnvironment(packages: AgentPackages): ContainerEnvironmentVariable[] {
+  return [
+    { name: "AZP_IDENTITY_DIR", value: IDENTITY_MOUNT_PATH },
+    { name: "AZP_AGENT_PACKAGE_URL", value: packages.glibc.downloadUrl },
+    { name: "AZP_AGENT_PACKAGE_SHA256", value: packages.glibc.hashValue },
+    ...(packages.musl === undefined
+      ? []
+      : [
+          { name: "AZP_AGENT_MUSL_PACKAGE_URL", value: packages.musl.downloadUrl },
+          { name: "AZP_AGENT_MUSL_PACKAGE_SHA256", value: packages.musl.hashValue },
+        ]),
+  ];
+}
+
+function tokenEnvironment(credential: AgentCredential): ContainerEnvironmentVariable[] {
+  return [
+    { name: "AZP_TOKEN", secureValue: credential.token },
+    { name: "AZP_AUTH", value: "PAT" },
+  ];
 }
 
 function groupIdentity(identity: AgentIdentity, registry: RegistryAccess | undefined): ContainerGroupIdentity | undefined {

@@ -1,33 +1,28 @@
-// Creating one agent's container group: a create-only PUT in the first region, the next region
-// when ACI has no capacity, and the SDK's own poller until the create operation ends.
+// Creating one agent: its registration (Linux agents, registered by the step), then its container
+// group: a create-only PUT in the first region, the next region when ACI has no capacity, and the
+// SDK's own poller until the create operation ends.
 import { AzureError, type GroupSnapshot } from "../azure/aci";
 import { formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import { OWN_TAGS } from "../run/tags";
-import { containerGroupFor } from "./containerGroupSpec";
+import { containerGroupFor, type AgentAccess } from "./containerGroupSpec";
+import type { StartRun } from "./context";
 import { StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
-import type { InFlight } from "./inFlight";
-import type { StartConfig } from "./inputs";
-import type { StartServices } from "./runStart";
+import { registerAgent } from "./register";
 
-export async function createAgent(
-  config: StartConfig,
-  services: StartServices,
-  agent: FleetAgent,
-  locations: string[],
-  signal: AbortSignal,
-  elapsed: () => number,
-  inFlight: InFlight,
-): Promise<void> {
+export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess: () => Promise<AgentAccess>): Promise<void> {
+  const { config, services, signal, inFlight, elapsed } = run;
   const { aci, log } = services;
+  // A Linux agent is registered by the step and gets its files; a Windows image registers itself.
+  const access: AgentAccess = run.packages === undefined ? await tokenAccess() : { kind: "identity", files: await registerAgent(run, agent, run.packages), packages: run.packages };
   const { operationPollMs } = armPacing(config.agentCount);
-  for (const [attempt, location] of locations.entries()) {
+  for (const [attempt, location] of run.regions.entries()) {
     signal.throwIfAborted();
     agent.location = location;
     agent.moveTo("creating");
-    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, services.agentCredential);
+    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, access);
     try {
       let accepted = false;
       const put = aci.beginCreate(config.resourceGroup, spec, { signal, pollIntervalMs: operationPollMs, onAccepted: () => { accepted = true; } });
@@ -45,10 +40,10 @@ export async function createAgent(
       return;
     } catch (error) {
       if (error instanceof AzureError && error.status === 412) {
-        await judgeExisting(config, services, agent, signal);
+        await judgeExisting(run, agent);
         return;
       }
-      const next = locations[attempt + 1];
+      const next = run.regions[attempt + 1];
       if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
       log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
       // The name is free in the next region only once this group is gone; a cancel ends the wait.
@@ -66,10 +61,10 @@ export function isCapacityError(error: AzureError): boolean {
  * ACI refused the create-only PUT because the group exists: this step's own PUT, retried by the
  * SDK after its answer was lost, or another step's group, which must be left alone.
  */
-async function judgeExisting(config: StartConfig, services: StartServices, agent: FleetAgent, signal: AbortSignal): Promise<void> {
-  const group = await services.aci.get(config.resourceGroup, agent.name, { signal });
+async function judgeExisting(run: StartRun, agent: FleetAgent): Promise<void> {
+  const group = await run.services.aci.get(run.config.resourceGroup, agent.name, { signal: run.signal });
   if (group !== undefined && isThisStepsGroup(group, agent.tags)) return;
-  agent.moveTo("taken", `the container group ${agent.name} was created by another step meanwhile (another start step with namePrefix '${config.namePrefix}'?); it is left alone`);
+  agent.moveTo("taken", `the container group ${agent.name} was created by another step meanwhile (another start step with namePrefix '${run.config.namePrefix}'?); it is left alone`);
   throw new StartFailure(`namePrefix: ${agent.reason ?? ""}`);
 }
 

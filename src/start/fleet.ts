@@ -1,16 +1,19 @@
 // The agents one start step plans, each in one explicit state.
 import type { AciEvent } from "../azure/aci";
+import type { AgentKey } from "../run/agentIdentity";
 
 /**
- * planned: name and tags decided, nothing sent. creating: a PUT is queued or sent in some region,
- * so the group may exist. provisioned: ARM reports the group provisioned. online: Azure DevOps
- * shows the agent online. failed: it cannot come online (`reason` says why). taken: the name
- * belongs to a group this step did not create, which it must never delete.
+ * planned: name and tags decided, nothing sent. registering: its registration is sent (or being
+ * retried), so it may be registered. creating: a PUT is queued or sent in some region, so the
+ * group may exist. provisioned: ARM reports the group provisioned. online: Azure DevOps shows the
+ * agent online. failed: it cannot come online (`reason` says why). taken: the name belongs to a
+ * group or registration this step did not make, which it must never delete.
  */
-export type AgentState = "planned" | "creating" | "provisioned" | "online" | "failed" | "taken";
+export type AgentState = "planned" | "registering" | "creating" | "provisioned" | "online" | "failed" | "taken";
 
 const allowedMoves: Record<AgentState, readonly AgentState[]> = {
-  planned: ["creating", "failed"],
+  planned: ["registering", "creating", "failed"],
+  registering: ["creating", "failed", "taken"],
   // creating -> creating: the next region after one without capacity. An agent may come online
   // before its create operation is seen to end.
   creating: ["creating", "provisioned", "online", "failed", "taken"],
@@ -34,6 +37,13 @@ export class FleetAgent {
   onlineAfterMs: number | undefined;
   /** A PUT sent and not yet answered: the group it makes must be deleted even after a cancel. */
   unansweredPut: Promise<void> | undefined;
+  /** Its key, made from the step's first moment for this agent alone (Linux agents). */
+  key: Promise<AgentKey> | undefined;
+  /** Its registration's id, once Azure DevOps answered. */
+  agentId: number | undefined;
+  /** A registration sent and not yet answered: it settles with the id of the agent it made, if any. */
+  unansweredRegistration: Promise<number | undefined> | undefined;
+  registeredAfterMs: number | undefined;
   /** What the watch last showed of the group, so that only changes are logged. */
   shownState: string | undefined;
   readonly shownEvents = new Set<string>();
@@ -56,7 +66,7 @@ export class FleetAgent {
 
   /** A group of this name may exist because this step asked for it. */
   get mayHaveGroup(): boolean {
-    return this.state !== "planned" && this.state !== "taken";
+    return this.state !== "planned" && this.state !== "registering" && this.state !== "taken";
   }
 
   /** Event lines not shown before. */

@@ -26,6 +26,7 @@ import {
   type PipelineVariables,
 } from "../core/inputSource";
 import {
+  MAX_TIMEOUT_MINUTES,
   namePrefix,
   poolName,
   registration,
@@ -33,9 +34,8 @@ import {
   resourceGroupName,
   runIdentity,
   type Registration,
-  type RunIdentity,
 } from "../run/inputs";
-import { FLEET_VARIABLE, MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue } from "../run/names";
+import { FLEET_VARIABLE, MAX_NAME_LENGTH, RUN_ID_VARIABLE, agentName, runTagValue, type RunIdentity } from "../run/names";
 import { MAX_TAGS_PER_RESOURCE, MAX_TAG_NAME_LENGTH, MAX_TAG_VALUE_LENGTH, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 
 /** Debian with apt and the libraries the agent needs (ICU, OpenSSL), from Microsoft's registry: no Docker Hub pull limits. */
@@ -133,7 +133,7 @@ function startFields(read: InputReader, vars: PipelineVariables) {
     startupScript: parseInput(read, "startupScript", optional(asIs)),
     ephemeral: parseInput(read, "ephemeral", withDefault(true, bool)),
     maxLifetimeMinutes: parseInput(read, "maxLifetimeMinutes", withDefault(120, wholeNumber(0, MAX_LIFETIME_MINUTES))),
-    timeoutMinutes: parseInput(read, "timeoutMinutes", withDefault(10, wholeNumber(1, 120))),
+    timeoutMinutes: parseInput(read, "timeoutMinutes", withDefault(10, wholeNumber(1, MAX_TIMEOUT_MINUTES))),
     keepOnFailure: parseInput(read, "keepOnFailure", withDefault(false, bool)),
     tags: parseInput(read, "tags", withDefault({}, userTags)),
     dryRun: parseInput(read, "dryRun", withDefault(false, bool)),

@@ -3,20 +3,29 @@ import { AzureError, regionKey, type AciApi } from "../azure/aci";
 import { RequestTimeout } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
-import { namingRegistrationInput, type PoolApi } from "../run/pools";
+import { namingRegistrationInput, type AgentRegistry } from "../run/pools";
+import type { AgentPackages } from "./containerGroupSpec";
 import { describe } from "./failures";
 import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
 
+/** What pre-flight found: the pool, the first region, and (for agents the step registers) the agent packages. */
+export interface Preflight {
+  pool: AgentPool;
+  location: string;
+  packages: AgentPackages | undefined;
+}
+
 export async function preflight(
   config: StartConfig,
-  services: { aci: AciApi; pools: PoolApi; log: { warning(message: string): void } },
+  services: { aci: AciApi; pools: AgentRegistry; log: { warning(message: string): void } },
   names: string[],
   signal: AbortSignal,
   inFlight: InFlight,
-): Promise<{ pool: AgentPool; location: string }> {
+): Promise<Preflight> {
   const { aci, pools } = services;
-  const [pool, resourceGroupLocation, existing, regions] = await Promise.all([
+  const registersAgents = config.osType === "Linux";
+  const [pool, resourceGroupLocation, existing, regions, packages] = await Promise.all([
     inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
       throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
     }),
@@ -31,6 +40,7 @@ export async function preflight(
       throw new Error(`Pre-flight could not check that the names ${names.join(", ")} are free in resource group '${config.resourceGroup}': ${describe(error)}`);
     }),
     inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
+    registersAgents ? inFlight.track("Azure DevOps to name the agent packages", agentPackages(pools, config, signal)) : Promise.resolve(undefined),
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
   const location = config.location ?? regionKey(resourceGroupLocation);
@@ -49,12 +59,31 @@ export async function preflight(
   if (pool.isHosted) {
     throw new InputError([`pool: '${config.pool}' is a Microsoft-hosted pool; name a self-hosted pool`]);
   }
-  if (!(await inFlight.track(`Azure DevOps to check the permissions on pool '${pool.name}'`, pools.canManagePool(pool.id, signal)))) {
+  const [mayManage, registered] = await Promise.all([
+    inFlight.track(`Azure DevOps to check the permissions on pool '${pool.name}'`, pools.canManagePool(pool.id, signal)),
+    inFlight.track(`Azure DevOps to list the agents of pool '${pool.name}'`, pools.listAgents(pool.id, signal)),
+  ]);
+  if (!mayManage) {
     throw new InputError([
-      `pool: the registering identity (registrationAuth: ${config.registration.auth}) lacks the Administrator role on pool '${pool.name}', which registering and removing agents need`,
+      `registrationAuth: the identity of registrationAuth ${config.registration.auth} lacks the Administrator role (Manage) on pool '${pool.name}', which registering and removing agents need`,
     ]);
   }
-  return { pool, location };
+  const registeredNames = names.filter((name) => registered.some((agent) => agent.name.toLowerCase() === name));
+  if (registeredNames.length > 0) {
+    throw new InputError([
+      `namePrefix: ${registeredNames.join(", ")} ${registeredNames.length === 1 ? "is" : "are"} already registered in pool '${pool.name}' (another start step of this run, or left by one); give each start step its own namePrefix, or remove them with AciAgentStop`,
+    ]);
+  }
+  return { pool, location, packages };
+}
+
+/** The glibc package every Linux agent needs, and the musl one when the feed has it (for Alpine images). */
+async function agentPackages(pools: AgentRegistry, config: StartConfig, signal: AbortSignal): Promise<AgentPackages> {
+  const [glibc, musl] = await Promise.all([pools.agentPackage("linux-x64", signal), pools.agentPackage("linux-musl-x64", signal)]).catch((error: unknown) => {
+    throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
+  });
+  if (glibc === undefined) throw new Error(`Azure DevOps at ${config.organizationUrl} names no linux-x64 agent package (_apis/distributedtask/packages/agent)`);
+  return { glibc, musl };
 }
 
 /** Regions named in the inputs (or the resource group's, when `location` is not set) where ACI cannot create groups. */

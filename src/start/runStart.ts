@@ -1,15 +1,13 @@
-// AciAgentStart's core, top to bottom: pre-flight, create every container group (with region
-// fallback) while watching the agents come online, and on any failure, timeout or cancel, clean up.
-import type { AciApi } from "../azure/aci";
-import { formatSeconds, type Clock } from "../core/clock";
+// AciAgentStart's core, top to bottom: each agent's key from the first moment, pre-flight,
+// register and create every agent (with region fallback) while watching them come online, and on
+// any failure, timeout or cancel, clean up.
+import { formatSeconds } from "../core/clock";
 import { deadlineSignal } from "../core/deadline";
-import type { AgentPool } from "../devops/client";
-import type { TaskPlatform } from "../platform/types";
-import type { AgentCredential } from "../run/inputs";
 import { agentNames } from "../run/names";
-import type { PoolApi } from "../run/pools";
 import { agentTags } from "../run/tags";
 import { cancelledBeforeCreating, cleanUp } from "./cleanUp";
+import type { AgentAccess } from "./containerGroupSpec";
+import type { StartRun, StartServices } from "./context";
 import { createAgent } from "./create";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import { FleetAgent } from "./fleet";
@@ -20,22 +18,11 @@ import { watchUntilOnline } from "./watch";
 
 export { StartFailure } from "./failures";
 
-export type StartLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug" | "infoExternal" | "setProgress">;
-
-export interface StartServices {
-  aci: AciApi;
-  pools: PoolApi;
-  log: StartLog;
-  clock: Clock;
-  /** Aborted when the pipeline cancels the step. */
-  signal: AbortSignal;
-  bootstrapScript: string;
-  agentCredential: AgentCredential;
-}
-
 export interface StartedAgent {
   name: string;
   location: string;
+  /** Milliseconds from the step's start until Azure DevOps answered its registration (agents the step registers). */
+  registeredAfterMs: number | undefined;
   /** Milliseconds from the step's start until ARM reported the group provisioned. */
   provisionedAfterMs: number | undefined;
   /** Milliseconds from the step's start until Azure DevOps showed the agent online. */
@@ -60,22 +47,38 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const step = deadlineSignal(config.timeoutMinutes * 60_000, () => new StepTimedOut(), cancel.signal);
   const inFlight = new InFlight(step.signal);
   const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
+  // Keys depend on nothing: each agent's is made from the first moment, while pre-flight reads.
+  const keys = config.osType === "Linux" ? names.map(() => services.makeKey()) : [];
+  for (const key of keys) key.catch(() => undefined);
   try {
-    const { pool, location } = await preflight(config, services, names, step.signal, inFlight);
+    const { pool, location, packages } = await preflight(config, services, names, step.signal, inFlight);
     const preflightMs = elapsed();
-    log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}.`);
+    log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}${packages === undefined ? "" : `, agent ${packages.glibc.version}`}.`);
 
     const now = new Date(clock.now());
-    const fleet = names.map((name) => new FleetAgent(name, agentTags(config, name, now), location));
+    const fleet = names.map((name, index) => {
+      const agent = new FleetAgent(name, agentTags(config, name, now), location);
+      agent.key = keys[index];
+      return agent;
+    });
     log.info(`Starting ${fleet.length} agent(s): ${names.join(", ")}`);
+    const run: Omit<StartRun, "signal"> = {
+      config,
+      services,
+      pool,
+      fleet,
+      regions: [location, ...config.fallbackLocations.filter((l) => l !== location)],
+      packages,
+      elapsed,
+      inFlight,
+    };
     try {
-      const regions = [location, ...config.fallbackLocations.filter((l) => l !== location)];
-      await bringOnline(config, services, pool, fleet, regions, step.signal, elapsed, inFlight);
+      await bringOnline(run, step.signal);
     } catch (error) {
-      throw await cleanUp(config, services, pool, fleet, failureOf(error, config, fleet, inFlight));
+      throw await cleanUp({ ...run, signal: step.signal }, failureOf(error, config, fleet, inFlight));
     }
     return {
-      agents: fleet.map(({ name, location: region, provisionedAfterMs, onlineAfterMs }) => ({ name, location: region, provisionedAfterMs, onlineAfterMs })),
+      agents: fleet.map(({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs }) => ({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs })),
       phases: { preflightMs, onlineMs: elapsed() - preflightMs, totalMs: elapsed() },
       requests: { arm: services.aci.requestCount, devops: services.pools.requestCount },
     };
@@ -89,23 +92,16 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   }
 }
 
-/** Creates every group and watches until every agent is online; the first failure ends both. */
-async function bringOnline(
-  config: StartConfig,
-  services: StartServices,
-  pool: AgentPool,
-  fleet: FleetAgent[],
-  regions: string[],
-  stepSignal: AbortSignal,
-  elapsed: () => number,
-  inFlight: InFlight,
-): Promise<void> {
+/** Registers and creates every agent and watches until every agent is online; the first failure ends all. */
+async function bringOnline(runWithoutSignal: Omit<StartRun, "signal">, stepSignal: AbortSignal): Promise<void> {
   const work = new AbortController();
   const onStepEnd = () => { work.abort(stepSignal.reason); };
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
   if (stepSignal.aborted) onStepEnd();
-  const creates = fleet.map((agent) =>
-    createAgent(config, services, agent, regions, work.signal, elapsed, inFlight).catch((error: unknown) => {
+  const run: StartRun = { ...runWithoutSignal, signal: work.signal };
+  const tokenAccess = once(async (): Promise<AgentAccess> => run.services.agentCredential());
+  const creates = run.fleet.map((agent) =>
+    createAgent(run, agent, tokenAccess).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);
@@ -116,7 +112,7 @@ async function bringOnline(
     }),
   );
   try {
-    await watchUntilOnline(config, services, pool, fleet, work.signal, elapsed, inFlight);
+    await watchUntilOnline(run);
   } catch (error) {
     throw work.signal.aborted ? work.signal.reason : error;
   } finally {
@@ -125,6 +121,12 @@ async function bringOnline(
     stepSignal.removeEventListener("abort", onStepEnd);
     await Promise.all(creates);
   }
+}
+
+/** Calls `make` once, at the first call, and answers its promise to every call. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 /** The failure the step reports: a timeout names the agents not online and what still hung. */

@@ -6,7 +6,7 @@ import type { StartResult } from "./runStart";
 
 export function startSummary(config: StartConfig, result: StartResult): string {
   const rows = result.agents.map(
-    (a) => `| ${a.name} | ${a.location} | ${optionalSeconds(a.provisionedAfterMs)} | ${optionalSeconds(a.onlineAfterMs)} |`,
+    (a) => `| ${a.name} | ${a.location} | ${optionalSeconds(a.registeredAfterMs)} | ${optionalSeconds(a.provisionedAfterMs)} | ${optionalSeconds(a.onlineAfterMs)} |`,
   );
   const fleet = fleetName(config.namePrefix, config.run.runId);
   return [
@@ -15,14 +15,14 @@ export function startSummary(config: StartConfig, result: StartResult): string {
     `${result.agents.length} agent(s) in pool **${config.pool}**, image \`${config.image}\` (${config.imageMode}), ${config.cpu} CPU / ${config.memoryGB} GB each.`,
     `Jobs reach them with the demand \`${fleetDemand(fleet)}\`.`,
     "",
-    "| agent | region | provisioned after | online after |",
-    "|---|---|---|---|",
+    "| agent | region | registered after | provisioned after | online after |",
+    "|---|---|---|---|---|",
     ...rows,
     "",
     "| phase | time |",
     "|---|---|",
-    `| pre-flight (pool, permissions, resource group, regions, free names) | ${formatSeconds(result.phases.preflightMs)} |`,
-    `| create and wait until online | ${formatSeconds(result.phases.onlineMs)} |`,
+    `| pre-flight (pool, permissions, resource group, regions, free names, agent package) | ${formatSeconds(result.phases.preflightMs)} |`,
+    `| register, create and wait until online | ${formatSeconds(result.phases.onlineMs)} |`,
     `| total | ${formatSeconds(result.phases.totalMs)} |`,
     "",
     `Requests: ${result.requests.arm} to Azure Resource Manager, ${result.requests.devops} to Azure DevOps.`,

@@ -6,14 +6,19 @@ import { systemClock, formatSeconds } from "../core/clock";
 import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess, StepSecrets } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
 import { agentNames, fleetDemand, fleetName } from "../run/names";
+import { makeAgentKey } from "../run/agentIdentity";
 import { agentTags } from "../run/tags";
 import { armTemplateFor } from "./armTemplate";
-import type { AgentCredential } from "../run/inputs";
 import { containerGroupFor } from "./containerGroupSpec";
 import { writeImageTemplate } from "./imageTemplate";
 import { parseStartInputs, type StartConfig } from "./inputs";
 import { runStart, type StartResult } from "./runStart";
 import { startSummary } from "./summary";
+
+/** Stands for the registration token in the template; the template turns it into a parameter. */
+const DRY_RUN_TOKEN = "dry-run";
+const DRY_RUN_NOTE =
+  "Written by a dry run of AciAgentStart, which registers nothing: each agent here registers itself with the registrationToken parameter (the documented token path of agent/start.sh). A real run registers every agent itself and gives each container only its own agent's identity files, so that no credential that can register agents enters a container.";
 
 export async function runStartTask(platform: TaskPlatform, bootstrapScript: string, signal: AbortSignal): Promise<void> {
   try {
@@ -21,7 +26,7 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     const parsed = parseStartInputs(inputReader(platform, secrets), pipelineVariables(platform));
     if (parsed.dryRun) {
       const config = parsed;
-      const path = writeDryRunTemplate(platform, config, bootstrapScript, await dryRunCredential(platform, config, secrets));
+      const path = writeDryRunTemplate(platform, config, bootstrapScript);
       setOutputs(platform, config);
       platform.setVariable("armTemplatePath", path, { isOutput: true });
       platform.setResult("succeeded", platform.loc("DryRunSucceeded", path));
@@ -37,7 +42,9 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
       clock: systemClock,
       signal,
       bootstrapScript,
-      agentCredential: await registration.agentCredential(),
+      agentCredential: () => registration.agentCredential(),
+      makeKey: makeAgentKey,
+      keepSecret: (value) => { secrets.add(value); },
     });
     setOutputs(platform, config);
     publishSummary(platform, config, result);
@@ -60,21 +67,18 @@ function demandOf(config: StartConfig): string {
   return fleetDemand(fleetName(config.namePrefix, config.run.runId));
 }
 
-/** Secure values become template parameters; the service principal's ids are plain values. */
-async function dryRunCredential(platform: TaskPlatform, config: StartConfig, secrets: StepSecrets): Promise<AgentCredential> {
-  if (config.registration.auth !== "servicePrincipal") return { kind: "token", token: "dry-run" };
-  const arm = armAccess(platform, config.serviceConnection, secrets);
-  return registrationAccess(platform, config.registration, config.organizationUrl, arm, secrets).agentCredential();
-}
-
-function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string, credential: AgentCredential): string {
+/**
+ * A dry run registers nothing, so its template takes the documented token path, which a person can
+ * deploy: each agent registers itself with the token given as the registrationToken parameter.
+ */
+function writeDryRunTemplate(platform: TaskPlatform, config: StartConfig, bootstrapScript: string): string {
   // Without a location the template deploys to the resource group's, so a dry run needs no Azure access.
   const now = new Date();
   const groups = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount).map((name) => ({
-    ...containerGroupFor(config, { name, tags: agentTags(config, name, now) }, "", bootstrapScript, credential),
+    ...containerGroupFor(config, { name, tags: agentTags(config, name, now) }, "", bootstrapScript, { kind: "token", token: DRY_RUN_TOKEN }),
     location: config.location,
   }));
-  const { template, parameterNames } = armTemplateFor(groups);
+  const { template, parameterNames } = armTemplateFor(groups, DRY_RUN_NOTE);
   const path = join(platform.tempDirectory, `aci-agents-${fleetName(config.namePrefix, config.run.runId)}-${config.run.attempt}.template.json`);
   writeFileSync(path, `${JSON.stringify(template, null, 2)}\n`);
   writeImageTemplate(platform, path.replace(/\.template\.json$/, ".image"), bootstrapScript);

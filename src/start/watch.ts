@@ -3,13 +3,9 @@
 import type { GroupSnapshot } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { RequestTimeout } from "../core/deadline";
-import type { AgentPool } from "../devops/client";
 import { armPacing } from "../run/armPacing";
+import type { StartLog, StartRun } from "./context";
 import { StartFailure } from "./failures";
-import type { InFlight } from "./inFlight";
-import type { FleetAgent } from "./fleet";
-import type { StartConfig } from "./inputs";
-import type { StartServices } from "./runStart";
 
 /**
  * How often the pool is read once a group is provisioned: its agent registers within seconds, and
@@ -17,16 +13,9 @@ import type { StartServices } from "./runStart";
  */
 const poolReadWhileRegisteringMs = 250;
 
-export async function watchUntilOnline(
-  config: StartConfig,
-  services: StartServices,
-  pool: AgentPool,
-  fleet: FleetAgent[],
-  signal: AbortSignal,
-  elapsed: () => number,
-  inFlight: InFlight,
-): Promise<void> {
-  const { clock, log, pools } = services;
+export async function watchUntilOnline(run: StartRun): Promise<void> {
+  const { fleet, pool, signal, elapsed, inFlight } = run;
+  const { clock, log, pools } = run.services;
   const backoff = new Backoff(500, 1000);
   let reported = -1;
   for (;;) {
@@ -45,15 +34,16 @@ export async function watchUntilOnline(
       log.setProgress(Math.round((100 * onlineCount) / fleet.length), `${onlineCount} of ${fleet.length} agents online`);
     }
     if (onlineCount === fleet.length) return;
-    await watchGroups(config, services, fleet, signal, elapsed, inFlight);
+    await watchGroups(run);
     const registering = fleet.some((a) => a.state === "provisioned");
     await clock.sleep(registering ? poolReadWhileRegisteringMs : backoff.next(), signal);
   }
 }
 
 /** Reads the groups whose agents are not online yet, shows what changed, and fails dead ones. */
-async function watchGroups(config: StartConfig, services: StartServices, fleet: FleetAgent[], signal: AbortSignal, elapsed: () => number, inFlight: InFlight): Promise<void> {
-  const { aci, clock, log } = services;
+async function watchGroups(run: StartRun): Promise<void> {
+  const { config, fleet, signal, elapsed, inFlight } = run;
+  const { aci, clock, log } = run.services;
   // Each group's state, while its agent is not online yet, as often as the fleet's ARM pacing allows.
   const { groupReadMs } = armPacing(fleet.length);
   const due = fleet.filter((a) => (a.state === "creating" || a.state === "provisioned") && clock.now() - a.lastWatchAt >= groupReadMs);
@@ -85,7 +75,7 @@ async function watchGroups(config: StartConfig, services: StartServices, fleet: 
 }
 
 /** A single hung read is tried again on the next turn; the step's deadline bounds the whole. */
-async function retryingHung<T>(log: StartServices["log"], call: Promise<T>): Promise<T | undefined> {
+async function retryingHung<T>(log: StartLog, call: Promise<T>): Promise<T | undefined> {
   try {
     return await call;
   } catch (error) {

@@ -25,8 +25,8 @@ import {
   resourceGroupName,
   runIdentity,
   type Registration,
-  type RunIdentity,
 } from "../run/inputs";
+import type { RunIdentity } from "../run/names";
 
 /** namePrefix of a stop that removes every fleet of the run (a final clean-up job). */
 export const EVERY_FLEET = "*";

@@ -11,6 +11,7 @@ import { DevOpsError, type AgentPool, type PoolAgent } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
 import { armPacing } from "../run/armPacing";
 import { fleetName, runTagValue } from "../run/names";
+import { MAX_TIMEOUT_MINUTES } from "../run/inputs";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 import { EVERY_FLEET, type StopConfig } from "./inputs";
@@ -65,7 +66,7 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
   const groupRemovals = new Map(selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group, operationPollMs)]));
   const found = await registry;
 
-  const targets = found.read ? matchRegistrations(config, selection, found.agents) : selection.groups.map((g) => ({ name: g.name, group: g, agent: undefined }));
+  const targets = found.read ? matchRegistrations(config, selection, found.agents, services.clock.now()) : selection.groups.map((g) => ({ name: g.name, group: g, agent: undefined }));
   log.info(targets.length === 0 ? "Nothing to remove." : `Removing ${targets.length}: ${targets.map((t) => t.name).join(", ")}`);
   const outcomes = await Promise.allSettled(targets.map((target) => removeTarget(services, found, target, groupRemovals.get(target.name.toLowerCase()))));
   const removed: RemovedAgent[] = [];
@@ -141,7 +142,7 @@ async function selectGroups(config: StopConfig, services: StopServices): Promise
 }
 
 /** Each selected group with its registration, plus the registrations the scope selects on their own. */
-function matchRegistrations(config: StopConfig, selection: GroupSelection, registrations: PoolAgent[]): StopTarget[] {
+function matchRegistrations(config: StopConfig, selection: GroupSelection, registrations: PoolAgent[], now: number): StopTarget[] {
   const byName = (name: string) => registrations.find((a) => a.name.toLowerCase() === name.toLowerCase());
   const withGroups = selection.groups.map((g) => ({ name: g.name, group: g, agent: byName(g.name) }));
   const groupNames = new Set(selection.groups.map((g) => g.name.toLowerCase()));
@@ -158,7 +159,7 @@ function matchRegistrations(config: StopConfig, selection: GroupSelection, regis
       );
     }
     case "expired":
-      return [...withGroups, ...alone(staleRegistrations(registrations, config.namePrefix, selection.live))];
+      return [...withGroups, ...alone(staleRegistrations(registrations, config.namePrefix, selection.live, now))];
   }
 }
 
@@ -201,9 +202,22 @@ export function isOurAgentName(name: string, prefix: string): boolean {
   return new RegExp(`^${escapeRegExp(prefix)}-\\d+-\\d+-\\d+$`, "i").test(name);
 }
 
-/** Offline agents named like ours whose container group is not live (a live one may be registering). */
-export function staleRegistrations(registrations: PoolAgent[], prefix: string, liveGroups: Set<string>): PoolAgent[] {
-  return registrations.filter((a) => a.status === "offline" && isOurAgentName(a.name, prefix) && !liveGroups.has(a.name.toLowerCase()));
+/**
+ * A start step registers its agents before it creates their groups, for at most its timeoutMinutes
+ * (120 at the most): a registration younger than that may belong to a fleet being started.
+ */
+export const YOUNGEST_STALE_REGISTRATION_MS = MAX_TIMEOUT_MINUTES * 60_000;
+
+/**
+ * Offline agents named like ours whose container group is not live (a live one may be coming
+ * online), registered long enough ago that no start step can still be creating their group.
+ */
+export function staleRegistrations(registrations: PoolAgent[], prefix: string, liveGroups: Set<string>, now: number): PoolAgent[] {
+  return registrations.filter((a) => {
+    const created = a.createdOn === undefined ? Number.NaN : Date.parse(a.createdOn);
+    const young = !Number.isNaN(created) && now - created < YOUNGEST_STALE_REGISTRATION_MS;
+    return a.status === "offline" && isOurAgentName(a.name, prefix) && !liveGroups.has(a.name.toLowerCase()) && !young;
+  });
 }
 
 interface GroupRemoval {

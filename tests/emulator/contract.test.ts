@@ -200,6 +200,8 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       const secureHash = createHash("sha256").update(secureValue).digest("hex");
       const volumeSecret = Buffer.from(`volume-${randomUUID()}`).toString("base64");
       const registryPassword = `registry-${randomUUID()}`;
+      // Under the temporary folder: the runtime makes an absent mount point on this machine.
+      const secretsPath = join(tmpdir(), `aci-contract-secrets-${randomUUID()}`);
       const group: ContainerGroup = {
         location: info.location,
         osType: "Linux",
@@ -216,7 +218,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
               { name: "AZP_URL", value: "https://dev.azure.com/contoso" },
               { name: "AZP_TOKEN", secureValue },
             ],
-            volumeMounts: [{ name: "secrets", mountPath: "/secrets" }],
+            volumeMounts: [{ name: "secrets", mountPath: secretsPath }],
             resources: { requests: { cpu: 1, memoryInGB: 1.5 } },
           },
         ],
@@ -250,6 +252,54 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         return content.includes("secret-delivered") ? content : undefined;
       });
       assert.ok(!logs.includes(secureValue));
+      rmSync(secretsPath, { recursive: true, force: true });
+    });
+
+    it("a mounted secret volume: the container reads its files, while GET, list and every ARM answer leave its contents out", async function () {
+      const { info } = emulator();
+      const mountPath = join(tmpdir(), `aci-contract-identity-${randomUUID()}`);
+      const plain = `credentials-${randomUUID()}`;
+      const plainHash = createHash("sha256").update(plain).digest("hex");
+      const encoded = Buffer.from(plain).toString("base64");
+      try {
+        const group: ContainerGroup = {
+          location: info.location,
+          osType: "Linux",
+          restartPolicy: "Never",
+          volumes: [{ name: "agent-identity", secret: { credentials: encoded } }],
+          containers: [
+            {
+              name: "main",
+              image: "contoso.azurecr.io/agents/azp:1",
+              // Compares hashes, so that neither the command nor the log carries the secret.
+              command: ["/bin/sh", "-c", `if [ "$(sha256sum < '${mountPath}/credentials' | cut -c1-64)" = "${plainHash}" ]; then echo volume-mounted; else echo volume-missing; fi; sleep 600`],
+              volumeMounts: [{ name: "agent-identity", mountPath, readOnly: true }],
+              resources: { requests: { cpu: 1, memoryInGB: 1.5 } },
+            },
+          ],
+        };
+        const client = armClient(info);
+        await client.containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-secret-volume", group, fastPolling);
+        const logs = await eventually("the container's check of its volume", async () => {
+          const content = (await client.containers.listLogs(info.resourceGroup, "cg-secret-volume", "main")).content ?? "";
+          return /volume-(mounted|missing)/.test(content) ? content : undefined;
+        });
+        assert.match(logs, /volume-mounted/, "the secret volume was not mounted in the container");
+        const fetched = await client.containerGroups.get(info.resourceGroup, "cg-secret-volume");
+        const listed: ContainerGroup[] = [];
+        for await (const item of client.containerGroups.listByResourceGroup(info.resourceGroup)) listed.push(item);
+        for await (const item of client.containerGroups.list()) listed.push(item);
+        assert.equal(listed.length, 2);
+        for (const [what, view] of [["GET", fetched], ["list", listed[0]], ["subscription list", listed[1]]] as const) {
+          assert.deepEqual(view?.volumes, [{ name: "agent-identity", secret: {} }], `${what}: the secret volume's contents`);
+          assert.deepEqual(view.containers[0]?.volumeMounts, [{ name: "agent-identity", mountPath, readOnly: true }], `${what}: the volume mount`);
+        }
+        for (const entry of (await requestLog(info)).filter((e) => e.service === "arm")) {
+          for (const secret of [encoded, plain]) assert.ok(!entry.responseBody.includes(secret), `${entry.method} ${entry.url} answered with the secret`);
+        }
+      } finally {
+        rmSync(mountPath, { recursive: true, force: true });
+      }
     });
 
     it("logs: containers.listLogs returns the output, honours tail and prefixes timestamps", async function () {

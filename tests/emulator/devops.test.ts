@@ -10,10 +10,13 @@ import {
   connectAgent,
   control,
   devops,
+  messageBody,
   poolId,
   rawRequest,
   registerAgent,
   secretCredential,
+  sessionKey,
+  setUserCapabilities,
   useEmulator,
   type AgentJson,
   type EmulatorInfo,
@@ -68,8 +71,9 @@ describe("emulated Azure DevOps (distributedtask 7.1)", function () {
       const { agent } = await registerAgent(info, pool, {
         name: "aci-caps-1",
         systemCapabilities: { "Agent.OS": "Linux", docker: "true" },
-        userCapabilities: { team: "platform" },
+        userCapabilities: { ignored: "POST does not set user capabilities" },
       });
+      assert.equal((await setUserCapabilities(info, pool, agent.id, { team: "platform" })).status, 200);
       await registerAgent(info, pool, { name: "aci-caps-2" });
 
       const plain = await agentsNamed(info, pool, "aci-caps-1");
@@ -252,9 +256,10 @@ describe("emulated Azure DevOps (distributedtask 7.1)", function () {
         auth: { bearer: dockerSession.token },
       });
       assert.equal(message.status, 200, message.text);
-      const envelope = message.json as { messageId: number; messageType: string; body: string };
+      const envelope = message.json as { messageId: number; messageType: string; body: string; iv?: string };
       assert.equal(envelope.messageType, "PipelineAgentJobRequest");
-      const job = JSON.parse(envelope.body) as { requestId: number; lockToken: string; jobName: string };
+      assert.equal(typeof envelope.iv, "string", "a job message is encrypted");
+      const job = JSON.parse(messageBody(envelope, sessionKey(dockerSession, docker.key))) as { requestId: number; lockToken: string; jobName: string };
       assert.equal(job.requestId, requestId);
       assert.equal(job.jobName, "Build in docker");
       assert.equal(typeof job.lockToken, "string");

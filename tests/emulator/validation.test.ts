@@ -210,7 +210,16 @@ const accepted: Accepted[] = [
       props(b).imageRegistryCredentials = [{ server: "contoso.azurecr.io", identity: identityId }];
     },
   },
-  { title: "a Windows group with Spot priority (Spot supports Windows)", mutate: (b) => Object.assign(props(b), { osType: "Windows", priority: "Spot" }) },
+  {
+    title: "a Windows group with Spot priority (Spot supports Windows)",
+    mutate: (b) => {
+      Object.assign(props(b), { osType: "Windows", priority: "Spot" });
+      // Windows groups have no secret volumes.
+      delete props(b).volumes;
+      delete container(b).properties.volumeMounts;
+    },
+  },
+  { title: "secret file names with a leading dot, digits, '-' and '_'", mutate: (b) => (props(b).volumes = [{ name: "agent-config", secret: { ".agent": "eA==", "credentials_rsaparams-2": "eA==" } }]) },
   { title: "a Linux group in a subnet with a private IP", mutate: (b) => Object.assign(props(b), { subnetIds: [{ id: subnetId }], ipAddress: { type: "Private", ports: [{ port: 80 }] } }) },
   {
     title: "limits between the container's request and the group's total request",
@@ -490,6 +499,25 @@ const rejected: Rejected[] = [
   // Volumes
   { title: "a secret that is not base64", mutate: (b) => (props(b).volumes = [{ name: "agent-config", secret: { "settings.json": "{\"pool\":\"aci\"}" } }]), status: 400, code: "InvalidSecretVolumeValue", message: "secret 'settings.json' in secret volume 'agent-config'" },
   { title: "two volumes with one name", mutate: (b) => props(b).volumes?.push({ name: "agent-config", emptyDir: {} }), status: 400, code: "DuplicateVolumeName", message: "The volume name 'agent-config' is used more than once" },
+  {
+    title: "a secret volume on a Windows group",
+    mutate: (b) => (props(b).osType = "Windows"),
+    status: 400,
+    code: "SecretVolumesNotSupportedOnWindows",
+    message: "Secret volumes are not supported for Windows container groups.",
+  },
+  {
+    title: "an emptyDir volume on a Windows group",
+    mutate: (b) => {
+      props(b).osType = "Windows";
+      props(b).volumes = [{ name: "agent-config", emptyDir: {} }];
+    },
+    status: 400,
+    code: "EmptyDirVolumesNotSupportedOnWindows",
+    message: "EmptyDir volumes are not supported for Windows container groups.",
+  },
+  { title: "a secret file name with a slash", mutate: (b) => (props(b).volumes = [{ name: "agent-config", secret: { "../agent": "eA==" } }]), status: 400, code: "InvalidSecretVolumeFileName", message: "The secret name '../agent' in secret volume 'agent-config'" },
+  { title: "a secret file name '..'", mutate: (b) => (props(b).volumes = [{ name: "agent-config", secret: { "..": "eA==" } }]), status: 400, code: "InvalidSecretVolumeFileName", message: "is invalid" },
   {
     title: "a volume mount of an undeclared volume",
     mutate: (b) => (container(b).properties.volumeMounts = [{ name: "work", mountPath: "/azp/_work" }]),

@@ -6,7 +6,7 @@
  * `https.request({ ca })`.
  */
 import { strict as assert } from "node:assert";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
+import { constants as cryptoConstants, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, privateDecrypt, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
@@ -446,13 +446,15 @@ export async function agentAccessToken(info: EmulatorInfo, agent: AgentJson, key
   });
 }
 
+export interface AgentSession {
+  token: string;
+  sessionId: string;
+  /** As POST sessions answers it: the session's AES key, RSA-OAEP (SHA-1) encrypted to the agent's key. */
+  encryptionKey?: { encrypted: boolean; value: string };
+}
+
 /** Takes the agent's token and opens a session, as the agent's listener does. */
-export async function connectAgent(
-  info: EmulatorInfo,
-  pool: number,
-  agent: AgentJson,
-  key: AgentKey,
-): Promise<{ token: string; sessionId: string }> {
+export async function connectAgent(info: EmulatorInfo, pool: number, agent: AgentJson, key: AgentKey): Promise<AgentSession> {
   const tokenResponse = await agentAccessToken(info, agent, key);
   const token = (tokenResponse.json as { access_token?: string } | undefined)?.access_token;
   if (tokenResponse.status !== 200 || token === undefined) {
@@ -462,7 +464,29 @@ export async function connectAgent(
     auth: { bearer: token },
     body: { ownerName: agent.name, agent: { id: agent.id, name: agent.name, version: agent.version }, useFipsEncryption: false },
   });
-  const sessionId = (session.json as { sessionId?: string } | undefined)?.sessionId;
+  const answer = session.json as { sessionId?: string; encryptionKey?: { encrypted: boolean; value: string } } | undefined;
+  const sessionId = answer?.sessionId;
   if (session.status !== 200 || sessionId === undefined) throw new Error(`POST sessions answered ${session.status}: ${session.text}`);
-  return { token, sessionId };
+  return { token, sessionId, encryptionKey: answer?.encryptionKey };
+}
+
+/** The session's AES key, decrypted as MessageListener.GetMessageDecryptor does (throws with a wrong key). */
+export function sessionKey(session: AgentSession, key: AgentKey): Buffer {
+  if (session.encryptionKey?.encrypted !== true) throw new Error("the session has no encrypted key");
+  return privateDecrypt(
+    { key: createPrivateKey(key.privateKeyPem), padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
+    Buffer.from(session.encryptionKey.value, "base64"),
+  );
+}
+
+/** A message's body in clear: decrypted with the session key when it carries an `iv` (MessageListener.DecryptMessage). */
+export function messageBody(envelope: { body: string; iv?: string }, aesKey: Buffer): string {
+  if (envelope.iv === undefined) return envelope.body;
+  const decipher = createDecipheriv("aes-256-cbc", aesKey, Buffer.from(envelope.iv, "base64"));
+  return Buffer.concat([decipher.update(Buffer.from(envelope.body, "base64")), decipher.final()]).toString("utf8");
+}
+
+/** PUT usercapabilities (the whole set) with the PAT unless `auth` says otherwise. */
+export function setUserCapabilities(info: EmulatorInfo, pool: number, agentId: number, capabilities: unknown, auth: DevOpsAuth = "pat"): Promise<HttpResult> {
+  return devops(info, "PUT", `_apis/distributedtask/pools/${pool}/agents/${agentId}/usercapabilities`, { auth, body: capabilities });
 }

@@ -24,7 +24,7 @@ const credentialsFile = path.join(root, ".credentials");
 const rsaFile = path.join(root, ".credentials_rsaparams");
 const flagNames = ["unattended", "replace", "acceptteeeula", "once", "help", "version"];
 // Agent.Listener's ReturnCode (Constants.cs): the exit codes run.sh and wrappers act on.
-const returnCode = { success: 0, terminatedError: 1, agentUpdating: 3, runOnceAgentUpdating: 4 };
+const returnCode = { success: 0, terminatedError: 1, retryableError: 2, agentUpdating: 3, runOnceAgentUpdating: 4 };
 const secretInputs = ["token", "clientsecret", "password"];
 
 class AgentError extends Error {}
@@ -276,7 +276,7 @@ async function connect(serverUrl, authorization) {
   try {
     return (await withRetries("Connecting to the server", () => devops("GET", `${serverUrl}/_apis/connectionData`, authorization), { attempts: 5 })).json;
   } catch (error) {
-    if (isAuthFailure(error)) throw new AgentError(`VS30063: You are not authorized to access ${serverUrl}.`);
+    if (isAuthFailure(error) || error instanceof UnauthorizedError) throw new AgentError(new UnauthorizedError(serverUrl).message);
     throw error;
   }
 }
@@ -326,7 +326,8 @@ async function configure(settings) {
   if (!settings.flag("unattended")) {
     throw new AgentError("This emulated agent configures only with --unattended.");
   }
-  const serverUrl = required(settings, "url").replace(/\/+$/, "");
+  const givenUrl = required(settings, "url");
+  const serverUrl = givenUrl.replace(/\/+$/, "");
   const poolName = required(settings, "pool", "default");
   const agentName = required(settings, "agent", os.hostname());
   const workFolder = required(settings, "work", "_work");
@@ -351,6 +352,9 @@ async function configure(settings) {
   }
 
   const jwk = await agentKey();
+  // As ConfigurationManager does: the key file is written before the agent is registered.
+  writeSettingsFile(rsaFile, rsaParameters(jwk));
+  fs.chmodSync(rsaFile, 0o600);
   const body = {
     name: agentName,
     version: agentVersion,
@@ -374,35 +378,66 @@ async function configure(settings) {
     throw new AgentError("The server did not return the agent's OAuth client (authorization.clientId, authorization.authorizationUrl).");
   }
 
-  const rsaParams = {
-    d: base64(jwk.d),
-    dp: base64(jwk.dp),
-    dq: base64(jwk.dq),
-    exponent: base64(jwk.e),
-    inverseQ: base64(jwk.qi),
-    modulus: base64(jwk.n),
-    p: base64(jwk.p),
-    q: base64(jwk.q),
-  };
-  fs.writeFileSync(rsaFile, JSON.stringify(rsaParams), { mode: 0o600 });
-  fs.chmodSync(rsaFile, 0o600);
+  const credentials = { scheme: "OAuth", data: { clientId, authorizationUrl, oauthEndpointUrl: authorizationUrl } };
+  writeSettingsFile(credentialsFile, credentials);
 
   say("Testing agent connection.");
-  const credentials = { scheme: "OAuth", data: { clientId, authorizationUrl, oauthEndpointUrl: authorizationUrl } };
-  const token = await agentAccessToken(credentials.data);
+  const token = await agentAccessToken(credentials.data, serverUrl);
   await connect(serverUrl, `Bearer ${token.accessToken}`);
 
-  fs.writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2));
-  const settingsJson = { agentId: agent.id, agentName: agent.name ?? agentName, poolId: pool.id, poolName: pool.name, serverUrl, workFolder };
-  fs.writeFileSync(settingsFile, JSON.stringify(settingsJson, null, 2));
+  // AgentSettings: members with EmitDefaultValue=false in declaration order; the URL as given.
+  const settingsJson = {
+    ...(settings.flag("acceptteeeula") ? { acceptTeeEula: true } : {}),
+    agentId: agent.id,
+    agentName: agent.name ?? agentName,
+    poolId: pool.id,
+    poolName: pool.name,
+    serverUrl: givenUrl,
+    workFolder,
+  };
+  writeSettingsFile(settingsFile, settingsJson);
   say("Settings Saved.");
+}
+
+/**
+ * The key as RSAParametersSerializable writes it: ContainerName and UseCng first, then the eight
+ * parameters as standard base64 of big-endian bytes, padded as .NET exports a 2048-bit key
+ * (modulus and d to 256 bytes, the CRT values to 128).
+ */
+function rsaParameters(jwk) {
+  const padded = (value, bytes) => {
+    const raw = Buffer.from(value, "base64url");
+    return Buffer.concat([Buffer.alloc(Math.max(0, bytes - raw.length)), raw]).toString("base64");
+  };
+  return {
+    ContainerName: "",
+    UseCng: false,
+    d: padded(jwk.d, 256),
+    dp: padded(jwk.dp, 128),
+    dq: padded(jwk.dq, 128),
+    exponent: base64(jwk.e),
+    inverseQ: padded(jwk.qi, 128),
+    modulus: padded(jwk.n, 256),
+    p: padded(jwk.p, 128),
+    q: padded(jwk.q, 128),
+  };
+}
+
+/**
+ * As IOUtil.SaveObject writes: File.WriteAllText with Encoding.UTF8 (a byte order mark first) of
+ * Newtonsoft's indented JSON (two spaces, "\n" on Linux, no final newline).
+ */
+function writeSettingsFile(file, value) {
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, `\uFEFF${JSON.stringify(value, null, 2)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // remove
 
+/** Reads a settings file as File.ReadAllText(path, Encoding.UTF8) does: with or without a byte order mark. */
 function readJson(file) {
-  return JSON.parse(fs.readFileSync(file, "utf8"));
+  return JSON.parse(fs.readFileSync(file, "utf8").replace(/^\uFEFF/, ""));
 }
 
 async function remove(settings) {
@@ -436,14 +471,36 @@ async function remove(settings) {
 // ---------------------------------------------------------------------------------------------
 // run: the listener
 
-/** The agent's own access token: a client_credentials grant with a JWT signed by its key. */
-async function agentAccessToken(credentials) {
+/** The agent's private key, from .credentials_rsaparams (RSAFileKeyManager.GetKey). */
+function agentPrivateKey() {
   const rsa = readJson(rsaFile);
   const url = (value) => Buffer.from(value, "base64").toString("base64url");
-  const key = crypto.createPrivateKey({
+  return crypto.createPrivateKey({
     key: { kty: "RSA", n: url(rsa.modulus), e: url(rsa.exponent), d: url(rsa.d), p: url(rsa.p), q: url(rsa.q), dp: url(rsa.dp), dq: url(rsa.dq), qi: url(rsa.inverseQ) },
     format: "jwk",
   });
+}
+
+/**
+ * What the .NET client throws when a request stays unauthorized (a 401 after a new token, or a
+ * token request the server refuses): VssUnauthorizedException, "VS30063: You are not authorized
+ * to access {scheme://host}." (the request's authority, as agents' logs show it).
+ */
+class UnauthorizedError extends Error {
+  constructor(url) {
+    super(`VS30063: You are not authorized to access ${new URL(url).origin}.`);
+  }
+}
+
+/**
+ * VssOAuthTokenProvider: a 400 answer with a JSON `error` is thrown as VssOAuthTokenRequestException
+ * with the error description as its message.
+ */
+class OAuthTokenRequestError extends Error {}
+
+/** The agent's own access token: a client_credentials grant with a JWT signed by its key. */
+async function agentAccessToken(credentials, serverUrl) {
+  const key = agentPrivateKey();
   const now = Math.floor(Date.now() / 1000);
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({
@@ -469,10 +526,48 @@ async function agentAccessToken(credentials) {
     if (r.status >= 500 || r.status === 429) throw new HttpError("POST", credentials.authorizationUrl, r.status, r.text);
     return r;
   });
+  // 400 with a JSON error: thrown as such. Any other refusal: no token, and the request that
+  // needed one ends unauthorized.
+  if (res.status === 400) {
+    let refusal;
+    try {
+      refusal = JSON.parse(res.text);
+    } catch {
+      refusal = undefined;
+    }
+    if (typeof refusal?.error === "string") throw new OAuthTokenRequestError(refusal.error_description ?? refusal.error);
+  }
+  if (res.status !== 200) throw new UnauthorizedError(serverUrl);
   if (res.status !== 200) throw new HttpError("POST", credentials.authorizationUrl, res.status, res.text);
   const body = JSON.parse(res.text);
   return { accessToken: body.access_token, expiresAt: Date.now() + Number(body.expires_in ?? 3600) * 1000 };
 }
+
+/** The server's exception type (typeKey) of a failed call, if it said one. */
+function typeKeyOf(error) {
+  if (!(error instanceof HttpError)) return undefined;
+  try {
+    return JSON.parse(error.text).typeKey;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The exception message the real client would carry for this failure. */
+function exceptionMessage(error) {
+  if (error instanceof HttpError) return serverMessage(error.text);
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The real listener's Terminal.WriteError: the line alone, on stderr. */
+function sayError(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+// Strings of the real agent (src/Misc/layoutbin/en-US/strings.json).
+const missingAgentLine = "The agent no longer exists on the server. Please reconfigure the agent.";
+const sessionCreateFailedLine = (message) => `Failed to create session. ${message}`;
+const queueConErrorLine = (message) => `${stamp()}: Agent connect error: ${message}. Retrying until reconnected.`;
 
 class Listener {
   constructor(once) {
@@ -484,34 +579,41 @@ class Listener {
     this.api = `${this.serverUrl}/_apis/distributedtask/pools/${this.settings.poolId}`;
     this.stopping = new AbortController();
     this.token = undefined;
-    this.sessionId = undefined;
+    this.session = undefined;
     this.job = undefined;
     this.exitCode = returnCode.success;
+    this.connectFailing = false;
   }
 
   async authorization(refresh = false) {
     if (refresh || this.token === undefined || Date.now() > this.token.expiresAt - 60_000) {
-      this.token = await agentAccessToken(this.credentials);
+      this.token = await agentAccessToken(this.credentials, this.serverUrl);
     }
     return `Bearer ${this.token.accessToken}`;
   }
 
-  /** A call with the agent's token: refreshes it once on 401, retries transient failures. */
+  /** A call with the agent's token: a 401 gets one new token, then fails unauthorized; transient failures are retried. */
   async call(method, url, payload, options = {}) {
     return withRetries(`${method} ${url}`, async () => {
       try {
         return await devops(method, url, await this.authorization(), payload, options);
       } catch (error) {
-        if (error instanceof HttpError && error.status === 401) {
-          return devops(method, url, await this.authorization(true), payload, options);
-        }
+        if (!(error instanceof HttpError) || error.status !== 401) throw error;
+      }
+      try {
+        return await devops(method, url, await this.authorization(true), payload, options);
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 401) throw new UnauthorizedError(url);
         throw error;
       }
     }, { signal: this.stopping.signal, attempts: options.attempts });
   }
 
+  /**
+   * MessageListener.CreateSessionAsync: false (after its lines on stderr) when the failure is one
+   * it does not retry: the agent is gone, the pool is gone, access denied, unauthorized.
+   */
   async createSession() {
-    // Like MessageListener.CreateSessionAsync: the capabilities are scanned again for every session.
     say("Scanning for tool capabilities.");
     const body = {
       ownerName: os.hostname(),
@@ -519,32 +621,61 @@ class Listener {
       systemCapabilities: systemCapabilities(this.settings.agentName),
       useFipsEncryption: false,
     };
+    say("Connecting to the server.");
     const deadline = Date.now() + 120_000;
     for (;;) {
       try {
         const session = (await this.call("POST", `${this.api}/sessions`, body)).json;
-        this.sessionId = session.sessionId;
-        return;
+        this.session = { id: session.sessionId, encryptionKey: session.encryptionKey };
+        if (this.connectFailing) say("Agent reconnected.");
+        this.connectFailing = false;
+        return true;
       } catch (error) {
-        if (error instanceof HttpError && error.status === 409 && Date.now() < deadline && !this.stopping.signal.aborted) {
-          say("A session for this agent already exists; retrying in 5 s.");
+        if (this.stopping.signal.aborted) throw error;
+        const typeKey = typeKeyOf(error);
+        if (typeKey === "TaskAgentSessionConflictException" && Date.now() < deadline) {
+          sayError("A session for this agent already exists.");
           await delay(5000, this.stopping.signal);
           continue;
         }
-        throw error;
+        if (typeKey === "TaskAgentNotFoundException") sayError(missingAgentLine);
+        if (
+          error instanceof UnauthorizedError ||
+          ["TaskAgentNotFoundException", "TaskAgentPoolNotFoundException", "AccessDeniedException", "TaskAgentSessionConflictException"].includes(typeKey) ||
+          (error instanceof HttpError && error.status === 403)
+        ) {
+          sayError(sessionCreateFailedLine(exceptionMessage(error)));
+          return false;
+        }
+        // Anything else (a refused token request included): printed once, tried again every 30 s.
+        if (!this.connectFailing) sayError(queueConErrorLine(exceptionMessage(error)));
+        this.connectFailing = true;
+        await delay(30_000, this.stopping.signal);
       }
     }
   }
 
+  /** DeleteSessionAsync: a failure propagates (out of the run's finally, as the real one's does). */
   async deleteSession() {
-    if (this.sessionId === undefined) return;
-    const sessionId = this.sessionId;
-    this.sessionId = undefined;
-    try {
-      await withRetries("Deleting the session", async () => devops("DELETE", `${this.api}/sessions/${sessionId}`, await this.authorization()), { attempts: 3 });
-    } catch (error) {
-      say(`Could not delete the session: ${error.message}`);
-    }
+    if (this.session === undefined) return;
+    const sessionId = this.session.id;
+    this.session = undefined;
+    await withRetries("Deleting the session", async () => devops("DELETE", `${this.api}/sessions/${sessionId}`, await this.authorization()), { attempts: 3 });
+  }
+
+  /**
+   * MessageListener.DecryptMessage: a message with an IV, on a session with a key, has a base64
+   * AES-CBC body; the key is the session's, RSA-OAEP (SHA-1) decrypted with the agent's key.
+   */
+  decrypt(message) {
+    const sessionKey = this.session?.encryptionKey;
+    if (sessionKey?.value === undefined || sessionKey.value === "" || message.iv === undefined || message.iv === null || message.iv === "") return message.body;
+    const encryptedKey = Buffer.from(sessionKey.value, "base64");
+    const aesKey = sessionKey.encrypted
+      ? crypto.privateDecrypt({ key: agentPrivateKey(), padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" }, encryptedKey)
+      : encryptedKey;
+    const decipher = crypto.createDecipheriv(`aes-${aesKey.length * 8}-cbc`, aesKey, Buffer.from(message.iv, "base64"));
+    return Buffer.concat([decipher.update(Buffer.from(message.body, "base64")), decipher.final()]).toString("utf8").replace(/^\uFEFF/, "");
   }
 
   stop(signal) {
@@ -554,28 +685,57 @@ class Listener {
     this.job?.cancel();
   }
 
+  /** Agent.RunAsync: the exit code; an error it does not handle is thrown to main. */
   async run() {
-    say("Connecting to the server.");
-    await this.createSession();
+    let created;
+    try {
+      created = await this.createSession();
+    } catch (error) {
+      // Program.cs: a cancellation during shutdown is a clean exit.
+      if (this.stopping.signal.aborted) return returnCode.success;
+      throw error;
+    }
+    if (!created) return returnCode.terminatedError;
     say("Listening for Jobs");
+    try {
+      await this.listen();
+    } finally {
+      await this.deleteSession();
+    }
+    return this.exitCode;
+  }
+
+  async listen() {
     let lastMessageId = 0;
+    let failing = false;
     while (!this.stopping.signal.aborted) {
       let message;
       try {
-        const url = `${this.api}/messages?sessionId=${encodeURIComponent(this.sessionId)}&lastMessageId=${lastMessageId}`;
+        const url = `${this.api}/messages?sessionId=${encodeURIComponent(this.session.id)}&lastMessageId=${lastMessageId}`;
         message = (await this.call("GET", url, undefined, { signal: this.stopping.signal, timeoutMs: 70_000 })).json;
+        if (message !== undefined) message = { ...message, body: this.decrypt(message) };
       } catch (error) {
         if (this.stopping.signal.aborted) break;
-        if (error instanceof HttpError && error.status === 404) {
-          say("The session expired; creating a new one.");
-          await this.createSession();
-          continue;
-        }
-        throw error;
+        // GetNextMessageAsync: an expired session is recreated; if that fails, the expiry is
+        // thrown. The agent, its pool, access or authorization gone: thrown at once.
+        if (typeKeyOf(error) === "TaskAgentSessionExpiredException" && (await this.createSession())) continue;
+        if (error instanceof HttpError || error instanceof UnauthorizedError) throw error;
+        // Anything else (here: a body that does not decrypt) is retried until it works.
+        if (!failing) sayError(queueConErrorLine(exceptionMessage(error)));
+        failing = true;
+        await delay(15_000 + crypto.randomInt(15_000), this.stopping.signal);
+        continue;
       }
+      if (failing) say("Agent reconnected.");
+      failing = false;
       if (message === undefined) continue;
       lastMessageId = message.messageId;
-      await this.call("DELETE", `${this.api}/messages/${message.messageId}?sessionId=${encodeURIComponent(this.sessionId)}`);
+      try {
+        await this.call("DELETE", `${this.api}/messages/${message.messageId}?sessionId=${encodeURIComponent(this.session.id)}`, undefined, { attempts: 3 });
+      } catch (error) {
+        // Agent.cs logs a failed delete and goes on with the message.
+        say(`Could not delete message ${message.messageId}: ${exceptionMessage(error)}`);
+      }
       if (message.messageType === "AgentRefresh") {
         this.update(JSON.parse(message.body));
         break;
@@ -587,7 +747,6 @@ class Listener {
       await this.runJob(JSON.parse(message.body));
       if (this.once) break;
     }
-    await this.deleteSession();
   }
 
   /**
@@ -672,8 +831,13 @@ async function run(settings) {
   const listener = new Listener(settings.flag("once"));
   process.on("SIGTERM", () => listener.stop("SIGTERM"));
   process.on("SIGINT", () => listener.stop("SIGINT"));
-  await listener.run();
-  return listener.exitCode;
+  try {
+    return await listener.run();
+  } catch (error) {
+    // Program.cs: an exception out of the run is "An error occurred: …" and RetryableError.
+    sayError(`An error occurred: ${exceptionMessage(error)}`);
+    return returnCode.retryableError;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,7 +859,7 @@ async function main() {
     if (error instanceof AgentError) {
       say(`Error: ${error.message}`);
     } else if (isAuthFailure(error)) {
-      say(`Error: the server refused the agent's credentials (${error.message}). Is the agent still registered?`);
+      say(`Error: the server refused the credentials (${error.message}).`);
     } else {
       say(`Error: ${error instanceof Error ? error.message : String(error)}`);
     }

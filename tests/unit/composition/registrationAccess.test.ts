@@ -61,30 +61,17 @@ describe("registrationAccess", function () {
       url: "https://fabrikam.visualstudio.com",
       credential: { kind: "token", token: "tfs-pat" },
     },
-    {
-      title: "servicePrincipal: the connection's principal and secret, with its cloud's authority",
-      registration: { auth: "servicePrincipal" },
-      endpoints: { [ARM]: secretConnection },
-      url: ORGANIZATION,
-      credential: { kind: "servicePrincipal", tenantId: "tenant-1", clientId: "client-1", clientSecret: "client-secret", authorityHost: "https://login.microsoftonline.us" },
-    },
   ];
   for (const { title, registration, endpoints, variables, url, credential } of cases) {
     it(title, async function () {
       const { result, platform } = access(registration, endpoints, variables);
       assert.equal(result.organizationUrl, url);
       assert.deepEqual(await result.agentCredential(), credential);
-      if (credential.kind === "token") assert.ok(platform.secrets.includes(credential.token), "the token is masked");
+      assert.ok(platform.secrets.includes(credential.token), "the token is masked");
     });
   }
 
   const refusals: { title: string; registration: Registration; endpoints: Record<string, FakeEndpoint>; problem: RegExp }[] = [
-    {
-      title: "servicePrincipal with a federated connection",
-      registration: { auth: "servicePrincipal" },
-      endpoints: { [ARM]: federatedConnection },
-      problem: /^registrationAuth: servicePrincipal registers with the client secret .*workload identity federation/,
-    },
     {
       title: "accessToken without System.AccessToken",
       registration: { auth: "accessToken" },

@@ -50,7 +50,7 @@ describe("armTemplateFor", () => {
   });
 
   it("uses the API version it is given", () => {
-    assert.equal(armTemplateFor(groupsFor(1), "2025-09-01").template.resources[0]?.apiVersion, "2025-09-01");
+    assert.equal(armTemplateFor(groupsFor(1), undefined, "2025-09-01").template.resources[0]?.apiVersion, "2025-09-01");
   });
 
   it("holds no secret, only securestring parameters in their place", () => {
@@ -59,10 +59,10 @@ describe("armTemplateFor", () => {
     for (const secret of [PAT, REGISTRY_PASSWORD, "startup-secret"]) {
       assert.ok(!json.includes(secret), `${secret} is in the template`);
     }
-    assert.deepEqual(parameterNames, ["azpToken", "azpStartupScript", "registryPassword"]);
+    assert.deepEqual(parameterNames, ["registrationToken", "startupScript", "registryPassword"]);
     assert.deepEqual(template.parameters, {
-      azpToken: { type: "securestring", metadata: { description: "Secure value of AZP_TOKEN" } },
-      azpStartupScript: { type: "securestring", metadata: { description: "Secure value of AZP_STARTUP_SCRIPT" } },
+      registrationToken: { type: "securestring", metadata: { description: "Secure value of AZP_TOKEN" } },
+      startupScript: { type: "securestring", metadata: { description: "Secure value of AZP_STARTUP_SCRIPT" } },
       registryPassword: { type: "securestring", metadata: { description: "Password for myacr.azurecr.io" } },
     });
   });
@@ -71,10 +71,10 @@ describe("armTemplateFor", () => {
     const { template } = armTemplateFor(groupsFor(1));
     const properties = template.resources[0]?.properties;
     const environment = properties?.containers[0]?.properties.environmentVariables ?? [];
-    assert.deepEqual(environment.find(({ name }) => name === "AZP_TOKEN"), { name: "AZP_TOKEN", secureValue: "[parameters('azpToken')]" });
+    assert.deepEqual(environment.find(({ name }) => name === "AZP_TOKEN"), { name: "AZP_TOKEN", secureValue: "[parameters('registrationToken')]" });
     assert.deepEqual(environment.find(({ name }) => name === "AZP_STARTUP_SCRIPT"), {
       name: "AZP_STARTUP_SCRIPT",
-      secureValue: "[parameters('azpStartupScript')]",
+      secureValue: "[parameters('startupScript')]",
     });
     assert.deepEqual(environment.find(({ name }) => name === "ACI_RUN_ID"), { name: "ACI_RUN_ID", value: "1234" });
     assert.deepEqual(properties?.imageRegistryCredentials, [
@@ -85,16 +85,16 @@ describe("armTemplateFor", () => {
   it("gives different secrets under one name their own parameters", () => {
     const groups = [...groupsFor(1, {}, "first-token"), ...groupsFor(1, {}, "second-token")];
     const { template, parameterNames } = armTemplateFor(groups);
-    assert.deepEqual(parameterNames, ["azpToken", "azpStartupScript", "registryPassword", "azpToken2"]);
+    assert.deepEqual(parameterNames, ["registrationToken", "startupScript", "registryPassword", "registrationToken2"]);
     const tokens = template.resources.map(
       (resource) => resource.properties.containers[0]?.properties.environmentVariables?.find(({ name }) => name === "AZP_TOKEN")?.secureValue,
     );
-    assert.deepEqual(tokens, ["[parameters('azpToken')]", "[parameters('azpToken2')]"]);
+    assert.deepEqual(tokens, ["[parameters('registrationToken')]", "[parameters('registrationToken2')]"]);
   });
 
   it("needs no parameters without secrets beyond the token", () => {
     const { parameterNames } = armTemplateFor(groupsFor(1, { registryServer: "", registryUsername: "", registryPassword: "", startupScript: "" }));
-    assert.deepEqual(parameterNames, ["azpToken"]);
+    assert.deepEqual(parameterNames, ["registrationToken"]);
   });
 
   const bracketCases = [

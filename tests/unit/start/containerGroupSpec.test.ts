@@ -60,6 +60,7 @@ describe("containerGroupFor", () => {
       { name: "AZP_WORK", value: "_work" },
       { name: "AZP_ONCE", value: "true" },
       { name: "AZP_MAX_LIFETIME_MINUTES", value: "120" },
+      { name: "AZP_EXPIRES_AT", value: "never" },
       { name: "AZP_STARTUP_SCRIPT", secureValue: "apt-get install -y jq" },
       { name: "ACI_RUN_ID", value: "1234" },
       { name: "ACI_FLEET", value: "azp-1234" },
@@ -173,21 +174,50 @@ describe("containerGroupFor", () => {
     assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "PAT" });
   });
 
-  it("registers a service principal with --auth SP: ids plain, the client secret secure, no token", () => {
-    const config = configWith({ registrationAuth: "servicePrincipal", registrationToken: "" });
-    const credential: AgentCredential = {
-      kind: "servicePrincipal",
-      tenantId: "tenant-1",
-      clientId: "client-1",
-      clientSecret: "client-secret",
-      authorityHost: "https://login.microsoftonline.us",
-    };
-    const group = containerGroupFor(config, AGENT, "westeurope", BOOTSTRAP_SCRIPT, credential);
-    assert.deepEqual(variable(group, "AZP_AUTH"), { name: "AZP_AUTH", value: "SP" });
-    assert.deepEqual(variable(group, "AZP_TENANT_ID"), { name: "AZP_TENANT_ID", value: "tenant-1" });
-    assert.deepEqual(variable(group, "AZP_CLIENT_ID"), { name: "AZP_CLIENT_ID", value: "client-1" });
-    assert.deepEqual(variable(group, "AZP_CLIENT_SECRET"), { name: "AZP_CLIENT_SECRET", secureValue: "client-secret" });
-    assert.deepEqual(variable(group, "AZURE_AUTHORITY_HOST"), { name: "AZURE_AUTHORITY_HOST", value: "https://login.microsoftonline.us" });
-    assert.equal(variable(group, "AZP_TOKEN"), undefined);
+});
+
+describe("containerGroupFor an agent the step registered (the identity path)", () => {
+  const FILES = { agent: "\uFEFF{\"agentId\": 1}", credentials: "\uFEFF{\"scheme\": \"OAuth\"}", credentials_rsaparams: "\uFEFF{\"d\": \"c2VjcmV0\"}" };
+  const PACKAGES = {
+    glibc: { platform: "linux-x64", version: "4.264.2", downloadUrl: "https://cdn.example/vsts-agent-linux-x64-4.264.2.tar.gz", hashValue: "AB-CD", filename: undefined },
+    musl: { platform: "linux-musl-x64", version: "4.264.2", downloadUrl: "https://cdn.example/vsts-agent-linux-musl-x64-4.264.2.tar.gz", hashValue: "EF", filename: undefined },
+  };
+  const AGENT_WITH_EXPIRY: PlannedAgent = { name: "azp-1234-1-1", tags: { "aci-agents-agent": "azp-1234-1-1", "aci-agents-expires": "2026-03-01T14:00:00Z" } };
+  const identityGroup = (inputs: Record<string, string> = {}) =>
+    containerGroupFor(configWith(inputs), AGENT_WITH_EXPIRY, "westeurope", BOOTSTRAP_SCRIPT, { kind: "identity", files: FILES, packages: PACKAGES });
+
+  it("hands over the agent's three files in a secret volume, mounted read-only where the bootstrap reads them", () => {
+    const group = identityGroup();
+    assert.deepEqual(group.volumes, [
+      {
+        name: "agent-identity",
+        secret: Object.fromEntries(Object.entries(FILES).map(([name, text]) => [name, Buffer.from(text, "utf8").toString("base64")])),
+      },
+    ]);
+    assert.deepEqual(group.containers[0]?.volumeMounts, [{ name: "agent-identity", mountPath: "/mnt/aci-agent-identity", readOnly: true }]);
+    assert.equal(variable(group, "AZP_IDENTITY_DIR")?.value, "/mnt/aci-agent-identity");
   });
+
+  it("gives no credential and no file contents in the environment: the packages to download, the absolute expiry, the pinning values", () => {
+    const group = identityGroup({ startupScript: "apt-get install -y jq" });
+    const environment = environmentOf(group);
+    assert.deepEqual(environment.filter((v) => v.secureValue !== undefined).map((v) => v.name), ["AZP_STARTUP_SCRIPT"]);
+    assert.equal(variable(group, "AZP_TOKEN"), undefined);
+    assert.equal(variable(group, "AZP_AUTH"), undefined);
+    assert.ok(!JSON.stringify(environment).includes("c2VjcmV0"));
+    assert.deepEqual(
+      ["AZP_AGENT_PACKAGE_URL", "AZP_AGENT_PACKAGE_SHA256", "AZP_AGENT_MUSL_PACKAGE_URL", "AZP_AGENT_MUSL_PACKAGE_SHA256", "AZP_EXPIRES_AT", "ACI_RUN_ID", "ACI_FLEET"].map((name) => variable(group, name)?.value),
+      [PACKAGES.glibc.downloadUrl, "AB-CD", PACKAGES.musl.downloadUrl, "EF", "2026-03-01T14:00:00Z", "1234", "azp-1234"],
+    );
+  });
+
+  const restarts: [string, string, string][] = [
+    ["an ephemeral agent is never restarted (it must not take a second job)", "true", "Never"],
+    ["a long-lived agent comes back after a crash with the same identity", "false", "OnFailure"],
+  ];
+  for (const [title, ephemeral, policy] of restarts) {
+    it(title, () => {
+      assert.equal(identityGroup({ ephemeral, maxLifetimeMinutes: "0" }).restartPolicy, policy);
+    });
+  }
 });

@@ -1,16 +1,21 @@
-// AciAgentStart's dry run with registrationAuth servicePrincipal, over the in-memory platform: the
-// template carries the principal's ids as plain values and its client secret only as a parameter.
+// AciAgentStart's dry run over the in-memory platform: it registers nothing, so its template takes
+// the documented token path (each agent registers itself with the registrationToken parameter)
+// and says first why it differs from what a real run creates.
 import { strict as assert } from "node:assert";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runStartTask } from "../../../src/start/task";
 import { FakePlatform } from "../../helpers/fakePlatform";
-import { REQUIRED_INPUTS } from "./fixtures";
+import { PAT, REQUIRED_INPUTS } from "./fixtures";
 
-const CLIENT_SECRET = "client-secret-0123456789";
+interface TemplateFile {
+  metadata?: { description?: string };
+  parameters: Record<string, { type: string }>;
+  resources: { properties: { volumes?: unknown; restartPolicy?: string; containers: { properties: { volumeMounts?: unknown; environmentVariables: { name: string; value?: string; secureValue?: string }[] } }[] } }[];
+}
 
-describe("runStartTask dry run with registrationAuth servicePrincipal", () => {
+describe("runStartTask dry run", () => {
   let temp: string;
 
   beforeEach(() => {
@@ -21,33 +26,31 @@ describe("runStartTask dry run with registrationAuth servicePrincipal", () => {
     rmSync(temp, { recursive: true, force: true });
   });
 
-  it("writes AZP_AUTH=SP with the connection's ids and its secret as a securestring parameter", async () => {
-    const platform = new FakePlatform({
-      inputs: { ...REQUIRED_INPUTS, registrationToken: "", registrationAuth: "servicePrincipal", dryRun: "true" },
-      variables: { "Build.BuildId": "1234", "System.CollectionUri": "https://dev.azure.com/contoso/", "System.TeamProjectId": "p" },
-      endpoints: {
-        [REQUIRED_INPUTS.azureSubscription ?? ""]: {
-          url: "https://management.azure.com/",
-          scheme: "ServicePrincipal",
-          auth: { tenantid: "tenant-1", serviceprincipalid: "client-1", serviceprincipalkey: CLIENT_SECRET },
-          data: { subscriptionId: "sub-1" },
-        },
-      },
-      tempDirectory: temp,
+  for (const registrationAuth of ["pat", "entraToken"]) {
+    it(`${registrationAuth}: writes a deployable token-path template, the token a securestring parameter, with a first note saying why`, async () => {
+      const platform = new FakePlatform({
+        inputs: { ...REQUIRED_INPUTS, registrationAuth, ...(registrationAuth === "pat" ? {} : { registrationToken: "" }), dryRun: "true", ephemeral: "false" },
+        variables: { "Build.BuildId": "1234", "System.CollectionUri": "https://dev.azure.com/contoso/", "System.TeamProjectId": "p" },
+        tempDirectory: temp,
+      });
+      await runStartTask(platform, "#!/bin/sh\n", new AbortController().signal);
+      assert.equal(platform.result.result, "succeeded", platform.result.message);
+      const path = platform.setVariables.find((v) => v.name === "armTemplatePath")?.value;
+      assert.ok(path !== undefined);
+      const text = readFileSync(path, "utf8");
+      assert.ok(!text.includes(PAT), "the PAT is in the template");
+      assert.ok(text.startsWith('{\n  "metadata": {\n    "description": "Written by a dry run of AciAgentStart, which registers nothing'), text.slice(0, 200));
+      const template = JSON.parse(text) as TemplateFile;
+      assert.deepEqual(template.parameters.registrationToken, { type: "securestring", metadata: { description: "Secure value of AZP_TOKEN" } });
+      const [group] = template.resources;
+      assert.ok(group !== undefined);
+      const byName = Object.fromEntries(group.properties.containers[0]?.properties.environmentVariables.map((v) => [v.name, v]) ?? []);
+      assert.equal(byName.AZP_TOKEN?.secureValue, "[parameters('registrationToken')]");
+      assert.equal(byName.AZP_IDENTITY_DIR, undefined, "a dry run has no identity to hand over");
+      assert.equal(group.properties.volumes, undefined);
+      // The token path hands over a credential that can register: never restarted.
+      assert.equal(group.properties.restartPolicy, "Never");
+      assert.deepEqual(platform.leakedSecrets(), []);
     });
-    await runStartTask(platform, "#!/bin/sh\n", new AbortController().signal);
-    assert.equal(platform.result.result, "succeeded", platform.result.message);
-    const path = platform.setVariables.find((v) => v.name === "armTemplatePath")?.value;
-    assert.ok(path !== undefined);
-    const text = readFileSync(path, "utf8");
-    assert.ok(!text.includes(CLIENT_SECRET), "the client secret is in the template");
-    const environment = (JSON.parse(text) as { resources: { properties: { containers: { properties: { environmentVariables: { name: string; value?: string; secureValue?: string }[] } }[] } }[] })
-      .resources[0]?.properties.containers[0]?.properties.environmentVariables ?? [];
-    const byName = Object.fromEntries(environment.map((v) => [v.name, v]));
-    assert.equal(byName.AZP_AUTH?.value, "SP");
-    assert.equal(byName.AZP_CLIENT_ID?.value, "client-1");
-    assert.equal(byName.AZP_TENANT_ID?.value, "tenant-1");
-    assert.equal(byName.AZP_CLIENT_SECRET?.secureValue, "[parameters('azpClientSecret')]");
-    assert.deepEqual(platform.leakedSecrets(), []);
-  });
+  }
 });

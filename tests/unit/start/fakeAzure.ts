@@ -4,13 +4,15 @@
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
 import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
-import type { AgentPool, PoolAgent } from "../../../src/devops/client";
-import type { PoolApi } from "../../../src/run/pools";
+import { DevOpsError, type AgentPackage, type AgentPool, type AgentRegistration, type PoolAgent, type RegisteredPoolAgent } from "../../../src/devops/client";
+import type { AgentRegistry } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
 
 const armRequestDeadlineMs = 60_000;
 
-export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait";
+export type Hangable = "put" | "get" | "poll" | "list" | "listAgents" | "deleteWait" | "register";
+
+const devopsRequestDeadlineMs = 60_000;
 
 export interface Call {
   at: number;
@@ -57,17 +59,77 @@ function signalOf(options: RequestOptions | AbortSignal | undefined): AbortSigna
   return options instanceof AbortSignal ? options : options?.signal;
 }
 
-export class FakePool implements PoolApi {
+export class FakePool implements AgentRegistry {
   readonly pool: AgentPool = { id: 7, name: "aci", isHosted: false };
   readonly agents = new Map<string, PoolAgent>();
   readonly hangs = new Set<Hangable>();
+  /** User capabilities set per agent name. */
+  readonly userCapabilities = new Map<string, Record<string, string>>();
+  /** How long a registration takes to be answered (the registration is made when it is answered). */
+  registerMs = 100;
   requestCount = 0;
   private nextId = 1;
 
   constructor(readonly log: CallLog) {}
 
+  /** Its listener opened a session: the registration the step made goes online (or one appears, on the token path). */
   bringOnline(name: string): void {
-    this.agents.set(name, { id: this.nextId++, name, status: "online", enabled: true });
+    const registered = this.agents.get(name);
+    if (registered !== undefined) registered.status = "online";
+    else this.agents.set(name, { id: this.nextId++, name, status: "online", enabled: true });
+  }
+
+  async registerAgent(_poolId: number, registration: AgentRegistration): Promise<RegisteredPoolAgent> {
+    this.requestCount++;
+    this.log.record("register", registration.name);
+    if (this.hangs.has("register")) {
+      // The request's own deadline ends it; the step's cancel does not.
+      await wait(devopsRequestDeadlineMs, undefined);
+      throw new RequestTimeout(`Azure DevOps: POST agents ${registration.name}`, devopsRequestDeadlineMs);
+    }
+    await wait(this.registerMs, undefined);
+    if (this.agents.has(registration.name)) throw new DevOpsError(`Azure DevOps answered 409: Pool aci already contains an agent with name ${registration.name}.`, 409, "TaskAgentExistsException");
+    const agent: PoolAgent = {
+      id: this.nextId++,
+      name: registration.name,
+      status: "offline",
+      enabled: true,
+      createdOn: new Date().toISOString(),
+      authorization: { clientId: `client-${registration.name}`, authorizationUrl: "https://vstoken.example/token", publicKey: registration.authorization.publicKey },
+    };
+    this.agents.set(agent.name, agent);
+    this.log.record("registered", agent.name);
+    return { id: agent.id, name: agent.name, authorization: { clientId: `client-${agent.name}`, authorizationUrl: "https://vstoken.example/token" } };
+  }
+
+  setUserCapabilities(_poolId: number, agentId: number, capabilities: Record<string, string>): Promise<void> {
+    this.requestCount++;
+    const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    if (agent !== undefined) this.userCapabilities.set(agent.name, capabilities);
+    return Promise.resolve();
+  }
+
+  /** As Azure DevOps lists agents: without their authorization. */
+  agentsNamed(_poolId: number, name: string): Promise<PoolAgent[]> {
+    this.requestCount++;
+    const agent = this.agents.get(name);
+    if (agent === undefined) return Promise.resolve([]);
+    const { authorization: _, ...listed } = structuredClone(agent);
+    return Promise.resolve([listed]);
+  }
+
+  /** A single agent's GET carries its client id and public key, not the authorization URL. */
+  agent(_poolId: number, agentId: number): Promise<PoolAgent | undefined> {
+    this.requestCount++;
+    const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    if (agent === undefined) return Promise.resolve(undefined);
+    const copy = structuredClone(agent);
+    return Promise.resolve({ ...copy, authorization: { clientId: copy.authorization?.clientId ?? "", ...(copy.authorization?.publicKey === undefined ? {} : { publicKey: copy.authorization.publicKey }) } });
+  }
+
+  agentPackage(platform: string): Promise<AgentPackage | undefined> {
+    this.requestCount++;
+    return Promise.resolve({ platform, version: "4.264.2", downloadUrl: `https://download.example/vsts-agent-${platform}-4.264.2.tar.gz`, hashValue: "ab".repeat(32), filename: `vsts-agent-${platform}-4.264.2.tar.gz` });
   }
 
   findPool(name: string): Promise<AgentPool | undefined> {
@@ -137,6 +199,8 @@ export class FakeAci implements AciApi {
 
   /** The operation poll interval each create asked for. */
   readonly pollIntervals: (number | undefined)[] = [];
+  /** The last body each name's create sent. */
+  readonly specs = new Map<string, ContainerGroup>();
 
   async beginCreate(_resourceGroup: string, spec: ContainerGroup, options?: CreateOptions | AbortSignal): Promise<CreateOperation & { poll(): Promise<"running" | "succeeded"> }> {
     this.requestCount++;
@@ -146,6 +210,7 @@ export class FakeAci implements AciApi {
     // A create still waiting for a write slot when the step is cancelled is never sent.
     signalOf(options)?.throwIfAborted();
     this.log.record("put", name);
+    this.specs.set(name, spec);
     if (this.hangs.has("put")) {
       // SdkAci gives up on a PUT after its own deadline; the caller's signal does not end it.
       await wait(armRequestDeadlineMs, undefined);

@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from "node:crypto";
+import { rsaParametersOf, type AgentKey } from "../../../src/run/agentIdentity";
 import { parseStartInputs } from "../../../src/start/inputs";
 import { parserWith, requiredInputs } from "../fixtures";
 
@@ -14,3 +16,9 @@ export const REQUIRED_INPUTS = requiredInputs(PAT);
 
 /** Parses the required inputs with the given ones on top; "" leaves an input unset. */
 export const configWith = parserWith(parseStartInputs, REQUIRED_INPUTS);
+
+/** One real key for the tests that need a key and not its making (made once, at load). */
+export const TEST_KEY: AgentKey = (() => {
+  const parameters = rsaParametersOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey);
+  return { parameters, publicKey: { exponent: parameters.exponent, modulus: parameters.modulus } };
+})();

@@ -231,7 +231,7 @@ describe("parseStartInputs", () => {
     "an unknown registrationAuth": {
       inputs: { registrationAuth: "ssh" },
       input: "registrationAuth",
-      says: "must be one of pat, accessToken, serviceConnection, entraToken, servicePrincipal, got 'ssh'",
+      says: "must be one of pat, accessToken, serviceConnection, entraToken, got 'ssh'",
     },
     "registrationAuth serviceConnection without registrationConnection": {
       inputs: { registrationAuth: "serviceConnection" },

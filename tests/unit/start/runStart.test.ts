@@ -5,9 +5,10 @@ import { systemClock } from "../../../src/core/clock";
 import { DevOpsError } from "../../../src/devops/client";
 import { InputError } from "../../../src/core/errors";
 import { OWN_TAGS } from "../../../src/run/tags";
+import type { AgentKey } from "../../../src/run/agentIdentity";
 import { runStart, type StartResult } from "../../../src/start/runStart";
 import { CallLog, FakeAci, FakePool } from "./fakeAzure";
-import { configWith } from "./fixtures";
+import { configWith, TEST_KEY } from "./fixtures";
 
 type Outcome = { ok: true; result: StartResult } | { ok: false; error: Error };
 
@@ -32,7 +33,7 @@ describe("runStart (fake timers)", function () {
     clock.restore();
   });
 
-  function start(inputs: Record<string, string>, arrange: (aci: FakeAci, pool: FakePool) => void = () => {}): Started {
+  function start(inputs: Record<string, string>, arrange: (aci: FakeAci, pool: FakePool) => void = () => {}, makeKey: () => Promise<AgentKey> = () => Promise.resolve(TEST_KEY)): Started {
     const calls = new CallLog();
     const pool = new FakePool(calls);
     const aci = new FakeAci(calls, pool);
@@ -48,7 +49,9 @@ describe("runStart (fake timers)", function () {
       clock: systemClock,
       signal: cancellation.signal,
       bootstrapScript: "#!/bin/sh\n",
-      agentCredential: { kind: "token", token: "pat" },
+      agentCredential: () => Promise.resolve({ kind: "token", token: "pat" }),
+      makeKey,
+      keepSecret: () => {},
     }).then(
       (result) => { settled = { ok: true, result }; },
       (error: unknown) => { settled = { ok: false, error: error as Error }; },
@@ -75,6 +78,100 @@ describe("runStart (fake timers)", function () {
     assert.equal(started.calls.of("delete").length, 0);
   });
 
+  it("registers each agent with a key of its own before its group is created, pins it with user capabilities, and gives the container only the agent's files", async () => {
+    let keysMade = 0;
+    const started = start({ agentCount: "3" }, () => {}, () => {
+      keysMade++;
+      return Promise.resolve(TEST_KEY);
+    });
+    await clock.tickAsync(12_000);
+    assert.ok(started.outcome()?.ok === true);
+    assert.equal(keysMade, 3);
+    for (const name of names(3)) {
+      const registered = started.calls.calls.findIndex((c) => c.op === "registered" && c.name === name);
+      const put = started.calls.calls.findIndex((c) => c.op === "put" && c.name === name);
+      assert.ok(registered >= 0 && registered < put, `${name} was created before it was registered`);
+      assert.deepEqual(started.pool.userCapabilities.get(name), { ACI_RUN_ID: "1234", ACI_FLEET: "azp-1234" });
+      const spec = started.aci.specs.get(name);
+      const environment = spec?.containers[0]?.environmentVariables ?? [];
+      assert.deepEqual(environment.filter((v) => v.secureValue !== undefined).map((v) => v.name), [], "a secure value reached the container");
+      assert.ok(!environment.some((v) => v.name === "AZP_TOKEN"));
+      assert.deepEqual(Object.keys(spec?.volumes?.[0]?.secret ?? {}), ["agent", "credentials", "credentials_rsaparams"]);
+      const agentFile = Buffer.from(spec?.volumes?.[0]?.secret?.agent ?? "", "base64").toString("utf8");
+      assert.match(agentFile, new RegExp(`"agentName": "${name}"`));
+    }
+  });
+
+  it("a start whose create fails after registration removes the registrations it made", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.noCapacityIn.set("westeurope", "sync"); });
+    await clock.tickAsync(10_000);
+    assert.match(failure(started).message, /not available in the location/);
+    assert.equal(started.calls.of("registered").length, 2, "the agents were registered");
+    assert.deepEqual([...started.pool.agents.keys()], [], "a registration was left");
+  });
+
+  it("a cancel while registrations are on the wire leaves no registration once they are answered", async () => {
+    const started = start({ agentCount: "2" }, (_aci, pool) => { pool.registerMs = 5_000; });
+    await clock.tickAsync(1_000);
+    assert.equal(started.calls.of("register").length, 2);
+    started.cancel();
+    await clock.tickAsync(100);
+    assert.deepEqual(started.calls.of("delete").map((c) => c.name).sort(), names(2), "the group DELETEs waited for the registrations");
+    await clock.tickAsync(5_000);
+    assert.equal(started.calls.of("registered").length, 2);
+    assert.deepEqual([...started.pool.agents.keys()], [], "a registration answered after the cancel was left");
+    assert.match(failure(started).message, /cancelled/);
+  });
+
+  it("a cancel during creation removes the registrations at once, with the groups", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.putMs = 5_000; });
+    await clock.tickAsync(1_000);
+    assert.equal(started.pool.agents.size, 2);
+    const cancelledAt = Date.now();
+    started.cancel();
+    await clock.tickAsync(0);
+    assert.deepEqual(started.calls.of("deleteAgent").filter((c) => c.at === cancelledAt).map((c) => c.name).sort(), names(2));
+    await clock.tickAsync(6_000);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+
+  it("registers again when a retried registration finds its name taken by its own key (the first answer was lost)", async () => {
+    const started = start({ agentCount: "1" }, (_aci, pool) => {
+      // The first answer is lost: the agent is registered, but the step hears 409 on its retry.
+      const register = pool.registerAgent.bind(pool);
+      let first = true;
+      pool.registerAgent = async (poolId, registration) => {
+        if (!first) return register(poolId, registration);
+        first = false;
+        await register(poolId, registration);
+        return register(poolId, registration);
+      };
+    });
+    await clock.tickAsync(12_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    assert.equal(started.pool.agents.size, 1);
+    // Its own registration, whose answer was lost, was removed and made again.
+    assert.equal(started.calls.of("deleteAgent").length, 1);
+    assert.equal(started.calls.of("registered").length, 2);
+  });
+
+  it("leaves alone an agent of another step registered under a planned name meanwhile, and removes its own", async () => {
+    const started = start({ agentCount: "2" }, (_aci, pool) => {
+      const register = pool.registerAgent.bind(pool);
+      pool.registerAgent = async (poolId, registration) => {
+        if (registration.name === "azp-1234-1-2") {
+          await register(poolId, { ...registration, authorization: { publicKey: { exponent: "AQAB", modulus: "b3RoZXI=" } } });
+        }
+        return register(poolId, registration);
+      };
+    });
+    await clock.tickAsync(15_000);
+    assert.match(failure(started).message, /^namePrefix: the agent azp-1234-1-2 is already registered in pool 'aci' by someone else/);
+    assert.deepEqual([...started.pool.agents.keys()], ["azp-1234-1-2"], "the other step's agent was removed, or its own left");
+    assert.equal(started.pool.agents.get("azp-1234-1-2")?.authorization?.publicKey?.modulus, "b3RoZXI=");
+  });
+
   it("reads the pool gently until a group is provisioned, then every 250 ms until its agent is online", async () => {
     const started = start({ agentCount: "1" });
     await clock.tickAsync(12_000);
@@ -85,10 +182,12 @@ describe("runStart (fake timers)", function () {
     const onlineAt = agent?.onlineAfterMs;
     assert.ok(provisionedAt !== undefined && onlineAt !== undefined);
     const startedAt = Date.parse("2026-03-01T12:00:00Z");
-    const reads = started.calls.of("listAgents").map((call) => call.at - startedAt);
+    // The first list is pre-flight's check that the planned names are not registered.
+    const reads = started.calls.of("listAgents").slice(1).map((call) => call.at - startedAt);
     const gaps = reads.slice(1).map((at, i) => ({ at, gap: at - (reads[i] ?? 0) }));
     const beforeProvisioned = gaps.filter((g) => g.at < provisionedAt - 1000);
-    const whileRegistering = gaps.filter((g) => g.at > provisionedAt + 500);
+    // The gentle read under way when the group is provisioned (up to 1 s) ends first.
+    const whileRegistering = gaps.filter((g) => g.at > provisionedAt + 1000);
     assert.ok(beforeProvisioned.length > 0 && beforeProvisioned.every((g) => g.gap >= 500), JSON.stringify(beforeProvisioned));
     assert.ok(whileRegistering.length > 0 && whileRegistering.every((g) => g.gap <= 300), JSON.stringify(whileRegistering));
     assert.ok(onlineAt - (reads.at(-1) ?? 0) <= 0, "the step noticed the agent at its last read");

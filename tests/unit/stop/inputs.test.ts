@@ -121,7 +121,7 @@ describe("parseStopInputs", () => {
       vars: { ...BUILD_VARIABLES, collectionUri: undefined },
       problem: /^organizationUrl: required, and System\.CollectionUri is not set either/,
     },
-    "an unknown registrationAuth": { inputs: { registrationAuth: "password" }, problem: /^registrationAuth: must be one of pat, accessToken, serviceConnection, entraToken, servicePrincipal, got 'password'/ },
+    "an unknown registrationAuth": { inputs: { registrationAuth: "password" }, problem: /^registrationAuth: must be one of pat, accessToken, serviceConnection, entraToken, got 'password'/ },
     "the job's token sent to another organization": {
       inputs: { registrationAuth: "accessToken", organizationUrl: "https://dev.azure.com.evil.example/contoso" },
       problem: /^organizationUrl: with registrationAuth accessToken the job's token is only sent to its own organization \(https:\/\/dev\.azure\.com\)/,

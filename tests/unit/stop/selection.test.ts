@@ -110,7 +110,7 @@ describe("stop selection rules", () => {
     ];
     for (const [title, prefix, live, expectedIds] of cases) {
       it(`selects ${title}`, () => {
-        const stale = staleRegistrations(registrations, prefix, new Set(live));
+        const stale = staleRegistrations(registrations, prefix, new Set(live), Date.parse("2026-03-01T12:00:00Z"));
         assert.deepEqual(
           stale.map((a) => a.id),
           expectedIds,

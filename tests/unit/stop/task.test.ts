@@ -75,10 +75,10 @@ describe("runStopTask (in-memory platform)", () => {
     assert.deepEqual(platform.setVariables, []);
   });
 
-  it("refuses registrationAuth servicePrincipal with a federated connection, naming registrationAuth", async () => {
+  it("refuses registrationAuth servicePrincipal, which is no longer offered, naming registrationAuth and what to use instead", async () => {
     const platform = await run({ registrationAuth: "servicePrincipal", registrationToken: "" }, { ...VARIABLES, "System.AccessToken": "job-token" });
     assert.equal(platform.result.result, "failed");
-    assert.match(platform.result.message, /^registrationAuth: servicePrincipal registers with the client secret .* workload identity federation; use registrationAuth entraToken/);
+    assert.match(platform.result.message, /^registrationAuth: servicePrincipal is no longer offered: .*use entraToken/);
   });
 
   it("refuses a registrationConnection that is not a token connection, naming registrationConnection", async () => {
