@@ -2,13 +2,16 @@
 // image's entrypoint (prebuilt mode), spawned as a local process with the container's
 // environment, talking HTTPS to the emulated Azure DevOps and running the emulated agent.
 import { strict as assert } from "node:assert";
-import { createPrivateKey, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
-// The task's own container command for bootstrap mode: the test runs what the product sends.
+// The task's own container command for bootstrap mode and its identity files: the test runs what
+// the product sends.
+import { agentFiles, makeAgentKey } from "../../src/run/agentIdentity";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
+import { oauthEndpointOf, serverUrlOf } from "../../src/start/register";
 import {
   armClient,
   containerGroup,
@@ -16,7 +19,6 @@ import {
   devops,
   eventually,
   poolId,
-  registerAgent,
   requestLog,
   setBehaviour,
   useEmulator,
@@ -118,30 +120,35 @@ async function agentPackage(info: EmulatorInfo): Promise<{ downloadUrl: string; 
 
 /**
  * Registers an agent as AciAgentStart does (POST agents with a fresh 2048-bit key, the PAT in
- * this process only) and writes its three files into a folder of their own, read-only, the way
- * the emulated agent reads them (emulator/agent-package/bin/agent.js): what the task mounts at
- * /mnt/aci-agent-identity.
+ * this process only) and writes its three files with the product's own agentFiles into a folder
+ * of their own, read-only: what the task mounts at /mnt/aci-agent-identity.
  */
 async function writeIdentity(info: EmulatorInfo, parent: string, name: string): Promise<{ dir: string; agent: AgentJson }> {
   const pool = await poolId(info);
-  const { agent, key } = await registerAgent(info, pool, { name });
+  const key = await makeAgentKey();
+  const res = await devops(info, "POST", `_apis/distributedtask/pools/${pool}/agents`, {
+    body: { name, version: "4.264.2", osDescription: "Linux", maxParallelism: 1, authorization: { publicKey: key.publicKey } },
+  });
+  assert.equal(res.status, 200, res.text);
+  const agent = res.json as AgentJson & { properties?: Record<string, unknown> };
   assert.ok(agent.authorization !== undefined, "the registration has no authorization");
-  const jwk = createPrivateKey(key.privateKeyPem).export({ format: "jwk" });
-  const base64 = (value: string | undefined) => {
-    assert.ok(value !== undefined);
-    return Buffer.from(value, "base64url").toString("base64");
-  };
-  const dir = mkdtempSync(join(parent, `identity-${name}-`));
-  const files: Record<string, unknown> = {
-    agent: { agentId: agent.id, agentName: agent.name, poolId: pool, poolName: info.pool, serverUrl: info.organizationUrl, workFolder: "_work" },
-    credentials: { scheme: "OAuth", data: { clientId: agent.authorization.clientId, authorizationUrl: agent.authorization.authorizationUrl, oauthEndpointUrl: agent.authorization.authorizationUrl } },
-    credentials_rsaparams: {
-      d: base64(jwk.d), dp: base64(jwk.dp), dq: base64(jwk.dq), exponent: base64(jwk.e),
-      inverseQ: base64(jwk.qi), modulus: base64(jwk.n), p: base64(jwk.p), q: base64(jwk.q),
+  const files = agentFiles(
+    {
+      agentId: agent.id,
+      agentName: agent.name,
+      poolId: pool,
+      poolName: info.pool,
+      serverUrl: serverUrlOf(agent, info.organizationUrl),
+      workFolder: "_work",
+      clientId: agent.authorization.clientId,
+      authorizationUrl: agent.authorization.authorizationUrl,
+      oauthEndpointUrl: oauthEndpointOf(agent.authorization.authorizationUrl, info.organizationUrl),
     },
-  };
+    key,
+  );
+  const dir = mkdtempSync(join(parent, `identity-${name}-`));
   // Read-only and readable by anyone, as a secret volume's files may be: the copies must be 0600.
-  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), JSON.stringify(content, null, 2), { mode: 0o444 });
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o444 });
   return { dir, agent };
 }
 
