@@ -796,8 +796,7 @@ install_identity() {
 }
 
 stop_agent() {
-  [ -n "${agent_pid:-}" ] || return 0
-  if kill -0 "$agent_pid" 2>/dev/null; then
+  if [ -n "${agent_pid:-}" ] && kill -0 "$agent_pid" 2>/dev/null; then
     log "phase=stop agent_pid=$agent_pid signal=$stop_signal grace=${STOP_GRACE_SECONDS}s"
     kill -s "$stop_signal" "$agent_pid" 2>/dev/null
     sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog "$STOP_GRACE_SECONDS" "$agent_pid" >/dev/null 2>&1 &
@@ -820,7 +819,7 @@ start_listener() {
     agent_pid=$!
     return 0
   fi
-  rm -f "$gone_marker"
+  [ ! -e "$gone_marker" ] || rm -f "$gone_marker"
   # shellcheck disable=SC2086 # watch_awk is a command and its options
   (trap '' TERM INT HUP && exec $watch_awk -v gone="$gone_marker" "$WATCH_PROGRAM") <"$listener_fifo" &
   watch_pid=$!

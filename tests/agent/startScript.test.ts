@@ -7,11 +7,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
-// The task's own container command for bootstrap mode and its identity files: the test runs what
-// the product sends.
-import { agentFiles, makeAgentKey } from "../../src/run/agentIdentity";
+// The task's own container command for bootstrap mode: the test runs what the product sends.
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
-import { oauthEndpointOf, serverUrlOf } from "../../src/start/register";
 import {
   armClient,
   containerGroup,
@@ -25,6 +22,7 @@ import {
   type AgentJson,
   type EmulatorInfo,
 } from "../helpers/emulator";
+import { agentPackage, writeIdentity } from "./identity";
 import { assertHuntFoundNothing, huntReport, secretHuntJob } from "./secretHunt";
 
 const startScriptPath = resolve(__dirname, "..", "..", "agent", "start.sh");
@@ -108,48 +106,6 @@ function identityEnvironment(info: EmulatorInfo, run: AgentRun, identity: Identi
   if (identity.expiresAt !== undefined) variables.push({ name: "AZP_EXPIRES_AT", value: identity.expiresAt });
   if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
   return variables;
-}
-
-/** The linux-x64 package as the feed names it: what AciAgentStart passes to the container. */
-async function agentPackage(info: EmulatorInfo): Promise<{ downloadUrl: string; hashValue: string }> {
-  const res = await devops(info, "GET", "_apis/distributedtask/packages/agent?platform=linux-x64&top=1");
-  const found = (res.json as { value: { downloadUrl: string; hashValue: string }[] }).value[0];
-  assert.ok(found !== undefined, res.text);
-  return found;
-}
-
-/**
- * Registers an agent as AciAgentStart does (POST agents with a fresh 2048-bit key, the PAT in
- * this process only) and writes its three files with the product's own agentFiles into a folder
- * of their own, read-only: what the task mounts at /mnt/aci-agent-identity.
- */
-async function writeIdentity(info: EmulatorInfo, parent: string, name: string): Promise<{ dir: string; agent: AgentJson }> {
-  const pool = await poolId(info);
-  const key = await makeAgentKey();
-  const res = await devops(info, "POST", `_apis/distributedtask/pools/${pool}/agents`, {
-    body: { name, version: "4.264.2", osDescription: "Linux", maxParallelism: 1, authorization: { publicKey: key.publicKey } },
-  });
-  assert.equal(res.status, 200, res.text);
-  const agent = res.json as AgentJson & { properties?: Record<string, unknown> };
-  assert.ok(agent.authorization !== undefined, "the registration has no authorization");
-  const files = agentFiles(
-    {
-      agentId: agent.id,
-      agentName: agent.name,
-      poolId: pool,
-      poolName: info.pool,
-      serverUrl: serverUrlOf(agent, info.organizationUrl),
-      workFolder: "_work",
-      clientId: agent.authorization.clientId,
-      authorizationUrl: agent.authorization.authorizationUrl,
-      oauthEndpointUrl: oauthEndpointOf(agent.authorization.authorizationUrl, info.organizationUrl),
-    },
-    key,
-  );
-  const dir = mkdtempSync(join(parent, `identity-${name}-`));
-  // Read-only and readable by anyone, as a secret volume's files may be: the copies must be 0600.
-  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o444 });
-  return { dir, agent };
 }
 
 /** An ISO 8601 UTC time `seconds` from now, as the task writes it (JavaScript's toISOString). */
