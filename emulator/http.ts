@@ -108,6 +108,11 @@ function injectFaults(service: ServiceName, state: EmulatorState) {
       next();
       return;
     }
+    if ((rule.skip ?? 0) > 0) {
+      rule.skip = (rule.skip ?? 0) - 1;
+      next();
+      return;
+    }
     rule.remaining--;
     const act = () => {
       if (rule.hang !== undefined) {

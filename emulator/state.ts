@@ -180,6 +180,8 @@ export interface FaultRule {
   hang?: "before" | "after";
   /** How many matching requests get the fault; then the rule is spent. */
   remaining: number;
+  /** How many matching requests pass untouched before the fault applies (default 0). */
+  skip?: number;
 }
 
 export interface Delays {

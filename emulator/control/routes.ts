@@ -75,6 +75,7 @@ export function controlRoutes(ctx: EmulatorContext): Router {
       delayMs,
       hang,
       remaining: typeof body.count === "number" ? body.count : 1,
+      ...(typeof body.skip === "number" && body.skip > 0 ? { skip: body.skip } : {}),
     };
     state.faults.push(rule);
     res.status(201).json(rule);

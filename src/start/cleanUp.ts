@@ -40,18 +40,19 @@ export async function cleanUp(run: StartRun, cause: unknown): Promise<Error> {
     // step's own registration of a name whose group turned out to be another step's.
     const ownRegistrations = fleet.flatMap((a) => (a.state === "taken" && a.agentId !== undefined ? [{ name: a.name, id: a.agentId }] : []));
     const deregistered = deregister(services, pool, ours.map((a) => a.name), bound.signal, ownRegistrations);
-    const late = Promise.all(
+    const lateGroups = Promise.all(
       unanswered.map(async ({ agent, put }) => {
         await put;
         return deleteGroups(config, services, [agent.name], false, bound.signal);
       }),
     );
     const lateRegistrations = Promise.all(fleet.map((agent) => deregisterWhenAnswered(services, pool, agent, bound.signal)));
-    const outcomes = [await deletes, ...(await late)];
-    const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered), ...(await lateRegistrations).flat()];
+    const outcomes = [await deletes, ...(await lateGroups)];
+    const late = await lateRegistrations;
+    const leftovers = [...outcomes.flatMap((o) => o.leftovers), ...(await deregistered), ...late.flatMap((l) => l.leftovers)];
     // An agent that registered while its group was being deleted shows only now.
     if (leftovers.length === 0) leftovers.push(...(await deregister(services, pool, ours.map((a) => a.name), bound.signal)));
-    const registrations = fleet.filter((a) => a.agentId !== undefined).length;
+    const registrations = fleet.filter((a) => a.agentId !== undefined).length + late.filter((l) => l.answeredLate).length;
     const removed = new Set(outcomes.flatMap((o) => o.removed)).size;
     if (leftovers.length > 0) {
       return new StartFailure(`${reason}. Could not remove ${[...new Set(leftovers)].join(", ")}; run AciAgentStop (scope: run) or delete them in the portal.`);
@@ -121,15 +122,15 @@ async function deleteGroups(config: StartConfig, services: StartServices, names:
 }
 
 /** A registration answered after the clean-up began (a cancel cut its wait short) is removed once its answer is in. */
-async function deregisterWhenAnswered(services: StartServices, pool: AgentPool, agent: FleetAgent, signal: AbortSignal): Promise<string[]> {
+async function deregisterWhenAnswered(services: StartServices, pool: AgentPool, agent: FleetAgent, signal: AbortSignal): Promise<{ answeredLate: boolean; leftovers: string[] }> {
   const id = await agent.unansweredRegistration;
-  if (id === undefined) return [];
+  if (id === undefined) return { answeredLate: false, leftovers: [] };
   try {
     await services.pools.deleteAgent(pool.id, id, signal);
-    return [];
+    return { answeredLate: true, leftovers: [] };
   } catch (error) {
     services.log.warning(`${agent.name}: registration not removed: ${describe(error)}`);
-    return [`agent ${agent.name} in pool '${pool.name}'`];
+    return { answeredLate: true, leftovers: [`agent ${agent.name} in pool '${pool.name}'`] };
   }
 }
 

@@ -109,6 +109,14 @@ describe("emulator knobs (faults, delays, behaviour)", function () {
       const error = await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-html"));
       assert.equal(error.statusCode, 502);
     });
+
+    it("skip lets that many matching requests through before the fault applies", async function () {
+      const { info } = emulator();
+      await addFault(info, { service: "devops", method: "GET", path: "/_apis/distributedtask/pools$", status: 503, count: 1, skip: 2 });
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await devops(info, "GET", "_apis/distributedtask/pools?poolName=aci")).status);
+      assert.deepEqual(statuses, [200, 200, 503, 200]);
+    });
   });
 
   describe("latency and hang faults", function () {

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { createPrivateKey } from "node:crypto";
 import { agentAccessToken, devops, type AgentJson, type AgentKey } from "../helpers/emulator";
-import { containerLogText, nextBuildId, plainOutput, runJob, startAgents, useEmulator, until, type RunningEmulator } from "./helpers";
+import { containerLogText, nextBuildId, plainOutput, runJob, startAgents, stopGroup, useEmulator, until, type RunningEmulator } from "./helpers";
 
 interface Identity {
   agent: AgentJson;
@@ -85,7 +85,7 @@ describe("integration: a job holds only its own agent's key, which does only wha
     // The copied key is used elsewhere once its own listener has stopped (its session closed).
     const agent = [...emu.state.agents.values()].find((a) => a.name === name);
     assert.ok(agent !== undefined);
-    await emu.context.runtime.stopAll();
+    await stopGroup(emu, name);
     await until("the listener to close its session", () => agent.sessionId === undefined);
 
     const token = await agentToken(emu, identity);

@@ -180,20 +180,23 @@ describe("integration: one run, many fleets", function () {
       emu.state.behaviour.capacityFailures.set("westeurope", "async");
       const first = await runStart(emu, { buildId: build, inputs });
       assert.equal(first.result, "Failed", plainOutput(first));
-      assert.deepEqual(groupNames(emu), namesOf(build, 2, "azp", 1));
+      // The first failure ends the start: the other agent's group (or its registration) may not have been made.
+      const leftGroups = groupNames(emu);
+      const leftovers = new Set([...leftGroups, ...agentNamesInPool(emu)]);
+      assert.ok(leftGroups.length >= 1 && leftGroups.every((name) => namesOf(build, 2, "azp", 1).includes(name)), leftGroups.join(", "));
 
       // Attempt 2, after the capacity came back: same inputs, System.JobAttempt 2.
       emu.state.behaviour.capacityFailures.delete("westeurope");
       const second = await runStart(emu, { buildId: build, jobAttempt: 2, inputs });
       assertSucceeded(second);
       assert.equal(second.outputs.demand, `ACI_FLEET -equals azp-${build}`);
-      assert.deepEqual(groupNames(emu), [...namesOf(build, 2, "azp", 1), ...namesOf(build, 2, "azp", 2)]);
+      assert.deepEqual(groupNames(emu), [...leftGroups, ...namesOf(build, 2, "azp", 2)]);
       const ranOn = await runJob(emu, [second.outputs.demand], "build");
       assert.ok(namesOf(build, 2, "azp", 2).includes(ranOn), `the job ran on ${ranOn}, not on an agent of attempt 2`);
 
       const stop = await runTaskStep(emu, "AciAgentStopV1", { buildId: build, jobAttempt: 2 });
       assertSucceeded(stop);
-      assert.equal(stop.outputs.removedCount, "4");
+      assert.equal(stop.outputs.removedCount, String(leftovers.size + 2));
       assert.deepEqual(groupNames(emu), []);
       assert.deepEqual(agentNamesInPool(emu), []);
       assertNoSecretLeaks(emu);

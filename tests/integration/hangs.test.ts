@@ -110,8 +110,9 @@ const hungCalls: HungCall[] = [
     arrange: (emu, _name, pool) => {
       const id = emu.state.newId();
       emu.state.pools.set(id, { id, name: pool });
-      // One hung list spans the wait: it has no answer when timeoutMinutes passes; the clean-up's list is answered.
-      emu.state.faults.push({ id: "list-hangs", service: "devops", method: "GET", path: `/_apis/distributedtask/pools/${id}/agents$`, hang: "before", remaining: 1 });
+      // Pre-flight's list (are the names free?) is answered; the first list of the wait hangs and
+      // spans it: it has no answer when timeoutMinutes passes; the clean-up's list is answered.
+      emu.state.faults.push({ id: "list-hangs", service: "devops", method: "GET", path: `/_apis/distributedtask/pools/${id}/agents$`, hang: "before", remaining: 1, skip: 1 });
     },
     named: (_name, pool) => new RegExp(`list the agents of pool '${escaped(pool)}'`),
     hung: (emu, _name, pool) => hangs(emu, "devops", "GET", new RegExp(`/pools/${poolId(emu, pool)}/agents$`)),
