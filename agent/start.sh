@@ -133,12 +133,17 @@ run_child() {
   wait_child $!
 }
 
+# wait first: a child that ended at once may already have been reaped by the shell (while it ran
+# a command substitution), and only wait still knows its exit code. A trap interrupts wait with a
+# code above 128 while the child runs on: wait again.
 wait_child() {
   child_pid=$1
-  child_rc=0
-  while kill -0 "$child_pid" 2>/dev/null; do
+  while :; do
     wait "$child_pid"
     child_rc=$?
+    if [ "$child_rc" -le 128 ] || ! kill -0 "$child_pid" 2>/dev/null; then
+      break
+    fi
   done
   child_pid=
 }
@@ -296,7 +301,7 @@ validate() {
 # costs a process here. The date is counted with Howard Hinnant's days_from_civil.
 iso_epoch() {
   case $1 in
-    [12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][Tt\ ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]*) ;;
+    [0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9][Tt\ ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]*) ;;
     *) return 1 ;;
   esac
   zone=${1#???????????????????}
@@ -791,8 +796,7 @@ install_identity() {
 }
 
 stop_agent() {
-  [ -n "${agent_pid:-}" ] || return 0
-  if kill -0 "$agent_pid" 2>/dev/null; then
+  if [ -n "${agent_pid:-}" ] && kill -0 "$agent_pid" 2>/dev/null; then
     log "phase=stop agent_pid=$agent_pid signal=$stop_signal grace=${STOP_GRACE_SECONDS}s"
     kill -s "$stop_signal" "$agent_pid" 2>/dev/null
     sh -c 'sleep "$1"; kill -KILL "$2"' aci-agent-watchdog "$STOP_GRACE_SECONDS" "$agent_pid" >/dev/null 2>&1 &
@@ -815,7 +819,7 @@ start_listener() {
     agent_pid=$!
     return 0
   fi
-  rm -f "$gone_marker"
+  [ ! -e "$gone_marker" ] || rm -f "$gone_marker"
   # shellcheck disable=SC2086 # watch_awk is a command and its options
   (trap '' TERM INT HUP && exec $watch_awk -v gone="$gone_marker" "$WATCH_PROGRAM") <"$listener_fifo" &
   watch_pid=$!

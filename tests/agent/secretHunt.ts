@@ -56,6 +56,19 @@ export function encodingsOf(secret: string): { name: string; text: string }[] {
  * printed when they ran later) holds none of them in any encoding.
  */
 export function assertHuntFoundNothing(report: HuntReport, log: string, secrets: readonly string[], mainCommand: RegExp): void {
+  assertHuntFoundOnly(report, log, secrets, 0, mainCommand);
+}
+
+/**
+ * As assertHuntFoundNothing, for a hunt given `secrets` followed by `own` more needles (the job's
+ * own agent's key, which a job can always read): those it must have found (it looked where they
+ * are), and nothing else.
+ */
+export function assertHuntFoundOnlyItsOwn(report: HuntReport, log: string, secrets: readonly string[], own: number, mainCommand: RegExp): void {
+  assertHuntFoundOnly(report, log, secrets, own, mainCommand);
+}
+
+function assertHuntFoundOnly(report: HuntReport, log: string, secrets: readonly string[], own: number, mainCommand: RegExp): void {
   const main = report.processes.find((p) => p.pid === report.root);
   assert.ok(main !== undefined, `the container's main process was not scanned: ${JSON.stringify(report.processes)}`);
   assert.match(main.cmdline, mainCommand, "the hunt took another process for the container's main one");
@@ -64,7 +77,11 @@ export function assertHuntFoundNothing(report: HuntReport, log: string, secrets:
   assert.ok(report.filesRead > 0, "the hunt read no file");
   assert.ok(report.rewritten.includes("agent/config.sh"), `the hunt did not rewrite config.sh: ${report.rewritten.join(", ")}`);
   const commandOf = (where: string) => report.processes.find((p) => where.startsWith(`/proc/${p.pid}/`))?.cmdline ?? "";
-  const found = report.findings.map((f) => `secret #${f.needle} (${f.encoding}) in ${f.where} ${commandOf(f.where)}`.trim());
+  const ownFound = new Set(report.findings.filter((f) => f.needle >= secrets.length).map((f) => f.needle));
+  for (let needle = secrets.length; needle < secrets.length + own; needle++) {
+    assert.ok(ownFound.has(needle), `the hunt did not find its own agent's secret #${needle}: it did not look where it is`);
+  }
+  const found = report.findings.filter((f) => f.needle < secrets.length).map((f) => `secret #${f.needle} (${f.encoding}) in ${f.where} ${commandOf(f.where)}`.trim());
   assert.deepEqual(found, [], "a job found the registration credential");
   for (const [index, secret] of secrets.entries()) {
     for (const { name, text } of encodingsOf(secret)) {

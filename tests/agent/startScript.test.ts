@@ -2,7 +2,8 @@
 // image's entrypoint (prebuilt mode), spawned as a local process with the container's
 // environment, talking HTTPS to the emulated Azure DevOps and running the emulated agent.
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
@@ -18,8 +19,11 @@ import {
   requestLog,
   setBehaviour,
   useEmulator,
+  type AgentJson,
   type EmulatorInfo,
 } from "../helpers/emulator";
+import { agentPackage, writeIdentity } from "./identity";
+import { assertHuntFoundNothing, huntReport, secretHuntJob } from "./secretHunt";
 
 const startScriptPath = resolve(__dirname, "..", "..", "agent", "start.sh");
 const startScript = readFileSync(startScriptPath, "utf8");
@@ -47,9 +51,27 @@ interface AgentRun {
   image?: string;
   restartPolicy?: "Always" | "OnFailure" | "Never";
   extraEnvironment?: EnvironmentVariable[];
+  /** The identity path: the agent's files and the package, instead of a token. */
+  identity?: IdentityRun;
+}
+
+interface IdentityRun {
+  /** AZP_IDENTITY_DIR: the three files as AciAgentStart mounts them. */
+  dir: string;
+  packageUrl: string;
+  packageSha256: string;
+  /** AZP_EXPIRES_AT; none when undefined. */
+  expiresAt?: string;
 }
 
 function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
+  const all = run.identity !== undefined ? identityEnvironment(info, run, run.identity) : tokenEnvironment(info, run);
+  // A variable of extraEnvironment replaces the one of the contract (ARM refuses a name twice).
+  const extra = new Set((run.extraEnvironment ?? []).map((variable) => variable.name));
+  return [...all.filter((variable) => !extra.has(variable.name)), ...(run.extraEnvironment ?? [])];
+}
+
+function tokenEnvironment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
   const pat = run.pat ?? info.pat;
   const variables: EnvironmentVariable[] = [
     { name: "AZP_URL", value: info.organizationUrl },
@@ -64,7 +86,31 @@ function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
   if (run.tokenFile === undefined) variables.push({ name: "AZP_TOKEN", secureValue: pat });
   else variables.push({ name: "AZP_TOKEN_FILE", value: run.tokenFile });
   if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
-  return [...variables, ...(run.extraEnvironment ?? [])];
+  return variables;
+}
+
+/** The container contract of the identity path, as AciAgentStart sets it. */
+function identityEnvironment(info: EmulatorInfo, run: AgentRun, identity: IdentityRun): EnvironmentVariable[] {
+  const variables: EnvironmentVariable[] = [
+    { name: "AZP_IDENTITY_DIR", value: identity.dir },
+    { name: "AZP_AGENT_PACKAGE_URL", value: identity.packageUrl },
+    { name: "AZP_AGENT_PACKAGE_SHA256", value: identity.packageSha256 },
+    { name: "AZP_URL", value: info.organizationUrl },
+    { name: "AZP_POOL", value: info.pool },
+    { name: "AZP_AGENT_NAME", value: run.name },
+    { name: "AZP_WORK", value: "_work" },
+    { name: "AZP_ONCE", value: String(run.once ?? true) },
+    { name: "ACI_RUN_ID", value: run.runId },
+    { name: "ACI_FLEET", value: `azp-${run.runId}` },
+  ];
+  if (identity.expiresAt !== undefined) variables.push({ name: "AZP_EXPIRES_AT", value: identity.expiresAt });
+  if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
+  return variables;
+}
+
+/** An ISO 8601 UTC time `seconds` from now, as the task writes it (JavaScript's toISOString). */
+function isoIn(seconds: number): string {
+  return new Date(Date.now() + seconds * 1000).toISOString();
 }
 
 class Harness {
@@ -94,6 +140,12 @@ class Harness {
       },
       timeoutMs,
     );
+  }
+
+  /** The container's current state (its finish time once terminated). */
+  async currentState(name: string): Promise<{ state?: string; exitCode?: number; finishTime?: Date }> {
+    const group = await this.client.containerGroups.get(this.info.resourceGroup, name);
+    return group.containers[0]?.instanceView?.currentState ?? {};
   }
 
   async restartCount(name: string): Promise<number> {
@@ -535,6 +587,15 @@ describe("agent/start.sh in an emulated container", function () {
     assert.equal(await harness.agentStatus(run.name), undefined);
   });
 
+  it("AZP_AUTH=SP (registration with a client secret) is no longer supported: exit 10 with the reason, nothing registered", async function () {
+    const run: AgentRun = { name: "azp-sp-1", runId: "118", extraEnvironment: [{ name: "AZP_AUTH", value: "SP" }, { name: "AZP_CLIENT_ID", value: "x" }, { name: "AZP_TENANT_ID", value: "y" }] };
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 10);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=setup AZP_AUTH=SP .*no longer supported.*exit=10/);
+    assert.equal(await harness.agentStatus(run.name), undefined);
+  });
+
   for (const via of ["AZP_TOKEN", "AZP_TOKEN_FILE"] as const) {
     it(`secret in ${via}: neither the startup script nor a job can find the token`, async function () {
       const info = emulator().info;
@@ -584,4 +645,264 @@ describe("agent/start.sh in an emulated container", function () {
       assert.ok(!readTree(dirname(home)).includes(pat), "the token is in a file of the container");
     });
   }
+});
+
+describe("agent/start.sh on the identity path (AZP_IDENTITY_DIR: registered from outside, never config.sh)", function () {
+  this.timeout(120_000);
+  const emulator = useEmulator();
+  let harness: Harness;
+  let scratch: string;
+
+  beforeEach(function () {
+    harness = new Harness(emulator().info);
+    scratch = mkdtempSync(join(tmpdir(), "aci-start-sh-identity-"));
+  });
+
+  afterEach(function () {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  async function identityRun(name: string, runId: string, options: Partial<AgentRun> & { expiresAt?: string; sha256?: string } = {}): Promise<AgentRun & { identity: IdentityRun; agent: AgentJson }> {
+    const info = emulator().info;
+    const { dir, agent } = await writeIdentity(info, scratch, name);
+    const found = await agentPackage(info);
+    const { expiresAt, sha256, ...rest } = options;
+    return {
+      name,
+      runId,
+      once: false,
+      ...rest,
+      agent,
+      identity: { dir, packageUrl: found.downloadUrl, packageSha256: sha256 ?? found.hashValue, ...(expiresAt === undefined ? {} : { expiresAt }) },
+    };
+  }
+
+  /** Requests the container made (the test's own carry no User-Agent), as "METHOD path". */
+  async function containerRequests(): Promise<string[]> {
+    return (await requestLog(emulator().info))
+      .filter((entry) => entry.service === "devops" && (entry as { userAgent?: string }).userAgent !== "")
+      .map((entry) => `${entry.method} ${entry.url.split("?")[0] ?? ""}`);
+  }
+
+  function homeOf(log: string): string {
+    const home = /home=(\S+)/.exec(phaseLine(log, "setup") ?? "")?.[1];
+    assert.ok(home !== undefined, log);
+    return home;
+  }
+
+  it("comes online and runs a job without config.sh: the container asks for nothing but the package and what its agent's own token may do", async function () {
+    const run = await identityRun("azp-identity-1", "201", { once: true });
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const requestId = await harness.queueJob(run.runId, "identity-job", 'echo "identity job in $(pwd) as agent $AGENT_ID"');
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.exitCode(run.name), 0);
+
+    const log = await harness.logs(run.name);
+    assert.match(log, new RegExp(`identity job in .*/_work/1/s as agent ${run.agent.id}`));
+    assert.ok(phaseLine(log, "secrets", "source=identity"), log);
+    assert.ok(phaseLine(log, "setup", "mode=identity"), log);
+    assert.ok(phaseLine(log, "download", "source=AZP_AGENT_PACKAGE_URL"), log);
+    assert.ok(phaseLine(log, "extract", "sha256=verified"), log);
+    assert.ok(phaseLine(log, "identity", `agent_id=${run.agent.id}`), log);
+    assert.equal(phaseLine(log, "configure"), undefined, log);
+    assert.doesNotMatch(log, /Successfully added the agent|Settings Saved/, "config.sh ran");
+    assert.ok(phaseLine(log, "exit", "code=0 reason='the agent ran its one job'"), log);
+
+    const requests = await containerRequests();
+    assert.ok(requests.some((r) => /^POST .*\/_apis\/oauth2\/token$/.test(r)), `the agent took no token of its own:\n${requests.join("\n")}`);
+    assert.ok(requests.some((r) => /^POST .*\/pools\/\d+\/sessions$/.test(r)), `the agent opened no session:\n${requests.join("\n")}`);
+    // Nothing config.sh asks (connectionData, pools, agents) and nothing a PAT is needed for.
+    const agentOnly = /^(GET \/_agentcdn\/|POST .*\/_apis\/oauth2\/token$|(POST|DELETE) .*\/pools\/\d+\/sessions(\/[^/]+)?$|(GET|DELETE) .*\/pools\/\d+\/messages(\/\d+)?$|PATCH .*\/pools\/\d+\/jobrequests\/\d+$)/;
+    assert.deepEqual(requests.filter((r) => !agentOnly.test(r)), [], "the container made a request its agent's own token is not for");
+    const sessions = (await requestLog(emulator().info))
+      .filter((e) => e.method === "POST" && /\/sessions$/.test(e.url.split("?")[0] ?? "") && e.status === 200)
+      .map((e) => (JSON.parse(e.requestBody) as { agent: { id: number } }).agent.id);
+    assert.deepEqual(sessions, [run.agent.id]);
+  });
+
+  it("copies the three files into the agent folder, mode 0600, as copies of the mounted ones", async function () {
+    const run = await identityRun("azp-identity-files", "202");
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const agentDir = join(homeOf(await harness.logs(run.name)), "agent");
+    for (const file of ["agent", "credentials", "credentials_rsaparams"]) {
+      const copy = join(agentDir, `.${file}`);
+      const stat = lstatSync(copy);
+      assert.ok(stat.isFile(), `.${file} is not a regular file (a link?)`);
+      assert.equal(stat.mode & 0o777, 0o600, `.${file} has mode ${(stat.mode & 0o777).toString(8)}`);
+      assert.notEqual(stat.ino, statSync(join(run.identity.dir, file)).ino, `.${file} is a hard link to the mounted file`);
+      assert.equal(readFileSync(copy, "utf8"), readFileSync(join(run.identity.dir, file), "utf8"));
+    }
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+  });
+
+  it("AZP_EXPIRES_AT already past: exit 0 at once, nothing downloaded and no session", async function () {
+    const run = await identityRun("azp-identity-expired", "203", { expiresAt: isoIn(-60) });
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name, 15_000), 0);
+    const log = await harness.logs(run.name);
+    assert.match(log, /phase=lifetime result=passed expires_at=\S+ action=exit/);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+    assert.equal(phaseLine(log, "download"), undefined, log);
+    assert.deepEqual(await containerRequests(), []);
+  });
+
+  it("AZP_EXPIRES_AT a few seconds ahead: the listener is stopped then and the container exits 0", async function () {
+    const expiresAt = isoIn(8);
+    const run = await identityRun("azp-identity-expiring", "204", { expiresAt });
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    assert.equal(await harness.exitCode(run.name, 30_000), 0);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined);
+    assert.ok(finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${finished.toISOString()}, before ${expiresAt}`);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "setup", `expires_at=${expiresAt}`), log);
+    assert.match(log, /phase=lifetime result=reached expires_at=/);
+    assert.match(log, /phase=stop agent_pid=\d+ signal=TERM/);
+    // The listener itself got the signal, and its last line still reached the log through awk.
+    assert.match(log, /Received SIGTERM: shutting down/);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+  });
+
+  it("restart policy OnFailure: a container that failed comes back as the same agent, downloaded afresh, without the startup script, with its original expiry", async function () {
+    const expiresAt = isoIn(25);
+    const run = await identityRun("azp-identity-restart", "205", { expiresAt, restartPolicy: "OnFailure", startupScript: "echo STARTUP-SCRIPT-RAN" });
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const first = await harness.logs(run.name);
+    // SIGTERM to the main process: the listener closes its session, start.sh exits 143, a
+    // failure. (A listener killed with SIGKILL leaves its session open, and the emulated service,
+    // which never expires a session, would refuse the restarted one with 409 for good.)
+    const main = Number(/phase=start elapsed=\d+s pid=(\d+)/.exec(first)?.[1]);
+    assert.ok(main > 1, first);
+    process.kill(main, "SIGTERM");
+
+    await eventually("the container to be restarted", async () => ((await harness.restartCount(run.name)) >= 1 ? true : undefined), 30_000);
+    await eventually("the restarted agent to come online", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000)
+      .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await harness.logs(run.name)}`); });
+    await harness.waitOnline(run.name);
+    const sessions = (await requestLog(emulator().info))
+      .filter((e) => e.method === "POST" && /\/sessions$/.test(e.url.split("?")[0] ?? "") && e.status === 200)
+      .map((e) => (JSON.parse(e.requestBody) as { agent: { id: number } }).agent.id);
+    assert.deepEqual(sessions, [run.agent.id, run.agent.id], "the restarted container is another agent");
+    assert.equal((await harness.agentJson(run.name))?.id, run.agent.id);
+
+    // The expiry is absolute: the restarted container still ends at the first one's end.
+    assert.equal(await harness.exitCode(run.name, 40_000), 0);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined);
+    assert.ok(Math.abs(finished.getTime() - Date.parse(expiresAt)) < 5000, `ended at ${finished.toISOString()}, expiry ${expiresAt}`);
+    assert.equal(await harness.restartCount(run.name), 1);
+
+    const log = await harness.logs(run.name);
+    assert.equal(log.split("\n").filter((line) => line.includes(`[aci-agent] phase=setup `) && line.includes(`expires_at=${expiresAt}`)).length, 2, log);
+    assert.match(log, /note=container-ran-before action=discard-agent-folder/);
+    assert.equal(log.split("\n").filter((line) => line.includes("[aci-agent] phase=extract ") && line.includes("sha256=verified")).length, 2, log);
+    assert.equal(log.split("\n").filter((line) => line.includes("STARTUP-SCRIPT-RAN")).length, 1, "the startup script ran again");
+    assert.ok(phaseLine(log, "startup-script", "result=skipped reason=container-ran-before"), log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+  });
+
+  for (const line of [
+    "The agent no longer exists on the server. Please reconfigure the agent.",
+    "Failed to create session. VS30063: You are not authorized to access https://dev.azure.com.",
+  ]) {
+    it(`a listener that prints "${line.slice(0, 40)}…" and exits 1: exit 0, not restarted by OnFailure`, async function () {
+      // The startup script (it runs after the download) puts a listener in place that says what
+      // the real one says once its registration is deleted (MessageListener.cs) and exits 1.
+      const fake = `#!/bin/sh\necho "listener starting"\necho '${line}' >&2\nexit 1\n`;
+      const startupScript = `cat > agent/bin/Agent.Listener <<'FAKE'\n${fake}FAKE\nchmod +x agent/bin/Agent.Listener`;
+      const run = await identityRun(`azp-identity-gone-${line.startsWith("The") ? "missing" : "vs30063"}`, "206", { restartPolicy: "OnFailure", startupScript });
+      await harness.start(run);
+      assert.equal(await harness.exitCode(run.name), 0);
+      const log = await harness.logs(run.name);
+      assert.ok(log.includes(line), `the listener's line did not reach the log:\n${log}`);
+      assert.match(log, /phase=run agent_exit=1 note=registration-gone action=exit-0/);
+      assert.ok(phaseLine(log, "exit", "code=0 reason='the agent registration is gone'"), log);
+      assert.equal(await harness.restartCount(run.name), 0);
+    });
+  }
+
+  it("a listener that fails without saying its registration is gone: its exit code, as on the token path", async function () {
+    const startupScript = "printf '#!/bin/sh\\necho \"something else went wrong\"\\nexit 1\\n' > agent/bin/Agent.Listener";
+    const run = await identityRun("azp-identity-fails", "207", { startupScript });
+    await harness.start(run);
+    const code = await harness.exitCode(run.name);
+    const log = await harness.logs(run.name);
+    assert.equal(code, 1, log);
+    assert.match(log, /something else went wrong/);
+    assert.ok(phaseLine(log, "exit", "code=1 reason='the agent failed with exit code 1'"), log);
+  });
+
+  // Written to the contract (/work/plan/CONTRACT.md, "Registration gone → exit 0"): it needs the
+  // emulated listener to print the real listener's line when its registration is deleted.
+  it("[contract] deleting the agent's registration through the REST API ends the container with exit 0, without a restart loop", async function () {
+    const run = await identityRun("azp-identity-deleted", "208", { restartPolicy: "OnFailure" });
+    await harness.start(run);
+    await harness.waitOnline(run.name);
+    const pool = await poolId(emulator().info);
+    const deleted = await devops(emulator().info, "DELETE", `_apis/distributedtask/pools/${pool}/agents/${run.agent.id}`);
+    assert.equal(deleted.status, 204, deleted.text);
+    const code = await harness.exitCode(run.name, 60_000).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\n${await harness.logs(run.name)}`);
+    });
+    const log = await harness.logs(run.name);
+    assert.equal(code, 0, log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='the agent registration is gone'"), log);
+    assert.equal(await harness.restartCount(run.name), 0, log);
+  });
+
+  it("the startup script and a token given as well are in no process, file or log a job can read (secret hunt)", async function () {
+    const info = emulator().info;
+    const canary = `STARTUP-CANARY-${randomUUID()}`;
+    const pat = ((await control(info, "POST", "/pats", {})).json as { pat: string }).pat;
+    const run = await identityRun("azp-identity-hunt", "209", {
+      once: true,
+      startupScript: `startup_secret='${canary}'\necho "startup script ran ($\{#startup_secret} characters)"`,
+      extraEnvironment: [{ name: "AZP_TOKEN", secureValue: pat }],
+    });
+    await harness.start(run);
+    const requestId = await harness.queueJob(run.runId, "secret hunt", secretHuntJob([canary, pat], run.name));
+    assert.equal(await harness.jobResult(requestId, 120_000), "succeeded", await harness.logs(run.name));
+    assert.equal(await harness.exitCode(run.name), 0);
+    const log = await harness.logs(run.name);
+    assert.match(log, /startup script ran \(\d+ characters\)/);
+    assertHuntFoundNothing(huntReport(log), log, [canary, pat], /start\.sh/);
+  });
+
+  it("a package whose sha256 does not match is refused with exit 15: nothing extracted, no files copied, no session", async function () {
+    const run = await identityRun("azp-identity-hash", "210", { sha256: "0".repeat(64) });
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 15);
+    const log = await harness.logs(run.name);
+    const errors = log.split("\n").filter((line) => line.includes("[aci-agent] error:"));
+    assert.equal(errors.length, 1, log);
+    assert.match(errors[0] ?? "", /sha256 mismatch .*expected 0{64}, got [0-9a-f]{64}; nothing was run; exit=15/);
+    assert.equal(phaseLine(log, "extract"), undefined, log);
+    assert.equal(phaseLine(log, "identity"), undefined, log);
+    assert.equal(existsSync(join(homeOf(log), "agent")), false, "the agent was extracted");
+    assert.deepEqual((await containerRequests()).filter((r) => !r.includes("/_agentcdn/")), []);
+  });
+
+  it("a package given without its sha256 is refused with exit 15 before the download", async function () {
+    const run = await identityRun("azp-identity-nohash", "211", { sha256: "" });
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 15);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=download AZP_AGENT_PACKAGE_SHA256 is not set.*exit=15/);
+    assert.deepEqual(await containerRequests(), []);
+  });
+
+  it("an identity folder without one of the three files: exit 11 before anything runs", async function () {
+    const run = await identityRun("azp-identity-incomplete", "212");
+    rmSync(join(run.identity.dir, "credentials_rsaparams"));
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 11);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=setup AZP_IDENTITY_DIR '.*' has no readable file 'credentials_rsaparams'.*exit=11/);
+    assert.deepEqual(await containerRequests(), []);
+  });
 });

@@ -8,7 +8,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
-import { assertHuntFoundNothing, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
+import { agentPackage, writeIdentity } from "../agent/identity";
+import { assertHuntFoundNothing, assertHuntFoundOnlyItsOwn, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
 import { control, devops, eventually, poolId, useEmulator, type EmulatorInfo } from "../helpers/emulator";
 
 const repositoryRoot = resolve(__dirname, "..", "..");
@@ -18,6 +19,8 @@ const baseImage = "localhost/aci-agents-test/debian:bookworm-minbase";
 const trustingImage = "localhost/aci-agents-test/debian:bookworm-minbase-emulator-ca";
 const prebuiltImage = "localhost/aci-agents-test/azp-agent:emulated";
 const caInImage = "/usr/local/share/ca-certificates/aci-emulator.crt";
+/** Where AciAgentStart mounts the agent's files (an ACI secret volume, read-only). */
+const identityMount = "/mnt/aci-agent-identity";
 /** `podman stop -t`: SIGTERM, then SIGKILL after this many seconds. */
 const stopGraceSeconds = 30;
 
@@ -98,6 +101,28 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     );
   }
 
+  /**
+   * podman run -d with the identity path's contract, as AciAgentStart sets it: the agent's files on
+   * a read-only mount, the package URL and hash; no token of any kind.
+   */
+  async function startIdentityContainer(name: string, runId: string, identityDir: string): Promise<void> {
+    const info = emulator().info;
+    const found = await agentPackage(info);
+    containers.push(name);
+    await run("podman", ["rm", "-f", "-t", "0", name]);
+    await checked("podman", [
+      "run", "-d", "--name", name, "--hostname", name, "--network", "host",
+      "-v", `${identityDir}:${identityMount}:ro`,
+      "-e", `AZP_IDENTITY_DIR=${identityMount}`,
+      "-e", `AZP_AGENT_PACKAGE_URL=${found.downloadUrl}`, "-e", `AZP_AGENT_PACKAGE_SHA256=${found.hashValue}`,
+      "-e", `AZP_URL=${info.organizationUrl}`, "-e", `AZP_POOL=${info.pool}`, "-e", `AZP_AGENT_NAME=${name}`,
+      "-e", "AZP_ONCE=false", "-e", `ACI_RUN_ID=${runId}`, "-e", `ACI_FLEET=aci-ct-${runId}`,
+      "-e", `NODE_EXTRA_CA_CERTS=${caInImage}`,
+      "-v", `${process.execPath}:/usr/local/bin/node:ro`,
+      trustingImage, ...bootstrapCommand(startScript),
+    ]);
+  }
+
   async function logs(name: string): Promise<string> {
     return (await run("podman", ["logs", name])).output;
   }
@@ -175,6 +200,55 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     assert.match(log, /phase=start elapsed=\d+s pid=1 uid=0 /);
     assert.match(log, /phase=dependencies elapsed=\d+s result=installed packages='[^']*curl[^']*libicu72/);
     assert.match(log, /phase=extract elapsed=\d+s file=vsts-agent-linux-x64-[\d.]+\.tar\.gz sha256=verified/);
+  });
+
+  it("identity path: two agents in two containers from their files on a read-only mount, online without config.sh; a job on one finds only its own agent's key", async function () {
+    const info = emulator().info;
+    assert.ok(scratch !== undefined);
+    const agents = [
+      { name: `aci-ct-identity-a-${process.pid}`, runId: "303" },
+      { name: `aci-ct-identity-b-${process.pid}`, runId: "304" },
+    ];
+    const identities: Awaited<ReturnType<typeof writeIdentity>>[] = [];
+    for (const agent of agents) identities.push(await writeIdentity(info, scratch, agent.name));
+    const [a, b] = identities;
+    assert.ok(a !== undefined && b !== undefined);
+    const started = Date.now();
+    await Promise.all(agents.map((agent, index) => startIdentityContainer(agent.name, agent.runId, identities[index]?.dir ?? "")));
+    for (const agent of agents) {
+      await eventually(`${agent.name} to come online`, async () => ((await agentStatus(info, agent.name)) === "online" ? true : undefined), 300_000)
+        .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(agent.name)}`); });
+    }
+    report.push(`identity: two containers started to both agents online ${seconds(started)}`);
+
+    const [first, second] = agents;
+    assert.ok(first !== undefined && second !== undefined);
+    // The other agent's key and the PAT that registered both must stay out of reach; its own
+    // agent's key (a.key) the job must find, in the agent folder.
+    const foreign = [b.key.parameters.d, info.pat];
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${first.runId}`], jobName: "secret hunt", script: secretHuntJob([...foreign, a.key.parameters.d], first.name) });
+    assert.equal(queued.status, 201, queued.text);
+    const requestId = (queued.json as { requestId: number }).requestId;
+    const result = await eventually("the secret hunt to finish", async () => ((await control(info, "GET", `/jobs/${requestId}`)).json as { result?: string } | undefined)?.result, 120_000);
+    assert.equal(result, "succeeded", await logs(first.name));
+    const hunt = huntReport(await logs(first.name));
+    assert.equal(hunt.root, 1, "the hunt did not start from PID 1");
+    assertHuntFoundOnlyItsOwn(hunt, await logs(first.name), foreign, 1, /start\.sh/);
+
+    for (const [index, agent] of agents.entries()) {
+      await checked("podman", ["stop", "-t", String(stopGraceSeconds), agent.name]);
+      const exitCode = Number((await checked("podman", ["inspect", "-f", "{{.State.ExitCode}}", agent.name])).trim());
+      const log = await logs(agent.name);
+      report.push(`identity ${agent.name}: start.sh phases: ${phaseTimes(log).join(", ")}`);
+      assert.equal(exitCode, 143, log);
+      assert.match(log, /phase=start elapsed=\d+s pid=1 uid=0 /);
+      assert.match(log, /phase=secrets elapsed=\d+s source=identity /);
+      assert.match(log, /phase=dependencies elapsed=\d+s result=installed packages='[^']*curl/);
+      assert.match(log, /phase=extract elapsed=\d+s file=vsts-agent-linux-x64-[\d.]+\.tar\.gz sha256=verified/);
+      assert.match(log, new RegExp(`phase=identity elapsed=\\d+s dir=${identityMount} agent_id=${identities[index]?.agent.id ?? -1}\\b`));
+      assert.doesNotMatch(log, /phase=configure|Successfully added the agent|Settings Saved/, "config.sh ran");
+      assert.match(log, /Received SIGTERM: shutting down/);
+    }
   });
 
   it("prebuilt: agent/Dockerfile builds from the Debian 12 base and its image runs the agent the same way", async function () {

@@ -1,0 +1,51 @@
+// An agent registered from outside its container, as AciAgentStart registers it, and its three
+// files as the product writes them (src/run/agentIdentity.ts): what the identity path of
+// agent/start.sh gets in AZP_IDENTITY_DIR.
+import { strict as assert } from "node:assert";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { agentFiles, makeAgentKey, type AgentKey } from "../../src/run/agentIdentity";
+import { oauthEndpointOf, serverUrlOf } from "../../src/start/register";
+import { devops, poolId, type AgentJson, type EmulatorInfo } from "../helpers/emulator";
+
+/** The linux-x64 package as the feed names it: what AciAgentStart passes to the container. */
+export async function agentPackage(info: EmulatorInfo): Promise<{ downloadUrl: string; hashValue: string }> {
+  const res = await devops(info, "GET", "_apis/distributedtask/packages/agent?platform=linux-x64&top=1");
+  const found = (res.json as { value: { downloadUrl: string; hashValue: string }[] }).value[0];
+  assert.ok(found !== undefined, res.text);
+  return found;
+}
+
+/**
+ * Registers an agent (POST agents with a fresh 2048-bit key, the well-known PAT in this process
+ * only) and writes its three files with the product's agentFiles into a folder of their own
+ * under `parent`, read-only: what the task mounts at /mnt/aci-agent-identity.
+ */
+export async function writeIdentity(info: EmulatorInfo, parent: string, name: string): Promise<{ dir: string; agent: AgentJson; key: AgentKey }> {
+  const pool = await poolId(info);
+  const key = await makeAgentKey();
+  const res = await devops(info, "POST", `_apis/distributedtask/pools/${pool}/agents`, {
+    body: { name, version: "4.264.2", osDescription: "Linux", maxParallelism: 1, authorization: { publicKey: key.publicKey } },
+  });
+  assert.equal(res.status, 200, res.text);
+  const agent = res.json as AgentJson & { properties?: Record<string, unknown> };
+  assert.ok(agent.authorization !== undefined, "the registration has no authorization");
+  const files = agentFiles(
+    {
+      agentId: agent.id,
+      agentName: agent.name,
+      poolId: pool,
+      poolName: info.pool,
+      serverUrl: serverUrlOf(agent, info.organizationUrl),
+      workFolder: "_work",
+      clientId: agent.authorization.clientId,
+      authorizationUrl: agent.authorization.authorizationUrl,
+      oauthEndpointUrl: oauthEndpointOf(agent.authorization.authorizationUrl, info.organizationUrl),
+    },
+    key,
+  );
+  const dir = mkdtempSync(join(parent, `identity-${name}-`));
+  // Read-only and readable by anyone, as a secret volume's files may be: the copies must be 0600.
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o444 });
+  return { dir, agent, key };
+}
