@@ -61,12 +61,17 @@ readonly HTTP_ATTEMPTS=5
 readonly WATCH_DRAIN_SECONDS=3
 # The identity files, as the task mounts them, and their names in the agent folder (with a dot).
 readonly IDENTITY_FILES='agent credentials credentials_rsaparams'
-# The lines the real listener prints before it exits 1 when its registration was deleted
-# (strings.json MissingAgent; MessageListener.cs, when its token is refused).
+# The lines the real listener prints when its registration was deleted (MessageListener.cs,
+# Program.cs, strings.json; all on standard error): at session creation MissingAgent or, its token
+# refused as unauthorized, VS30063, then it exits 1; noticed while listening, "An error occurred:"
+# with the service's TaskAgentNotFoundException ("Agent N could not be found in pool P", the
+# emulator's wording of it), then exit 2. A token request answered 400 invalid_client ("The client
+# is not valid") is retried for ever: awk then asks PID 1 (USR2) to stop the listener.
 # shellcheck disable=SC2016 # an awk program
 readonly WATCH_PROGRAM='{ print; fflush() }
-!noted && (index($0, "The agent no longer exists on the server") || index($0, "VS30063: You are not authorized")) {
+!noted && (index($0, "The agent no longer exists on the server") || index($0, "VS30063: You are not authorized") || index($0, "could not be found in pool") || index($0, "Agent connect error: The client is not valid")) {
   noted = 1; print "the agent registration is gone" > gone; close(gone)
+  if (index($0, "The client is not valid")) system("kill -USR2 " main)
 }'
 
 # ---------------------------------------------------------------------------------------------
@@ -821,7 +826,7 @@ start_listener() {
   fi
   [ ! -e "$gone_marker" ] || rm -f "$gone_marker"
   # shellcheck disable=SC2086 # watch_awk is a command and its options
-  (trap '' TERM INT HUP && exec $watch_awk -v gone="$gone_marker" "$WATCH_PROGRAM") <"$listener_fifo" &
+  (trap '' TERM INT HUP && exec $watch_awk -v gone="$gone_marker" -v main="$$" "$WATCH_PROGRAM") <"$listener_fifo" &
   watch_pid=$!
   ./bin/Agent.Listener "$@" >"$listener_fifo" 2>&1 &
   agent_pid=$!
@@ -846,7 +851,7 @@ shutdown() {
   [ -z "${secret_child:-}" ] || exit "$1"
   [ -z "${shutting_down:-}" ] || exit "$1"
   shutting_down=1
-  trap ':' TERM INT HUP USR1
+  trap ':' TERM INT HUP USR1 USR2
   [ -n "${lifetime_pid:-}" ] && kill "$lifetime_pid" 2>/dev/null
   [ -n "${child_pid:-}" ] && kill -TERM "$child_pid" 2>/dev/null
   stop_agent
@@ -865,6 +870,12 @@ on_signal() {
     HUP) shutdown 129 "SIGHUP received" ;;
     *) shutdown 143 "SIGTERM received" ;;
   esac
+}
+
+# shellcheck disable=SC2317 # called from a trap
+on_registration_gone() {
+  log "phase=run note=registration-gone action=stop-agent"
+  shutdown "$EX_GONE" "the agent registration is gone"
 }
 
 # shellcheck disable=SC2317 # called from a trap
@@ -943,6 +954,7 @@ stage2() {
   trap 'on_signal INT' INT
   trap 'on_signal HUP' HUP
   trap 'on_lifetime' USR1
+  trap 'on_registration_gone' USR2
 
   gone_marker=
   validate

@@ -837,9 +837,21 @@ describe("agent/start.sh on the identity path (AZP_IDENTITY_DIR: registered from
     assert.ok(phaseLine(log, "exit", "code=1 reason='the agent failed with exit code 1'"), log);
   });
 
-  // Written to the contract (/work/plan/CONTRACT.md, "Registration gone → exit 0"): it needs the
-  // emulated listener to print the real listener's line when its registration is deleted.
-  it("[contract] deleting the agent's registration through the REST API ends the container with exit 0, without a restart loop", async function () {
+  it("a listener whose token request is refused as invalid_client retries for ever: the container stops it and exits 0, not restarted", async function () {
+    // The real listener retries a 400 invalid_client token answer every 30 s and never exits
+    // (MessageListener.IsSessionCreationExceptionRetriable); this one says what it says, then waits.
+    const fake = "#!/bin/sh\necho 'Agent connect error: The client is not valid. Retrying until reconnected.' >&2\nexec sleep 600\n";
+    const startupScript = `cat > agent/bin/Agent.Listener <<'FAKE'\n${fake}FAKE\nchmod +x agent/bin/Agent.Listener`;
+    const run = await identityRun("azp-identity-gone-invalid-client", "211", { restartPolicy: "OnFailure", startupScript });
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name, 30_000), 0);
+    const log = await harness.logs(run.name);
+    assert.match(log, /phase=run note=registration-gone action=stop-agent/);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='the agent registration is gone'"), log);
+    assert.equal(await harness.restartCount(run.name), 0);
+  });
+
+  it("deleting the agent's registration through the REST API ends the container with exit 0, without a restart loop", async function () {
     const run = await identityRun("azp-identity-deleted", "208", { restartPolicy: "OnFailure" });
     await harness.start(run);
     await harness.waitOnline(run.name);

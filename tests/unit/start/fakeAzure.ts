@@ -114,7 +114,8 @@ export class FakePool implements AgentRegistry {
     this.requestCount++;
     const agent = this.agents.get(name);
     if (agent === undefined) return Promise.resolve([]);
-    const { authorization: _, ...listed } = structuredClone(agent);
+    const listed = structuredClone(agent);
+    delete listed.authorization;
     return Promise.resolve([listed]);
   }
 
