@@ -62,20 +62,23 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
       return agent;
     });
     log.info(`Starting ${fleet.length} agent(s): ${names.join(", ")}`);
-    const run: Omit<StartRun, "signal"> = {
+    // The work ends with the step, and at its first failure.
+    const work = new AbortController();
+    const run: StartRun = {
       config,
       services,
       pool,
       fleet,
       regions: [location, ...config.fallbackLocations.filter((l) => l !== location)],
       packages,
+      signal: work.signal,
       elapsed,
       inFlight,
     };
     try {
-      await bringOnline(run, step.signal);
+      await bringOnline(run, work, step.signal);
     } catch (error) {
-      throw await cleanUp({ ...run, signal: step.signal }, failureOf(error, config, fleet, inFlight));
+      throw await cleanUp(run, failureOf(error, config, fleet, inFlight));
     }
     return {
       agents: fleet.map(({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs }) => ({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs })),
@@ -93,12 +96,10 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
 }
 
 /** Registers and creates every agent and watches until every agent is online; the first failure ends all. */
-async function bringOnline(runWithoutSignal: Omit<StartRun, "signal">, stepSignal: AbortSignal): Promise<void> {
-  const work = new AbortController();
+async function bringOnline(run: StartRun, work: AbortController, stepSignal: AbortSignal): Promise<void> {
   const onStepEnd = () => { work.abort(stepSignal.reason); };
   stepSignal.addEventListener("abort", onStepEnd, { once: true });
   if (stepSignal.aborted) onStepEnd();
-  const run: StartRun = { ...runWithoutSignal, signal: work.signal };
   const tokenAccess = once(async (): Promise<AgentAccess> => run.services.agentCredential());
   const creates = run.fleet.map((agent) =>
     createAgent(run, agent, tokenAccess).catch((error: unknown) => {
