@@ -2,7 +2,7 @@
 // files as the product writes them (src/run/agentIdentity.ts): what the identity path of
 // agent/start.sh gets in AZP_IDENTITY_DIR.
 import { strict as assert } from "node:assert";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentFiles, makeAgentKey, type AgentKey } from "../../src/run/agentIdentity";
 import { oauthEndpointOf, serverUrlOf } from "../../src/start/register";
@@ -47,5 +47,7 @@ export async function writeIdentity(info: EmulatorInfo, parent: string, name: st
   const dir = mkdtempSync(join(parent, `identity-${name}-`));
   // Read-only and readable by anyone, as a secret volume's files may be: the copies must be 0600.
   for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o444 });
+  // A secret volume's folder can be entered by the container's user, root or not (a prebuilt image runs as azp).
+  chmodSync(dir, 0o755);
   return { dir, agent, key };
 }

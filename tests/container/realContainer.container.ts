@@ -105,22 +105,30 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
    * podman run -d with the identity path's contract, as AciAgentStart sets it: the agent's files on
    * a read-only mount, the package URL and hash; no token of any kind.
    */
-  async function startIdentityContainer(name: string, runId: string, identityDir: string): Promise<void> {
+  async function startIdentityContainer(name: string, runId: string, identityDir: string, options: { image?: string; startupScript?: string } = {}): Promise<void> {
     const info = emulator().info;
     const found = await agentPackage(info);
     containers.push(name);
     await run("podman", ["rm", "-f", "-t", "0", name]);
-    await checked("podman", [
-      "run", "-d", "--name", name, "--hostname", name, "--network", "host",
-      "-v", `${identityDir}:${identityMount}:ro`,
-      "-e", `AZP_IDENTITY_DIR=${identityMount}`,
-      "-e", `AZP_AGENT_PACKAGE_URL=${found.downloadUrl}`, "-e", `AZP_AGENT_PACKAGE_SHA256=${found.hashValue}`,
-      "-e", `AZP_URL=${info.organizationUrl}`, "-e", `AZP_POOL=${info.pool}`, "-e", `AZP_AGENT_NAME=${name}`,
-      "-e", "AZP_ONCE=false", "-e", `ACI_RUN_ID=${runId}`, "-e", `ACI_FLEET=aci-ct-${runId}`,
-      "-e", `NODE_EXTRA_CA_CERTS=${caInImage}`,
-      "-v", `${process.execPath}:/usr/local/bin/node:ro`,
-      trustingImage, ...bootstrapCommand(startScript),
-    ]);
+    // A prebuilt image brings its entrypoint; the bootstrap mode's command is the task's.
+    const image = options.image ?? trustingImage;
+    const command = options.image === undefined ? bootstrapCommand(startScript) : [];
+    await checked(
+      "podman",
+      [
+        "run", "-d", "--name", name, "--hostname", name, "--network", "host",
+        "-v", `${identityDir}:${identityMount}:ro`,
+        "-e", `AZP_IDENTITY_DIR=${identityMount}`,
+        "-e", `AZP_AGENT_PACKAGE_URL=${found.downloadUrl}`, "-e", `AZP_AGENT_PACKAGE_SHA256=${found.hashValue}`,
+        "-e", `AZP_URL=${info.organizationUrl}`, "-e", `AZP_POOL=${info.pool}`, "-e", `AZP_AGENT_NAME=${name}`,
+        "-e", "AZP_ONCE=false", "-e", `ACI_RUN_ID=${runId}`, "-e", `ACI_FLEET=aci-ct-${runId}`,
+        "-e", `NODE_EXTRA_CA_CERTS=${options.image === undefined ? caInImage : "/etc/ssl/certs/ca-certificates.crt"}`,
+        ...(options.startupScript === undefined ? [] : ["-e", "AZP_STARTUP_SCRIPT"]),
+        "-v", `${process.execPath}:/usr/local/bin/node:ro`,
+        image, ...command,
+      ],
+      options.startupScript === undefined ? {} : { AZP_STARTUP_SCRIPT: options.startupScript },
+    );
   }
 
   async function logs(name: string): Promise<string> {
@@ -214,7 +222,9 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     const [a, b] = identities;
     assert.ok(a !== undefined && b !== undefined);
     const started = Date.now();
-    await Promise.all(agents.map((agent, index) => startIdentityContainer(agent.name, agent.runId, identities[index]?.dir ?? "")));
+    // The startup script may carry credentials (a secure value): a canary in it must stay out of the job's reach too.
+    const canary = `startup-canary-${process.pid}-${Date.now()}`;
+    await Promise.all(agents.map((agent, index) => startIdentityContainer(agent.name, agent.runId, identities[index]?.dir ?? "", { startupScript: `CANARY='${canary}'; echo "startup script ran"` })));
     for (const agent of agents) {
       await eventually(`${agent.name} to come online`, async () => ((await agentStatus(info, agent.name)) === "online" ? true : undefined), 300_000)
         .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(agent.name)}`); });
@@ -225,7 +235,7 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     assert.ok(first !== undefined && second !== undefined);
     // The other agent's key and the PAT that registered both must stay out of reach; its own
     // agent's key (a.key) the job must find, in the agent folder.
-    const foreign = [b.key.parameters.d, info.pat];
+    const foreign = [b.key.parameters.d, info.pat, canary];
     const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${first.runId}`], jobName: "secret hunt", script: secretHuntJob([...foreign, a.key.parameters.d], first.name) });
     assert.equal(queued.status, 201, queued.text);
     const requestId = (queued.json as { requestId: number }).requestId;
@@ -272,6 +282,19 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     assert.match(log, /phase=start elapsed=\d+s pid=1 uid=10001 /);
     assert.match(log, /phase=dependencies elapsed=\d+s result=skipped reason=all-present/);
     assert.match(log, /phase=download elapsed=\d+s result=skipped reason=agent-already-in-image/);
+
+    // The same image on the identity path: its agent's files on a read-only mount, no token, no config.sh.
+    assert.ok(scratch !== undefined);
+    const identityName = `aci-ct-prebuilt-identity-${process.pid}`;
+    const identity = await writeIdentity(info, scratch, identityName);
+    const identityStarted = Date.now();
+    await startIdentityContainer(identityName, "305", identity.dir, { image: prebuiltImage });
+    const identityLog = await jobThenStop(identityName, "305", "prebuilt identity");
+    report.push(`prebuilt identity: container start to stop ${seconds(identityStarted)}`);
+    assert.match(identityLog, /phase=start elapsed=\d+s pid=1 uid=10001 /);
+    assert.match(identityLog, /phase=download elapsed=\d+s result=skipped reason=agent-already-in-image/);
+    assert.match(identityLog, new RegExp(`phase=identity elapsed=\\d+s dir=${identityMount} agent_id=${identity.agent.id}\\b`));
+    assert.doesNotMatch(identityLog, /phase=configure|Successfully added the agent|Settings Saved/, "config.sh ran");
   });
 });
 
