@@ -51,8 +51,13 @@ export interface ContainerSnapshot {
   exitCode: number | undefined;
   detailStatus: string | undefined;
   restartCount: number;
-  /** The state before the current one: after a restart, how the last run ended. */
-  previousState?: { state: string | undefined; exitCode: number | undefined };
+  /** When the current run started and (once it has ended) finished, ISO 8601; a list item has neither. */
+  startTime?: string;
+  finishTime?: string;
+  /** The state before the current one: after a restart, how the last run ended (and when it ran). */
+  previousState?: { state: string | undefined; exitCode: number | undefined; startTime?: string; finishTime?: string };
+  /** What the container requests (`resources.requests`), which ACI bills; list items carry it too. */
+  requests?: { cpu: number; memoryInGB: number };
   events: AciEvent[];
 }
 
@@ -313,16 +318,37 @@ function snapshot(group: ContainerGroup): GroupSnapshot {
     state: group.instanceView?.state,
     tags: group.tags ?? {},
     events: (group.instanceView?.events ?? []).map(event),
-    containers: group.containers.map((c) => ({
-      name: c.name,
-      state: c.instanceView?.currentState?.state,
-      exitCode: c.instanceView?.currentState?.exitCode,
-      detailStatus: c.instanceView?.currentState?.detailStatus,
-      restartCount: c.instanceView?.restartCount ?? 0,
-      previousState: c.instanceView?.previousState === undefined ? undefined : { state: c.instanceView.previousState.state, exitCode: c.instanceView.previousState.exitCode },
-      events: (c.instanceView?.events ?? []).map(event),
-    })),
+    containers: group.containers.map((c) => {
+      const current = c.instanceView?.currentState;
+      const previous = c.instanceView?.previousState;
+      // Typed as always there; read defensively, since a foreign group's body is whatever ARM holds.
+      const requests = (c.resources as { requests?: { cpu?: unknown; memoryInGB?: unknown } } | undefined)?.requests;
+      return {
+        name: c.name,
+        state: current?.state,
+        exitCode: current?.exitCode,
+        detailStatus: current?.detailStatus,
+        restartCount: c.instanceView?.restartCount ?? 0,
+        ...times(current),
+        previousState: previous === undefined ? undefined : { state: previous.state, exitCode: previous.exitCode, ...times(previous) },
+        ...(typeof requests?.cpu === "number" && typeof requests.memoryInGB === "number" ? { requests: { cpu: requests.cpu, memoryInGB: requests.memoryInGB } } : {}),
+        events: (c.instanceView?.events ?? []).map(event),
+      };
+    }),
   };
+}
+
+/** A container state's start and finish times as ISO 8601 (the SDK gives Dates), each only when known. */
+function times(state: { startTime?: Date; finishTime?: Date } | undefined): { startTime?: string; finishTime?: string } {
+  const startTime = isoTime(state?.startTime);
+  const finishTime = isoTime(state?.finishTime);
+  return { ...(startTime === undefined ? {} : { startTime }), ...(finishTime === undefined ? {} : { finishTime }) };
+}
+
+function isoTime(value: Date | string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const at = value instanceof Date ? value.getTime() : Date.parse(value);
+  return Number.isNaN(at) ? undefined : new Date(at).toISOString();
 }
 
 function event(e: { name?: string; message?: string; type?: string; count?: number; lastTimestamp?: Date }): AciEvent {

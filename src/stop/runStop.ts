@@ -1,7 +1,8 @@
 // AciAgentStop's core: find the container groups to remove (by tag, by name, or by expiry) and
 // delete them at once, each after keeping its log; meanwhile read the pool and deregister each
 // group's agent and the registrations the scope selects alone, all concurrently. Whatever is
-// already gone counts as done; whatever cannot be removed (or checked) is named at the end.
+// already gone counts as done; whatever cannot be removed (or checked) is named at the end. Each
+// group's instance view is read before it goes, for what the agent used (logged and summarised).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AzureError, type AciApi, type GroupSnapshot } from "../azure/aci";
@@ -15,6 +16,7 @@ import { MAX_TIMEOUT_MINUTES } from "../run/inputs";
 import { namingRegistrationInput, type PoolApi } from "../run/pools";
 import { NEVER_EXPIRES, OWN_TAGS, RESERVED_TAG_PREFIX } from "../run/tags";
 import { EVERY_FLEET, type StopConfig } from "./inputs";
+import { groupUsage, totalLine, usageLine, type GroupUsage } from "./usage";
 
 /** Azure DevOps refuses to delete an agent that still holds a job; it frees it shortly after. */
 const busyRetries = 8;
@@ -41,9 +43,15 @@ export interface StopTarget {
 
 export interface RemovedAgent {
   name: string;
+  /** The group's `aci-agents-created` tag. */
   createdAt: string | undefined;
-  /** From the group's creation tag until now. */
-  lifetimeMs: number | undefined;
+  /** Whether a container group was found for it (its usage is known or not). */
+  hadGroup: boolean;
+  /**
+   * From the group's instance view, read just before its delete: how long it ran until then and
+   * what it requested. Undefined when there was no group or its instance view could not be read.
+   */
+  usage: GroupUsage | undefined;
   removedGroup: boolean;
   removedRegistration: boolean;
   logFile: string | undefined;
@@ -63,7 +71,9 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
   const registry = readRegistry(config, services);
   const selection = await selectGroups(config, services);
   const { operationPollMs } = armPacing(selection.groups.length);
-  const groupRemovals = new Map(selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group, operationPollMs)]));
+  const groupRemovals = new Map(
+    selection.groups.map((group) => [group.name.toLowerCase(), removeGroup(config, services, group, !selection.read.has(group.name.toLowerCase()), operationPollMs)]),
+  );
   const found = await registry;
 
   const targets = found.read ? matchRegistrations(config, selection, found.agents, services.clock.now()) : selection.groups.map((g) => ({ name: g.name, group: g, agent: undefined }));
@@ -82,7 +92,17 @@ export async function runStop(config: StopConfig, services: StopServices): Promi
   if (!found.read) {
     leftovers.push({ name: `pool '${config.pool}'`, reason: `its registrations could not be read, so none were removed: ${describe(found.failure)}` });
   }
+  logUsage(log, removed);
   return { removed, leftovers };
+}
+
+/** One line per removed agent that had a container group, and one for the total. */
+function logUsage(log: StopLog, removed: readonly RemovedAgent[]): void {
+  const withGroups = removed.filter((a) => a.hadGroup);
+  if (withGroups.length === 0) return;
+  for (const agent of withGroups) log.info(usageLine(agent.name, agent.usage));
+  const known = withGroups.map((a) => a.usage).filter((u) => u !== undefined);
+  log.info(totalLine(known, withGroups.length - known.length));
 }
 
 /** The pool and its agents as Azure DevOps lists them, or why it could not. */
@@ -108,6 +128,8 @@ interface GroupSelection {
   names: string[];
   /** Scope expired: our groups that still run their agent. */
   live: Set<string>;
+  /** Groups (lower case) read one by one, with their instance view; the others come from a list, which has none. */
+  read: Set<string>;
 }
 
 async function selectGroups(config: StopConfig, services: StopServices): Promise<GroupSelection> {
@@ -116,7 +138,7 @@ async function selectGroups(config: StopConfig, services: StopServices): Promise
     case "run": {
       const runTag = runTagValue(config.organizationUrl, config.run.projectId, config.run.runId);
       const groups = (await aci.list(config.resourceGroup)).filter((g) => g.tags[OWN_TAGS.run] === runTag && inFleet(g, config.namePrefix, config.run.runId));
-      return { groups, names: [], live: new Set() };
+      return { groups, names: [], live: new Set(), read: new Set() };
     }
     case "names": {
       const found = await Promise.all(config.containerGroupNames.map((name) => aci.get(config.resourceGroup, name)));
@@ -127,16 +149,25 @@ async function selectGroups(config: StopConfig, services: StopServices): Promise
           `containerGroupNames: ${foreign.join(", ")} ${foreign.length === 1 ? "was" : "were"} not created by this extension (no ${RESERVED_TAG_PREFIX}* tags) and will not be deleted`,
         ]);
       }
-      return { groups, names: config.containerGroupNames, live: new Set() };
+      return { groups, names: config.containerGroupNames, live: new Set(), read: new Set(groups.map((g) => g.name.toLowerCase())) };
     }
     case "expired": {
       const now = services.clock.now();
       const ours = (await aci.list(config.resourceGroup)).filter(isOurs);
       // List items carry no instance view; read each group that has not expired by its tag.
-      const states = await Promise.all(ours.map(async (g) => (isExpired(g, now) ? g : ((await aci.get(config.resourceGroup, g.name)) ?? g))));
+      const read = new Set<string>();
+      const states = await Promise.all(
+        ours.map(async (g) => {
+          if (isExpired(g, now)) return g;
+          const full = await aci.get(config.resourceGroup, g.name);
+          if (full === undefined) return g;
+          read.add(g.name.toLowerCase());
+          return full;
+        }),
+      );
       const expired = states.filter((g) => isExpired(g, now) || hasStopped(g));
       const expiredNames = new Set(expired.map((g) => g.name));
-      return { groups: expired, names: [], live: new Set(ours.filter((g) => !expiredNames.has(g.name)).map((g) => g.name)) };
+      return { groups: expired, names: [], live: new Set(ours.filter((g) => !expiredNames.has(g.name)).map((g) => g.name)), read };
     }
   }
 }
@@ -223,22 +254,42 @@ export function staleRegistrations(registrations: PoolAgent[], prefix: string, l
 interface GroupRemoval {
   removed: boolean;
   logFile: string | undefined;
+  usage: GroupUsage | undefined;
 }
 
-async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot, pollIntervalMs: number): Promise<GroupRemoval> {
-  const logFile = config.collectLogs ? await collectLog(config, services, group) : undefined;
+/**
+ * Keeps the group's log and reads its instance view (at the same time), then deletes it. A group
+ * from a list is read once (GET) for its instance view: one read per group, the share of ARM's
+ * reads that armPacing keeps for each group a step follows, which the stop uses for nothing else.
+ */
+async function removeGroup(config: StopConfig, services: StopServices, group: GroupSnapshot, needsRead: boolean, pollIntervalMs: number): Promise<GroupRemoval> {
+  const [logFile, full] = await Promise.all([
+    config.collectLogs ? collectLog(config, services, group) : undefined,
+    needsRead ? readInstanceView(config, services, group) : group,
+  ]);
+  // ACI stops the containers when it accepts the delete: a container still running is counted until now.
+  const stoppedAt = services.clock.now();
   const removed = await services.aci.delete(config.resourceGroup, group.name, { pollIntervalMs });
-  return { removed, logFile };
+  return { removed, logFile, usage: full === undefined ? undefined : groupUsage(full, stoppedAt) };
+}
+
+/** The group with its instance view, or undefined (with a warning) when it cannot be read: the delete goes ahead. */
+async function readInstanceView(config: StopConfig, services: StopServices, group: GroupSnapshot): Promise<GroupSnapshot | undefined> {
+  try {
+    return await services.aci.get(config.resourceGroup, group.name);
+  } catch (error) {
+    services.log.warning(`${group.name}: could not read its instance view, so what it used is not counted: ${describe(error)}`);
+    return undefined;
+  }
 }
 
 /** Deregisters the target's agent while its group's removal (already under way) ends. */
 async function removeTarget(services: StopServices, registry: Registry, target: StopTarget, groupRemoval: Promise<GroupRemoval> | undefined): Promise<RemovedAgent> {
-  const createdAt = target.group?.tags[OWN_TAGS.created];
-  const created = createdAt === undefined ? Number.NaN : Date.parse(createdAt);
   const result: RemovedAgent = {
     name: target.name,
-    createdAt,
-    lifetimeMs: Number.isNaN(created) ? undefined : services.clock.now() - created,
+    createdAt: target.group?.tags[OWN_TAGS.created],
+    hadGroup: target.group !== undefined,
+    usage: undefined,
     removedGroup: false,
     removedRegistration: false,
     logFile: undefined,
@@ -257,6 +308,7 @@ async function removeTarget(services: StopServices, registry: Registry, target: 
     const group = await groupRemoval;
     result.removedGroup = group.removed;
     result.logFile = group.logFile;
+    result.usage = group.usage;
   }
   if (registrationFailure !== undefined) throw new Error(`${result.removedGroup ? "container group deleted, but " : ""}${registrationFailure}`);
   const done = [

@@ -30,6 +30,14 @@ import {
 } from "./helpers";
 
 const PAST = "2020-01-01T00:00:00Z";
+
+/** When the first container of a group started, as the emulator's instance view says. */
+function containerStartTime(emu: ReturnType<ReturnType<typeof useEmulator>>, groupName: string): string {
+  const record = [...emu.state.containerGroups.values()].find((g) => g.name === groupName);
+  const container = record === undefined ? undefined : [...record.containers.values()][0];
+  assert.ok(container?.startTime !== undefined, `the container of ${groupName} has not started`);
+  return container.startTime;
+}
 const FUTURE = "2099-01-01T00:00:00Z";
 
 function assertSucceeded(run: Run): void {
@@ -104,6 +112,50 @@ describe("AciAgentStop@1 against the emulator (bundle, as the agent runs it)", f
     const logs = uploadedFiles(stop).map((file) => readFileSync(file, "utf8"));
     assert.equal(logs.length, 2);
     for (const log of logs) assert.match(log, /building on azp-\d+-1-[12]/);
+    assertNoSecretLeaks(emu);
+  });
+
+  it("shows in its summary and log what each agent used, from its container's start in the instance view: vCPU-seconds, GB-seconds and an estimate, and the total", async function () {
+    const emu = emulator();
+    const build = nextBuildId();
+    await startAgents(emu, build, 2, { cpu: "1", memoryGB: "1.5" });
+    const names = namesOf(build, 2);
+    const started = new Map(names.map((name) => [name, Date.parse(containerStartTime(emu, name))]));
+    const groupGets = (name: string) => requests(emu, "arm", "GET", new RegExp(`/containerGroups/${name}$`, "i")).length;
+    const getsBefore = new Map(names.map((name) => [name, groupGets(name)]));
+    const stopStarted = Date.now();
+
+    const stop = await stopAgents(emu, build, { collectLogs: "false" });
+
+    const stopEnded = Date.now();
+    assertSucceeded(stop);
+    const summaryFile = stop.lines.map((l) => /^##vso\[task\.uploadsummary\](.+)$/.exec(l)?.[1]?.trim()).find((f) => f !== undefined);
+    assert.ok(summaryFile !== undefined, plainOutput(stop));
+    const summary = readFileSync(summaryFile, "utf8");
+    assert.match(summary, /^\| agent \| created \| lifetime \| vCPU × GB \| vCPU-s \| GB-s \| cost \(estimate\) \| removed \| log \|$/m);
+    const number = (text: string | undefined) => Number((text ?? "").replace(/,/g, ""));
+    let vCpuSeconds = 0;
+    let gbSeconds = 0;
+    for (const name of names) {
+      const row = new RegExp(`^\\| ${name} \\| [^|]+ \\| ([\\d.,]+) s \\| 1 × 1\\.5 \\| ([\\d.,]+) \\| ([\\d.,]+) \\| (?:<)?US\\$[\\d.]+ \\| container group \\+ registration \\| – \\|$`, "m").exec(summary);
+      assert.ok(row !== null, `no usage row for ${name} in\n${summary}`);
+      const lifetime = number(row[1]);
+      // From the container's start (not the group's creation) until the stop deleted it.
+      const start = started.get(name) ?? Number.NaN;
+      assert.ok(lifetime * 1000 >= stopStarted - start - 100 && lifetime * 1000 <= stopEnded - start + 100, `${name} lived ${lifetime} s; its container started ${new Date(start).toISOString()}, the stop ran from ${new Date(stopStarted).toISOString()} to ${new Date(stopEnded).toISOString()}`);
+      assert.ok(Math.abs(number(row[2]) - lifetime) <= 0.11, `vCPU-s of ${name}: ${row[2]} for ${lifetime} s at 1 vCPU`);
+      assert.ok(Math.abs(number(row[3]) - 1.5 * lifetime) <= 0.2, `GB-s of ${name}: ${row[3]} for ${lifetime} s at 1.5 GB`);
+      vCpuSeconds += number(row[2]);
+      gbSeconds += number(row[3]);
+      assert.ok(stop.lines.some((l) => l.startsWith(`Used by ${name}: 1 vCPU and 1.5 GB for ${row[1]} s = ${row[2]} vCPU-s and ${row[3]} GB-s, estimated cost `)), plainOutput(stop));
+      // The instance view cost one GET of the group during the stop, no more.
+      assert.equal(groupGets(name) - (getsBefore.get(name) ?? 0), 1, `GETs of ${name} during the stop`);
+    }
+    const total = /^\| \*\*total\*\* \(2 agent\(s\)\) \|[ |]*\*\*([\d.,]+)\*\* \| \*\*([\d.,]+)\*\* \| \*\*(?:<)?US\$[\d.]+\*\* \|/m.exec(summary);
+    assert.ok(total !== null, summary);
+    assert.ok(Math.abs(number(total[1]) - vCpuSeconds) <= 0.2 && Math.abs(number(total[2]) - gbSeconds) <= 0.2, `total ${total[1]} vCPU-s, ${total[2]} GB-s; rows ${vCpuSeconds}, ${gbSeconds}`);
+    assert.match(summary, /an \*\*estimate\*\* at the East US Linux pay-as-you-go list prices, .* checked on \d{4}-\d{2}-\d{2} \(\[Container Instances pricing\]\(https:\/\/azure\.microsoft\.com\/pricing\/details\/container-instances\/\)/);
+    assert.ok(stop.lines.some((l) => l.startsWith(`Used in total by 2 agent(s): ${total[1]} vCPU-s and ${total[2]} GB-s, estimated cost `) && l.includes("(estimate at ")), plainOutput(stop));
     assertNoSecretLeaks(emu);
   });
 

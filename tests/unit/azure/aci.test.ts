@@ -86,3 +86,50 @@ describe("SdkAci: a create that hangs is named by what hangs", () => {
     });
   }
 });
+
+describe("SdkAci: a group's snapshot keeps what its usage is computed from", () => {
+  const resources = { requests: { cpu: 2, memoryInGB: 4 } };
+  /** A container as the SDK deserializes it (times as Dates), with the given instance view. */
+  const container = (instanceView: Record<string, unknown> | undefined) => ({ name: "azp-1-1-1", image: "agent", resources, ...(instanceView === undefined ? {} : { instanceView }) });
+  const cases: [string, Record<string, unknown> | undefined, Record<string, unknown>][] = [
+    [
+      "a running container: its start, no finish",
+      { restartCount: 0, currentState: { state: "Running", startTime: new Date("2026-03-01T10:00:01.500Z") } },
+      { state: "Running", startTime: "2026-03-01T10:00:01.500Z", finishTime: undefined, previousState: undefined },
+    ],
+    [
+      "an ended container: its start and finish",
+      { restartCount: 0, currentState: { state: "Terminated", exitCode: 0, startTime: new Date("2026-03-01T10:00:00Z"), finishTime: new Date("2026-03-01T10:12:00Z") } },
+      { state: "Terminated", startTime: "2026-03-01T10:00:00.000Z", finishTime: "2026-03-01T10:12:00.000Z", previousState: undefined },
+    ],
+    [
+      "a restarted container: the previous run's start and finish too",
+      {
+        restartCount: 1,
+        currentState: { state: "Running", startTime: new Date("2026-03-01T10:05:00Z") },
+        previousState: { state: "Terminated", exitCode: 1, startTime: new Date("2026-03-01T10:00:00Z"), finishTime: new Date("2026-03-01T10:04:50Z") },
+      },
+      {
+        state: "Running",
+        startTime: "2026-03-01T10:05:00.000Z",
+        finishTime: undefined,
+        previousState: { state: "Terminated", exitCode: 1, startTime: "2026-03-01T10:00:00.000Z", finishTime: "2026-03-01T10:04:50.000Z" },
+      },
+    ],
+    ["a list item: no instance view, no times", undefined, { state: undefined, startTime: undefined, finishTime: undefined, previousState: undefined }],
+  ];
+  for (const [title, instanceView, expected] of cases) {
+    it(`${title}, and the requested cpu and memory`, async () => {
+      const group = { name: "azp-1-1-1", location: "westeurope", osType: "Linux", containers: [container(instanceView)] };
+      const aci = sdkAciWith({ get: () => Promise.resolve(group) });
+      const snapshot = await aci.get("rg", "azp-1-1-1");
+      const [read] = snapshot?.containers ?? [];
+      assert.ok(read !== undefined);
+      assert.deepEqual(
+        { state: read.state, startTime: read.startTime, finishTime: read.finishTime, previousState: read.previousState },
+        expected,
+      );
+      assert.deepEqual(read.requests, { cpu: 2, memoryInGB: 4 });
+    });
+  }
+});

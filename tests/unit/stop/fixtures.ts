@@ -1,6 +1,6 @@
 // Shared pieces of the AciAgentStop unit tests: inputs and pipeline variables of a typical run,
 // snapshots of container groups and agents, and small in-memory fakes of ACI, the pool and time.
-import type { AciApi, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
+import type { AciApi, ContainerSnapshot, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
 import type { Clock } from "../../../src/core/clock";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/run/pools";
@@ -25,7 +25,12 @@ export interface GroupOptions {
   state?: string | undefined;
   /** Container log returned by `logs`. */
   log?: string;
+  /** Instance view and requests of its container, over the defaults (running since 11:50, 2 vCPU, 4 GB). */
+  container?: Partial<ContainerSnapshot>;
 }
+
+/** When the default container started: ten minutes before FakeClock's moment. */
+export const STARTED = "2026-03-01T11:50:00.000Z";
 
 /** A container group as the SDK gateway reports it (one container named like the group). */
 export function groupSnapshot(name: string, options: GroupOptions = {}): GroupSnapshot {
@@ -35,7 +40,9 @@ export function groupSnapshot(name: string, options: GroupOptions = {}): GroupSn
     provisioningState: "Succeeded",
     state: "state" in options ? options.state : "Running",
     tags: options.tags ?? {},
-    containers: [{ name, state: "Running", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [] }],
+    containers: [
+      { name, state: "Running", exitCode: undefined, detailStatus: undefined, restartCount: 0, startTime: STARTED, requests: { cpu: 2, memoryInGB: 4 }, events: [], ...options.container },
+    ],
     events: [],
   };
 }
@@ -57,14 +64,16 @@ export function poolAgent(id: number, name: string, status: PoolAgent["status"] 
 }
 
 /**
- * ACI in memory. `list` leaves out the instance view, as ARM's list does, so `state` is
- * undefined there; `get` returns the full snapshot.
+ * ACI in memory. `list` leaves out the instance views, as ARM's list does (the group's `state`,
+ * its containers' states and times); `get` returns the full snapshot.
  */
 export class FakeAci implements AciApi {
   readonly groups = new Map<string, GroupSnapshot>();
   readonly logsOf = new Map<string, string>();
   /** Errors thrown by `delete` of a name, every time. */
   readonly deleteFailures = new Map<string, Error>();
+  /** Errors thrown by `get` of a name. */
+  readonly getFailures = new Map<string, Error>();
   /** Errors thrown by `logs` of a name. */
   readonly logFailures = new Map<string, Error>();
   /** Groups that vanish between `list` and `delete` (someone else removed them). */
@@ -94,6 +103,8 @@ export class FakeAci implements AciApi {
 
   get(resourceGroup: string, name: string): Promise<GroupSnapshot | undefined> {
     this.calls.push(`get ${resourceGroup}/${name}`);
+    const failure = this.getFailures.get(name);
+    if (failure !== undefined) return Promise.reject(failure);
     return Promise.resolve(this.groups.get(name));
   }
 
@@ -115,7 +126,22 @@ export class FakeAci implements AciApi {
 
   list(resourceGroup: string): Promise<GroupSnapshot[]> {
     this.calls.push(`list ${resourceGroup}`);
-    return Promise.resolve([...this.groups.values()].map((g) => ({ ...g, state: undefined })));
+    return Promise.resolve(
+      [...this.groups.values()].map((g) => ({
+        ...g,
+        state: undefined,
+        events: [],
+        containers: g.containers.map((c) => ({
+          name: c.name,
+          state: undefined,
+          exitCode: undefined,
+          detailStatus: undefined,
+          restartCount: 0,
+          ...(c.requests === undefined ? {} : { requests: c.requests }),
+          events: [],
+        })),
+      })),
+    );
   }
 
   logs(resourceGroup: string, name: string, container: string): Promise<string> {

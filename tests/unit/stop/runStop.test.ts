@@ -5,7 +5,7 @@ import { maskSecrets } from "../../../src/core/masking";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AzureError } from "../../../src/azure/aci";
+import { AzureError, type ContainerSnapshot } from "../../../src/azure/aci";
 import { RequestTimeout } from "../../../src/core/deadline";
 import { InputError } from "../../../src/core/errors";
 import { DevOpsError } from "../../../src/devops/client";
@@ -153,13 +153,87 @@ describe("runStop", () => {
       assert.deepEqual(pools.deleteCalls, [1]);
     });
 
-    it("records when each removed agent was created and how long it lived", async () => {
+    it("records when each removed agent was created (its tag)", async () => {
       aci.add(groupSnapshot("azp-1234-1-1", { tags: ownTags("azp-1234-1-1", undefined, undefined, "2026-03-01T11:00:00Z") }));
       const result = await stop(stopConfigWith({ collectLogs: "false" }));
-      const [removed] = result.removed;
-      assert.ok(removed !== undefined, "nothing was removed");
-      assert.equal(removed.createdAt, "2026-03-01T11:00:00Z");
-      assert.equal(removed.lifetimeMs, 3_600_000);
+      assert.equal(result.removed[0]?.createdAt, "2026-03-01T11:00:00Z");
+    });
+  });
+
+  describe("what the run used", () => {
+    // FakeClock stands at 12:00; every group was created at 10:00 by its tag, which does not count.
+    const ran = (name: string, container: Partial<ContainerSnapshot>) => aci.add(groupSnapshot(name, { tags: ownTags(name), container }));
+
+    it("takes each agent's lifetime from its container's instance view, read (GET) once before its delete, not from the creation tag", async () => {
+      ran("azp-1234-1-1", { startTime: "2026-03-01T11:50:00Z" });
+      ran("azp-1234-1-2", { state: "Terminated", exitCode: 0, startTime: "2026-03-01T11:00:00Z", finishTime: "2026-03-01T11:12:00Z", requests: { cpu: 1, memoryInGB: 1.5 } });
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      const usage = Object.fromEntries(result.removed.map((r) => [r.name, r.usage]));
+      assert.deepEqual(usage, {
+        "azp-1234-1-1": { lifetime: { startedAt: "2026-03-01T11:50:00.000Z", ms: 600_000, running: true, atLeast: false }, cpu: 2, memoryGB: 4 },
+        "azp-1234-1-2": { lifetime: { startedAt: "2026-03-01T11:00:00.000Z", ms: 720_000, running: false, atLeast: false }, cpu: 1, memoryGB: 1.5 },
+      });
+      for (const name of ["azp-1234-1-1", "azp-1234-1-2"]) {
+        const calls = aci.calls.filter((c) => c.endsWith(`/${name}`));
+        assert.deepEqual(calls, [`get ci-agents/${name}`, `delete ci-agents/${name}`], "one GET, before the delete");
+      }
+    });
+
+    it("logs one line per agent with its vCPU-seconds, GB-seconds and estimated cost, and one for the total", async () => {
+      ran("azp-1234-1-1", { startTime: "2026-03-01T11:48:00Z" });
+      ran("azp-1234-1-2", { state: "Terminated", startTime: "2026-03-01T11:00:00Z", finishTime: "2026-03-01T11:12:00Z", requests: { cpu: 1, memoryInGB: 1.5 } });
+
+      await stop(stopConfigWith({ collectLogs: "false" }));
+
+      const lines = log.messages("info").filter((m) => m.startsWith("Used "));
+      assert.deepEqual(lines.slice(0, 2).sort(), [
+        "Used by azp-1234-1-1: 2 vCPU and 4 GB for 720.0 s = 1,440 vCPU-s and 2,880 GB-s, estimated cost US$0.0197",
+        "Used by azp-1234-1-2: 1 vCPU and 1.5 GB for 720.0 s = 720 vCPU-s and 1,080 GB-s, estimated cost US$0.0094",
+      ]);
+      assert.equal(lines.length, 3, lines.join("\n"));
+      assert.match(lines[2] ?? "", /^Used in total by 2 agent\(s\): 2,160 vCPU-s and 3,960 GB-s, estimated cost US\$0\.0292 \(estimate at East US Linux pay-as-you-go list prices, .*checked \d{4}-\d{2}-\d{2}: https:\/\/azure\.microsoft\.com\/pricing\/details\/container-instances\/\)$/);
+    });
+
+    it("reads no group twice: scope names already read each group, scope expired each group it did not select by tag", async () => {
+      ran("azp-1234-1-1", {});
+      ran("azp-1234-1-2", {});
+      await stop(stopConfigWith({ scope: "names", containerGroupNames: "azp-1234-1-1,azp-1234-1-2", collectLogs: "false" }));
+      assert.deepEqual(aci.calls.filter((c) => c.startsWith("get ")).sort(), ["get ci-agents/azp-1234-1-1", "get ci-agents/azp-1234-1-2"]);
+
+      aci.calls.length = 0;
+      const past = "2026-03-01T11:59:00Z";
+      aci.add(groupSnapshot("azp-1-1-1", { tags: ownTags("azp-1-1-1", "contoso/p/1", past) })).add(groupSnapshot("azp-3-1-1", { tags: ownTags("azp-3-1-1", "contoso/p/3"), state: "Succeeded" }));
+      const result = await stop(stopConfigWith({ scope: "expired", collectLogs: "false" }));
+      // 1 expired by its tag (read once, for its usage); 3 was read to see that it stopped.
+      assert.deepEqual(aci.calls.filter((c) => c.startsWith("get ")).sort(), ["get ci-agents/azp-1-1-1", "get ci-agents/azp-3-1-1"]);
+      assert.ok(result.removed.every((r) => r.usage?.lifetime?.ms === 600_000), JSON.stringify(result.removed));
+    });
+
+    it("still deletes a group whose instance view cannot be read, with a warning, and counts it as not known", async () => {
+      ran("azp-1234-1-1", {});
+      ran("azp-1234-1-2", {});
+      aci.getFailures.set("azp-1234-1-2", new AzureError("Internal error", "InternalServerError", 500));
+
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+
+      assert.deepEqual(aci.deleted.sort(), ["azp-1234-1-1", "azp-1234-1-2"]);
+      assert.deepEqual(result.leftovers, []);
+      assert.equal(result.removed.find((r) => r.name === "azp-1234-1-2")?.usage, undefined);
+      assert.ok(log.messages("warning").includes("azp-1234-1-2: could not read its instance view, so what it used is not counted: InternalServerError: Internal error"), log.messages("warning").join("\n"));
+      assert.ok(log.messages("info").some((m) => m.startsWith("Used in total by 1 agent(s) (1 more not known): 1,200 vCPU-s")), log.messages("info").join("\n"));
+    });
+
+    it("logs no usage line for an agent removed without a container group (its registration alone)", async () => {
+      ran("azp-1234-1-1", {});
+      pools.add(poolAgent(1, "azp-1234-1-1"), poolAgent(2, "azp-1234-1-2", "offline"));
+      const result = await stop(stopConfigWith({ collectLogs: "false" }));
+      assert.equal(result.removed.length, 2);
+      const lines = log.messages("info").filter((m) => m.startsWith("Used "));
+      assert.equal(lines.length, 2, lines.join("\n"));
+      assert.match(lines[0] ?? "", /^Used by azp-1234-1-1: /);
+      assert.match(lines[1] ?? "", /^Used in total by 1 agent\(s\): /);
     });
   });
 
@@ -393,7 +467,7 @@ describe("runStop", () => {
       assert.deepEqual(result.removed.map((r) => r.logFile).sort(), [file1, file2]);
       assert.deepEqual(log.messages("infoExternal"), [], "the log is attached, not printed");
       for (const name of ["azp-1234-1-1", "azp-1234-1-2"]) {
-        assert.deepEqual(log.messages("info").filter((line) => line.includes(name) && !line.startsWith("Removing")), [`${name}: container group deleted, log attached`]);
+        assert.deepEqual(log.messages("info").filter((line) => line.includes(name) && !line.startsWith("Removing") && !line.startsWith("Used by")), [`${name}: container group deleted, log attached`]);
       }
       // The log is read before the group goes.
       const order = aci.calls.filter((c) => c.includes("azp-1234-1-1"));
