@@ -1,6 +1,6 @@
 // Shared pieces of the AciAgentStop unit tests: inputs and pipeline variables of a typical run,
 // snapshots of container groups and agents, and small in-memory fakes of ACI, the pool and time.
-import type { AciApi, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
+import type { AciApi, AciUsage, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
 import type { Clock } from "../../../src/core/clock";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/run/pools";
@@ -86,6 +86,10 @@ export class FakeAci implements AciApi {
 
   containerGroupRegions(): Promise<string[]> {
     return Promise.reject(new Error("the stop task does not need the regions"));
+  }
+
+  usages(): Promise<AciUsage[]> {
+    return Promise.reject(new Error("the stop task does not need the usage"));
   }
 
   beginCreate(): Promise<CreateOperation> {
