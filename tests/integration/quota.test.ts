@@ -123,4 +123,27 @@ describe("integration: AciAgentStart@1 against the emulator's quotas and create 
     assert.equal(puts.at(-1)?.status, 201);
     assert.ok(run.lines.some((l) => l.includes(`${name}: ARM refused the create in westeurope for the rate of creates`) && /trying again in \d+\.\d s, as ARM asks/.test(l)), plainOutput(run));
   });
+
+  it("warns once and creates as without a plan when the identity may not read the usage", async function () {
+    const emu = emulator();
+    emu.state.faults.push({
+      id: "usage-refused",
+      service: "arm",
+      method: "GET",
+      path: "/providers/Microsoft.ContainerInstance/locations/[^/]+/usages",
+      status: 403,
+      body: { error: { code: "AuthorizationFailed", message: "The client 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/locations/usages/read' over scope '/subscriptions/x' or the scope is invalid." } },
+      remaining: 10,
+    });
+    emu.state.behaviour.quotas.set("westeurope", { StandardCores: 2 });
+    const run = await runStart(emu, { inputs: { agentCount: "2", cpu: "2", location: "westeurope", fallbackLocations: "northeurope", timeoutMinutes: "5" } });
+    assertInvariants(emu, run);
+    assert.equal(run.result, "Succeeded", `${run.message}\n${plainOutput(run)}`);
+    const warnings = run.lines.filter((l) => l.includes("may not read the Container Instances usage"));
+    assert.equal(warnings.length, 1, plainOutput(run));
+    assert.ok(warnings[0]?.startsWith("##vso[task.issue type=warning"), warnings[0]);
+    assert.ok(!run.lines.some((l) => l.includes("Plan: ")));
+    // As before the plan: the first region until ACI refuses for quota, then the next.
+    assert.deepEqual(groupsByRegion(emu, namesOf(run.step.buildId, 2)), { westeurope: 1, northeurope: 1 });
+  });
 });
