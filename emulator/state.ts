@@ -213,6 +213,45 @@ export const armDefaultRequestLimits: Record<ArmOperationKind, BucketLimit> = {
   deletes: { size: 200, refillPerSecond: 10 },
 };
 
+/**
+ * What ACI's usage list names in `value[].name.value`, in its order: the quotas a region has
+ * (see emulator/README.md, "Quotas and rates").
+ */
+export const usageNames = [
+  "ContainerGroups",
+  "StandardCores",
+  "StandardSpotCores",
+  "StandardK80Cores",
+  "StandardP100Cores",
+  "StandardV100Cores",
+  "DedicatedContainerGroups",
+] as const;
+export type UsageName = (typeof usageNames)[number];
+
+/**
+ * The limits of a region without limits of its own: ACI's documented defaults where they are
+ * generous enough for every suite (groups, GPU cores, dedicated groups), more where they are not
+ * (cores: 100 groups at ACI's 4-core maximum; documented defaults are 10 or 100).
+ */
+export const defaultQuota: Readonly<Record<UsageName, number>> = {
+  ContainerGroups: 100,
+  StandardCores: 400,
+  StandardSpotCores: 400,
+  StandardK80Cores: 0,
+  StandardP100Cores: 0,
+  StandardV100Cores: 0,
+  DedicatedContainerGroups: 0,
+};
+
+/** How many container group creates (or deletes) a subscription may make in 5 minutes and in an hour. */
+export interface RateLimits {
+  perFiveMinutes: number;
+  perHour: number;
+}
+
+/** ACI's documented rates per subscription ("Resource and quota limits"): creates, and deletes the same. */
+export const aciRateLimits: Readonly<RateLimits> = { perFiveMinutes: 100, perHour: 300 };
+
 export interface Behaviour {
   /** Images whose default entrypoint the emulator knows (any other image idles). */
   images: Map<string, ImageDefinition>;
@@ -224,8 +263,16 @@ export interface Behaviour {
   agentsNeverOnline: string[];
   /** Agent names that Azure DevOps reports busy for this many more delete attempts. */
   busyDeletes: Map<string, number>;
-  /** Container group quota per location. */
-  groupQuota: number;
+  /** Limits per region (normalised location, e.g. westeurope) over `defaultQuota`. */
+  quotas: Map<string, Partial<Record<UsageName, number>>>;
+  /** The limits of every region not in `quotas`. */
+  defaultQuota: Record<UsageName, number>;
+  /** Container group creates per subscription. */
+  createRateLimits: RateLimits;
+  /** Container group deletes per subscription. */
+  deleteRateLimits: RateLimits;
+  /** Scales the rates' 5-minute and 1-hour windows (1: real time), so a test can outwait one. */
+  rateWindowScale: number;
   /** Page size of list operations (ARM pages with nextLink). */
   listPageSize: number;
   /** When false, PUT bodies are not validated against the swagger. */
@@ -262,6 +309,8 @@ export class EmulatorState {
   faults: FaultRule[] = [];
   /** ARM's throttling buckets by subscription (or tenant), principal and kind of operation. */
   armBuckets = new Map<string, { tokens: number; refilledAt: number }>();
+  /** When the counted container group creates and deletes happened, by subscription and kind. */
+  rateCounts = new Map<string, number[]>();
   delays: Delays = defaultDelays();
   behaviour: Behaviour = defaultBehaviour();
   /** Every request the emulator answered (or left hanging), for tests that look for leaked secrets. */
@@ -291,6 +340,7 @@ export class EmulatorState {
     this.systemAccessTokens.clear();
     this.faults = [];
     this.armBuckets.clear();
+    this.rateCounts.clear();
     this.delays = defaultDelays();
     this.behaviour = defaultBehaviour();
     this.requestLog = [];
@@ -387,7 +437,11 @@ function defaultBehaviour(): Behaviour {
     agentsNeverOnline: [],
     busyDeletes: new Map(),
     poolManageDenied: [],
-    groupQuota: 100,
+    quotas: new Map(),
+    defaultQuota: { ...defaultQuota },
+    createRateLimits: { ...aciRateLimits },
+    deleteRateLimits: { ...aciRateLimits },
+    rateWindowScale: 1,
     listPageSize: 100,
     strict: true,
     muslFeedServesGlibc: false,

@@ -11,6 +11,7 @@ import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from
 import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent } from "./errors";
 import { finishOperation, operationUrl, startOperation } from "./operations";
 import { findResourceGroup } from "./resourceGroups";
+import { countRate, quotaExceeded, rateExceeded, usageList } from "./quotas";
 import { hasApiVersion, sendArmError } from "./respond";
 import { validateContainerGroupPut } from "./validation";
 import { CONTAINER_GROUP_REGIONS, offersContainerGroups, regionName } from "./providers";
@@ -74,14 +75,19 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       });
       return;
     }
-    const inLocation = [...state.containerGroups.values()].filter((g) => g.location === location && g !== existing).length;
-    if (inLocation >= state.behaviour.groupQuota) {
-      // [guess] code; the message follows the published quota messages of ACI.
-      sendArmError(res, {
-        status: 409,
-        code: "ContainerGroupQuotaReached",
-        message: `Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'ContainerGroups' exceeded in region '${location}'. Limit: '${state.behaviour.groupQuota}', Usage: '${inLocation}' Requested: '1'.`,
-      });
+    const subscription = param(req, "subscriptionId");
+    if (existing === undefined) {
+      // Only a PUT that makes a new group is a create (an update is not counted).
+      const throttled = rateExceeded(state, subscription, "creates");
+      if (throttled !== undefined) {
+        res.setHeader("Retry-After", String(throttled.retryAfterSeconds));
+        sendArmError(res, throttled.error);
+        return;
+      }
+    }
+    const overQuota = quotaExceeded(state, location, { ...wire, location }, existing);
+    if (overQuota !== undefined) {
+      sendArmError(res, overQuota);
       return;
     }
     const capacityFailure = state.behaviour.capacityFailures.get(location);
@@ -103,6 +109,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       generation: (existing?.generation ?? 0) + 1,
     };
     state.containerGroups.set(state.groupKey(target.resourceGroup, target.name), record);
+    if (existing === undefined) countRate(state, subscription, "creates");
     const operation = startOperation(ctx, location, groupId(record));
     void provision(ctx, record, capacityFailure === "async").then((failure) => {
       if (!state.isStored(record)) return;
@@ -154,6 +161,14 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       res.status(202).end();
       return;
     }
+    const subscription = param(req, "subscriptionId");
+    const throttled = rateExceeded(state, subscription, "deletes");
+    if (throttled !== undefined) {
+      res.setHeader("Retry-After", String(throttled.retryAfterSeconds));
+      sendArmError(res, throttled.error);
+      return;
+    }
+    countRate(state, subscription, "deletes");
     record.generation++;
     if (state.delays.deleteMs > 0) {
       record.provisioningState = "Deleting";
@@ -218,14 +233,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
   router.get("/subscriptions/:subscriptionId/providers/Microsoft.ContainerInstance/locations/:location/usages", (req, res) => {
     if (!hasApiVersion(req, res)) return;
     const location = normaliseLocation(param(req, "location"));
-    const groups = [...state.containerGroups.values()].filter((g) => g.location === location);
-    const cores = groups.reduce((sum, g) => sum + requestedCpu(g.body), 0);
-    res.json({
-      value: [
-        usage("ContainerGroups", "Container Groups", groups.length, state.behaviour.groupQuota),
-        usage("StandardCores", "Standard Cores", cores, state.behaviour.groupQuota * 4),
-      ],
-    });
+    res.json({ value: usageList(state, param(req, "subscriptionId"), location) });
   });
 
   return router;
@@ -377,6 +385,3 @@ function shortfallOf(body: Record<string, unknown>, location: string) {
   };
 }
 
-function usage(name: string, localizedName: string, currentValue: number, limit: number): Record<string, unknown> {
-  return { unit: "Count", currentValue, limit, name: { value: name, localizedValue: localizedName } };
-}

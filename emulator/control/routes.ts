@@ -4,11 +4,11 @@
 import { randomBytes } from "node:crypto";
 import { Router, type Response } from "express";
 import type { EmulatorContext } from "../context";
-import { groupView } from "../arm/containerGroups";
+import { groupView, normaliseLocation } from "../arm/containerGroups";
 import { parseDemand } from "../devops/demands";
 import { isOnline } from "../devops/routes";
 import { jsonBody, param } from "../http";
-import { wellKnown, type Behaviour, type Delays, type FaultRule, type ImageDefinition } from "../state";
+import { usageNames, wellKnown, type Behaviour, type Delays, type FaultRule, type ImageDefinition, type RateLimits, type UsageName } from "../state";
 import { certificateThumbprints } from "../tokens";
 
 export function controlRoutes(ctx: EmulatorContext): Router {
@@ -89,7 +89,11 @@ export function controlRoutes(ctx: EmulatorContext): Router {
   router.put("/behaviour", (req, res) => {
     const body = objectBody(jsonBody(req), res);
     if (body === undefined) return;
-    applyBehaviour(state.behaviour, body);
+    const refused = applyBehaviour(state.behaviour, body);
+    if (refused !== undefined) {
+      res.status(400).json({ message: refused });
+      return;
+    }
     res.json(behaviourJson(state.behaviour));
   });
 
@@ -225,7 +229,10 @@ function objectBody(body: unknown, res: Response): Record<string, unknown> | und
   return undefined;
 }
 
-function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): void {
+/** Applies what `body` sets; answers why it refuses a quota or rate setting (then nothing is applied). */
+function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): string | undefined {
+  const limits = readLimits(body);
+  if (typeof limits === "string") return limits;
   if (isRecord(body.capacityFailures)) {
     behaviour.capacityFailures = new Map(
       Object.entries(body.capacityFailures).map(([location, mode]) => [location.toLowerCase(), mode === "async" ? "async" : "sync"]),
@@ -238,7 +245,11 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): vo
   if (isRecord(body.images)) {
     behaviour.images = new Map(Object.entries(body.images as Record<string, ImageDefinition>));
   }
-  if (typeof body.groupQuota === "number") behaviour.groupQuota = body.groupQuota;
+  if (limits.quotas !== undefined) behaviour.quotas = limits.quotas;
+  if (limits.defaultQuota !== undefined) Object.assign(behaviour.defaultQuota, limits.defaultQuota);
+  if (limits.createRateLimits !== undefined) Object.assign(behaviour.createRateLimits, limits.createRateLimits);
+  if (limits.deleteRateLimits !== undefined) Object.assign(behaviour.deleteRateLimits, limits.deleteRateLimits);
+  if (limits.rateWindowScale !== undefined) behaviour.rateWindowScale = limits.rateWindowScale;
   if (typeof body.listPageSize === "number" && body.listPageSize > 0) behaviour.listPageSize = body.listPageSize;
   if (typeof body.strict === "boolean") behaviour.strict = body.strict;
   if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
@@ -253,6 +264,70 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): vo
       }
     }
   }
+  return undefined;
+}
+
+interface LimitSettings {
+  quotas?: Map<string, Partial<Record<UsageName, number>>>;
+  defaultQuota?: Partial<Record<UsageName, number>>;
+  createRateLimits?: Partial<RateLimits>;
+  deleteRateLimits?: Partial<RateLimits>;
+  rateWindowScale?: number;
+}
+
+/**
+ * `quotas` (location → usage name → limit; replaces every region's own limits), `defaultQuota`
+ * (usage name → limit; the names given), `createRateLimits`/`deleteRateLimits` (perFiveMinutes,
+ * perHour; those given) and `rateWindowScale` (> 0). A name or number it does not know is refused
+ * rather than ignored, so that a test never runs against limits it did not mean.
+ */
+function readLimits(body: Record<string, unknown>): LimitSettings | string {
+  const settings: LimitSettings = {};
+  const limitTable = (value: unknown, what: string): Partial<Record<UsageName, number>> | string => {
+    if (!isRecord(value)) return `${what} must be an object of usage names (${usageNames.join(", ")}) to limits`;
+    const table: Partial<Record<UsageName, number>> = {};
+    for (const [name, limit] of Object.entries(value)) {
+      if (!(usageNames as readonly string[]).includes(name)) return `${what}: '${name}' is not a usage name (${usageNames.join(", ")})`;
+      if (!isCount(limit)) return `${what}: the limit of ${name} must be a whole number >= 0`;
+      table[name as UsageName] = limit;
+    }
+    return table;
+  };
+  if (body.quotas !== undefined) {
+    if (!isRecord(body.quotas)) return "quotas must be an object of locations to limits";
+    settings.quotas = new Map();
+    for (const [location, value] of Object.entries(body.quotas)) {
+      const table = limitTable(value, `quotas.${location}`);
+      if (typeof table === "string") return table;
+      settings.quotas.set(normaliseLocation(location), table);
+    }
+  }
+  if (body.defaultQuota !== undefined) {
+    const table = limitTable(body.defaultQuota, "defaultQuota");
+    if (typeof table === "string") return table;
+    settings.defaultQuota = table;
+  }
+  for (const key of ["createRateLimits", "deleteRateLimits"] as const) {
+    const value = body[key];
+    if (value === undefined) continue;
+    if (!isRecord(value)) return `${key} must be an object with perFiveMinutes and/or perHour`;
+    const rates: Partial<RateLimits> = {};
+    for (const [name, limit] of Object.entries(value)) {
+      if (name !== "perFiveMinutes" && name !== "perHour") return `${key}: '${name}' is not perFiveMinutes or perHour`;
+      if (!isCount(limit)) return `${key}.${name} must be a whole number >= 0`;
+      rates[name] = limit;
+    }
+    settings[key] = rates;
+  }
+  if (body.rateWindowScale !== undefined) {
+    if (typeof body.rateWindowScale !== "number" || !(body.rateWindowScale > 0)) return "rateWindowScale must be a number > 0";
+    settings.rateWindowScale = body.rateWindowScale;
+  }
+  return settings;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
 function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
@@ -263,7 +338,11 @@ function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
     poolManageDenied: behaviour.poolManageDenied,
     busyDeletes: Object.fromEntries(behaviour.busyDeletes),
     images: Object.fromEntries(behaviour.images),
-    groupQuota: behaviour.groupQuota,
+    quotas: Object.fromEntries(behaviour.quotas),
+    defaultQuota: behaviour.defaultQuota,
+    createRateLimits: behaviour.createRateLimits,
+    deleteRateLimits: behaviour.deleteRateLimits,
+    rateWindowScale: behaviour.rateWindowScale,
     listPageSize: behaviour.listPageSize,
     strict: behaviour.strict,
     agentPackageHash: behaviour.agentPackageHash,

@@ -21,6 +21,8 @@ const armRequestDeadlineMs = 60_000;
 const operationPollMs = 2000;
 /** The resource provider's API version for reading a provider's resource types and regions. */
 const providersApiVersion = "2021-04-01";
+/** Container Instances' API version for a region's usage (Location_ListUsage in the swagger). */
+const usagesApiVersion = "2023-05-01";
 
 /** An ARM or ACI failure: `code` is ARM's error code (e.g. ServiceUnavailable, InaccessibleImage). */
 export class AzureError extends Error {
@@ -29,9 +31,18 @@ export class AzureError extends Error {
     message: string,
     readonly code: string,
     readonly status: number | undefined,
+    /** How long ARM asked to wait before trying again (Retry-After of a 429), when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
+}
+
+/** One line of a region's Container Instances usage: `name` as ARM lists it in `name.value` (ContainerGroups, StandardCores, …). */
+export interface AciUsage {
+  name: string;
+  current: number;
+  limit: number;
 }
 
 export interface GroupSnapshot {
@@ -97,10 +108,13 @@ export interface AciApi {
   resourceGroupLocation(resourceGroup: string, options?: RequestOptions): Promise<string>;
   /** The regions (programmatic names, e.g. eastus) where the subscription can create container groups. */
   containerGroupRegions(options?: RequestOptions): Promise<string[]>;
+  /** The subscription's Container Instances usage and limits in a region (programmatic name, e.g. westeurope). */
+  usages(location: string, options?: RequestOptions): Promise<AciUsage[]>;
   /**
    * Sends a create-only PUT (`If-None-Match: *`) once a write slot is free, unless `signal` is
    * aborted before then. A PUT already sent is left to answer (within its own deadline), so
-   * that a group it creates is known.
+   * that a group it creates is known. A PUT answered 429 fails at once with an AzureError that
+   * carries ARM's Retry-After: the caller waits, on its own clock and within its own time.
    */
   beginCreate(resourceGroup: string, group: ContainerGroup, options?: CreateOptions): Promise<CreateOperation>;
   get(resourceGroup: string, name: string, options?: RequestOptions): Promise<GroupSnapshot | undefined>;
@@ -141,6 +155,21 @@ export class SdkAci implements AciApi {
           },
         },
         {
+          // Inside the SDK's retry loop: a PUT answered 429 (ACI's create rate, or ARM's write
+          // throttling) is not retried by the SDK after Retry-After, which could be minutes, all
+          // inside the one request's deadline: the caller waits and sends it again. Nothing was
+          // created. Every other 429 (reads, deletes) is still the SDK's to retry.
+          position: "perRetry",
+          policy: {
+            name: "throttledCreateToCaller",
+            sendRequest: async (request, next) => {
+              const response = await next(request);
+              if (request.method !== "PUT" || response.status !== 429) return response;
+              throw throttled(response.status, response.bodyAsText, (name) => response.headers.get(name));
+            },
+          },
+        },
+        {
           position: "perCall",
           policy: {
             // Only on the PUT: the operation's polls and final GET would be answered 304.
@@ -176,6 +205,15 @@ export class SdkAci implements AciApi {
       options,
     );
     return containerGroupRegionsOf(body);
+  }
+
+  async usages(location: string, options: RequestOptions = {}): Promise<AciUsage[]> {
+    const body = await this.armGet(
+      `the Container Instances usage of ${location}`,
+      `subscriptions/${this.connection.subscriptionId}/providers/Microsoft.ContainerInstance/locations/${encodeURIComponent(location)}/usages?api-version=${usagesApiVersion}`,
+      options,
+    );
+    return usagesOf(body);
   }
 
   async beginCreate(resourceGroup: string, group: ContainerGroup, options: CreateOptions = {}): Promise<CreateOperation> {
@@ -303,6 +341,37 @@ export function containerGroupRegionsOf(provider: Record<string, unknown>): stri
   const groups = types.find((type) => typeof type.resourceType === "string" && type.resourceType.toLowerCase() === "containergroups");
   const locations = Array.isArray(groups?.locations) ? groups.locations : [];
   return locations.filter((location): location is string => typeof location === "string").map(regionKey);
+}
+
+/** A usage listing's lines (`value[]`: `name.value`, `currentValue`, `limit`); lines without those are left out. */
+export function usagesOf(listing: Record<string, unknown>): AciUsage[] {
+  const lines = Array.isArray(listing.value) ? (listing.value as { name?: { value?: unknown }; currentValue?: unknown; limit?: unknown }[]) : [];
+  return lines.flatMap((line) => {
+    const name = line.name?.value;
+    const { currentValue: current, limit } = line;
+    return typeof name === "string" && typeof current === "number" && typeof limit === "number" ? [{ name, current, limit }] : [];
+  });
+}
+
+/** An answer 429 as an AzureError with ARM's code and message and the wait it asked for. */
+export function throttled(status: number, bodyText: string | null | undefined, header: (name: string) => string | undefined): AzureError {
+  const error = (parseBody(bodyText)?.error ?? {}) as { code?: string; message?: string };
+  return new AzureError(error.message ?? `ARM answered ${status}`, error.code ?? "TooManyRequests", status, retryAfterMs(header));
+}
+
+/** Retry-After as core-rest-pipeline reads it: retry-after-ms, x-ms-retry-after-ms, then Retry-After in seconds or as a date. */
+export function retryAfterMs(header: (name: string) => string | undefined, now = Date.now()): number | undefined {
+  for (const name of ["retry-after-ms", "x-ms-retry-after-ms"]) {
+    const value = header(name);
+    const ms = Number(value);
+    if (value !== undefined && value.trim() !== "" && Number.isFinite(ms) && ms >= 0) return ms;
+  }
+  const value = header("retry-after");
+  if (value === undefined || value.trim() === "") return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
 /** "East US", "eastus" and "EastUS" name one region. */

@@ -10,6 +10,7 @@ import type { AgentPackages } from "./containerGroupSpec";
 import type { FleetAgent } from "./fleet";
 import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
+import type { FleetPlan } from "./plan";
 
 export type StartLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug" | "infoExternal" | "setProgress">;
 
@@ -37,6 +38,8 @@ export interface StartRun {
   fleet: FleetAgent[];
   /** `location`, then the fallback regions. */
   regions: string[];
+  /** The fleet's plan across the regions, from their Container Instances usage; undefined when it could not be read. */
+  plan: FleetPlan | undefined;
   /** The agent package feed's entries (Linux agents registered by the step). */
   packages: AgentPackages | undefined;
   /** Ends at timeoutMinutes, on cancel, and on the first failure. */

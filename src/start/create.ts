@@ -1,8 +1,9 @@
 // Creating one agent: its registration (Linux agents, registered by the step), then its container
-// group: a create-only PUT in the first region, the next region when ACI has no capacity, and the
-// SDK's own poller until the create operation ends.
+// group: a create-only PUT in its planned region, the next region when ACI has no capacity or the
+// region's quota is used up, the same region again after the time ARM asks when it refuses for
+// the create rate, and the SDK's own poller until the create operation ends.
 import { AzureError, type GroupSnapshot } from "../azure/aci";
-import { formatSeconds } from "../core/clock";
+import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import { OWN_TAGS } from "../run/tags";
@@ -14,11 +15,15 @@ import { registerAgent } from "./register";
 
 export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess: () => Promise<AgentAccess>): Promise<void> {
   const { config, services, signal, inFlight, elapsed } = run;
-  const { aci, log } = services;
+  const { aci, log, clock } = services;
   // A Linux agent is registered by the step and gets its files; a Windows image registers itself.
   const access: AgentAccess = run.packages === undefined ? await tokenAccess() : { kind: "identity", files: await registerAgent(run, agent, run.packages), packages: run.packages };
   const { operationPollMs } = armPacing(config.agentCount);
-  for (const [attempt, location] of run.regions.entries()) {
+  // When ARM gives no Retry-After with a create refused for its rate.
+  const rateBackoff = new Backoff(10_000, 60_000);
+  const quotaRefusals: string[] = [];
+  for (let attempt = 0; attempt < agent.regions.length; ) {
+    const location = agent.regions[attempt] ?? "";
     signal.throwIfAborted();
     agent.location = location;
     agent.moveTo("creating");
@@ -43,18 +48,56 @@ export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess:
         await judgeExisting(run, agent);
         return;
       }
-      const next = run.regions[attempt + 1];
-      if (!(error instanceof AzureError) || !isCapacityError(error) || next === undefined || signal.aborted) throw error;
-      log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
-      // The name is free in the next region only once this group is gone; a cancel ends the wait.
-      await aci.delete(config.resourceGroup, agent.name, { signal, pollIntervalMs: operationPollMs });
+      if (!(error instanceof AzureError) || signal.aborted) throw error;
+      if (isCreateRateError(error)) {
+        const waitMs = error.retryAfterMs ?? rateBackoff.next();
+        log.warning(`${agent.name}: ARM refused the create in ${location} for the rate of creates (${error.code}: ${error.message}); trying again in ${formatSeconds(waitMs)}, as ARM asks`);
+        await inFlight.track(`ARM's create rate: ${formatSeconds(waitMs)} before sending the create of container group ${agent.name} again`, clock.sleep(waitMs, signal));
+        continue;
+      }
+      const quota = quotaExceeded(error);
+      if (quota === undefined && !isCapacityError(error)) throw error;
+      if (quota !== undefined) quotaRefusals.push(location);
+      const next = agent.regions[attempt + 1];
+      if (next === undefined) throw quota === undefined ? error : quotaUsedUp(run, quota, quotaRefusals, error);
+      if (quota === undefined) log.warning(`${agent.name}: no capacity in ${location} (${error.message}); trying ${next}`);
+      else log.warning(`${agent.name}: the ${quota} quota of ${location} is used up (${error.message}); trying ${next}`);
+      // A PUT refused for quota created nothing, so the name is free in the next region at once.
+      // Otherwise it is free only once this group is gone; a cancel ends the wait.
+      if (quota === undefined || error.status === undefined) await aci.delete(config.resourceGroup, agent.name, { signal, pollIntervalMs: operationPollMs });
+      attempt++;
     }
   }
 }
 
-/** No capacity, or the region's quota used up: another region may still have room. */
+/** No capacity in the region: another region may still have some. */
 export function isCapacityError(error: AzureError): boolean {
-  return error.code === "ServiceUnavailable" || /not available in the location|quota .* exceeded in region/i.test(error.message);
+  return error.code === "ServiceUnavailable" || /not available in the location/i.test(error.message);
+}
+
+/**
+ * The quota a create exceeded (StandardCores, ContainerGroups, …), recognised by ACI's published
+ * message whatever the code: "Resource type 'Microsoft.ContainerInstance/containerGroups'
+ * container group quota 'StandardCores' exceeded in region 'eastus'. Limit: '10', Usage: '10'
+ * Requested: '1'." Another region may still have room.
+ */
+export function quotaExceeded(error: AzureError): string | undefined {
+  return /container group quota '([^']+)' exceeded in region/i.exec(error.message)?.[1];
+}
+
+/**
+ * A create refused for the rate of creates (ACI allows so many per subscription in five and in
+ * sixty minutes) or by ARM's write throttling: 429, which the SDK leaves to the step for a PUT.
+ */
+export function isCreateRateError(error: AzureError): boolean {
+  return error.status === 429;
+}
+
+/** The last region refused for quota too: what was tried, and the ways out. */
+function quotaUsedUp(run: StartRun, quota: string, refusedIn: readonly string[], error: AzureError): StartFailure {
+  return new StartFailure(
+    `the Container Instances quota '${quota}' is used up in ${refusedIn.join(", ")} (another fleet took the room after pre-flight?): ${error.message} Lower agentCount or cpu, add regions to fallbackLocations, or request more quota on the Azure portal's Quotas page (provider: Container Instances)${run.plan === undefined ? "" : "; pre-flight had planned room for the whole fleet"}.`,
+  );
 }
 
 /**

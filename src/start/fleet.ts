@@ -14,7 +14,8 @@ export type AgentState = "planned" | "registering" | "creating" | "provisioned" 
 const allowedMoves: Record<AgentState, readonly AgentState[]> = {
   planned: ["registering", "creating", "failed"],
   registering: ["creating", "failed", "taken"],
-  // creating -> creating: the next region after one without capacity. An agent may come online
+  // creating -> creating: the next region after one without capacity or quota, or the same one
+  // after a create refused for its rate. An agent may come online
   // before its create operation is seen to end.
   creating: ["creating", "provisioned", "online", "failed", "taken"],
   provisioned: ["online", "failed"],
@@ -33,6 +34,8 @@ export class FleetAgent {
   reason: string | undefined;
   /** The region of its current (or last) create. */
   location: string;
+  /** The regions it tries, in order: its planned region first. */
+  regions: readonly string[];
   provisionedAfterMs: number | undefined;
   onlineAfterMs: number | undefined;
   /** A PUT sent and not yet answered: the group it makes must be deleted even after a cancel. */
@@ -53,8 +56,10 @@ export class FleetAgent {
     readonly name: string,
     readonly tags: Record<string, string>,
     location: string,
+    regions: readonly string[] = [location],
   ) {
     this.location = location;
+    this.regions = regions;
   }
 
   moveTo(state: AgentState, reason?: string): void {

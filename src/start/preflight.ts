@@ -1,5 +1,5 @@
 // Everything checked before anything is created; each problem names the input it is about.
-import { AzureError, regionKey, type AciApi } from "../azure/aci";
+import { AzureError, regionKey, type AciApi, type AciUsage } from "../azure/aci";
 import { RequestTimeout } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
@@ -8,12 +8,26 @@ import type { AgentPackages } from "./containerGroupSpec";
 import { describe } from "./failures";
 import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
+import { planFleet, type FleetPlan } from "./plan";
 
-/** What pre-flight found: the pool, the first region, and (for agents the step registers) the agent packages. */
+/**
+ * What pre-flight found: the pool, the first region and every region in the order tried, the
+ * fleet's plan across them (unless the usage could not be read), and (for agents the step
+ * registers) the agent packages.
+ */
 export interface Preflight {
   pool: AgentPool;
   location: string;
+  regions: string[];
+  plan: FleetPlan | undefined;
   packages: AgentPackages | undefined;
+}
+
+/** One region's usage, or why it could not be read. */
+interface UsageRead {
+  region: string;
+  usages: AciUsage[] | undefined;
+  error: unknown;
 }
 
 export async function preflight(
@@ -25,13 +39,15 @@ export async function preflight(
 ): Promise<Preflight> {
   const { aci, pools } = services;
   const registersAgents = config.osType === "Linux";
-  const [pool, resourceGroupLocation, existing, regions, packages] = await Promise.all([
+  const readingResourceGroup = inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
+    throw namingResourceGroup(error, config.resourceGroup);
+  });
+  const firstRegion = config.location === undefined ? readingResourceGroup.then(regionKey) : Promise.resolve(config.location);
+  const [pool, resourceGroupLocation, existing, regions, packages, usage] = await Promise.all([
     inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
       throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
     }),
-    inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
-      throw namingResourceGroup(error, config.resourceGroup);
-    }),
+    readingResourceGroup,
     inFlight.track(`ARM to list the container groups of '${config.resourceGroup}'`, aci.list(config.resourceGroup, { signal })).catch((error: unknown) => {
       // The step's end (timeout, cancel) is not the check's failure.
       if (signal.aborted) throw error;
@@ -41,6 +57,7 @@ export async function preflight(
     }),
     inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
     registersAgents ? inFlight.track("Azure DevOps to name the agent packages", agentPackages(pools, config, signal)) : Promise.resolve(undefined),
+    regionUsages(aci, firstRegion, config.fallbackLocations, signal, inFlight),
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
   const location = config.location ?? regionKey(resourceGroupLocation);
@@ -50,8 +67,19 @@ export async function preflight(
       : [
           `namePrefix: ${taken.join(", ")} already exist${taken.length === 1 ? "s" : ""} in resource group '${config.resourceGroup}' (another start step of this run, or one kept by keepOnFailure); give each start step its own namePrefix, or remove them with AciAgentStop`,
         ]),
-    ...regionProblems(config, location, regions),
   ];
+  const badRegions = regionProblems(config, location, regions);
+  problems.push(...badRegions);
+  // A region ACI does not offer has no usage to plan by: its input is the problem.
+  let plan: FleetPlan | undefined;
+  if (badRegions.length === 0) {
+    try {
+      plan = planFrom(config, usage, signal, services.log);
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
   if (problems.length > 0) throw new InputError(problems);
   if (pool === undefined) {
     throw new InputError([`pool: there is no agent pool '${config.pool}' in ${config.organizationUrl} that the registering identity can see`]);
@@ -74,7 +102,47 @@ export async function preflight(
       `namePrefix: ${registeredNames.join(", ")} ${registeredNames.length === 1 ? "is" : "are"} already registered in pool '${pool.name}' (another start step of this run, or left by one); give each start step its own namePrefix, or remove them with AciAgentStop`,
     ]);
   }
-  return { pool, location, packages };
+  return { pool, location, regions: usage.map((read) => read.region), plan, packages };
+}
+
+/**
+ * Reads the usage of `location` and of each fallback region at once: the fallbacks' at the
+ * start, the first region's once it is known (the resource group's, when `location` is not set).
+ */
+async function regionUsages(aci: AciApi, firstRegion: Promise<string>, fallbackLocations: readonly string[], signal: AbortSignal, inFlight: InFlight): Promise<UsageRead[]> {
+  const read = (region: string): Promise<UsageRead> =>
+    inFlight.track(`ARM to read the Container Instances usage of ${region}`, aci.usages(region, { signal })).then(
+      (usages) => ({ region, usages, error: undefined }),
+      (error: unknown) => ({ region, usages: undefined, error }),
+    );
+  const fallbacks = new Map<string, Promise<UsageRead>>();
+  for (const region of fallbackLocations) if (!fallbacks.has(region)) fallbacks.set(region, read(region));
+  const location = await firstRegion;
+  const first = fallbacks.get(location) ?? read(location);
+  fallbacks.delete(location);
+  return Promise.all([first, ...fallbacks.values()]);
+}
+
+/**
+ * The fleet's plan across the regions; an InputError when it does not fit. Undefined, with one
+ * warning, when the identity may not read the usage of a region: then ARM judges each create.
+ */
+function planFrom(config: StartConfig, usage: readonly UsageRead[], signal: AbortSignal, log: { warning(message: string): void }): FleetPlan | undefined {
+  const refused = usage.filter(({ error }) => error instanceof AzureError && error.code === "AuthorizationFailed");
+  if (refused.length > 0) {
+    const [first] = refused;
+    log.warning(
+      `The service connection may not read the Container Instances usage of ${refused.map((r) => r.region).join(", ")} (Microsoft.ContainerInstance/locations/usages/read), so the fleet is not planned by quota before the create: ${first?.error instanceof Error ? first.error.message : ""}`,
+    );
+    return undefined;
+  }
+  const failed = usage.find(({ error }) => error !== undefined);
+  if (failed !== undefined) {
+    // The step's end (timeout, cancel) is not the read's failure.
+    if (signal.aborted) throw failed.error;
+    throw new Error(`Pre-flight could not read the Container Instances usage of ${failed.region}: ${describe(failed.error)}`);
+  }
+  return planFleet(config, usage.map(({ region, usages }) => ({ region, usages: usages ?? [] })));
 }
 
 /** The glibc package every Linux agent needs, and the musl one when the feed has it (for Alpine images). */

@@ -12,6 +12,7 @@ import { createAgent } from "./create";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import { FleetAgent } from "./fleet";
 import type { StartConfig } from "./inputs";
+import { describePlan, regionsOf, type FleetPlan } from "./plan";
 import { preflight } from "./preflight";
 import { InFlight } from "./inFlight";
 import { watchUntilOnline } from "./watch";
@@ -31,6 +32,8 @@ export interface StartedAgent {
 
 export interface StartResult {
   agents: StartedAgent[];
+  /** The fleet's plan across regions from their quota, when pre-flight could read the usage. */
+  plan: FleetPlan | undefined;
   phases: { preflightMs: number; onlineMs: number; totalMs: number };
   requests: { arm: number; devops: number };
 }
@@ -51,13 +54,16 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const keys = config.osType === "Linux" ? names.map(() => services.makeKey()) : [];
   for (const key of keys) key.catch(() => undefined);
   try {
-    const { pool, location, packages } = await preflight(config, services, names, step.signal, inFlight);
+    const { pool, location, regions, plan, packages } = await preflight(config, services, names, step.signal, inFlight);
     const preflightMs = elapsed();
     log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}${packages === undefined ? "" : `, agent ${packages.glibc.version}`}.`);
+    if (plan !== undefined) log.info(`Plan: ${describePlan(plan)}.`);
 
     const now = new Date(clock.now());
     const fleet = names.map((name, index) => {
-      const agent = new FleetAgent(name, agentTags(config, name, now), location);
+      // Without a plan, every agent tries the regions in the order of the inputs.
+      const planned = plan?.placement[index] ?? location;
+      const agent = new FleetAgent(name, agentTags(config, name, now), planned, plan === undefined ? regions : regionsOf(plan, planned));
       agent.key = keys[index];
       return agent;
     });
@@ -69,7 +75,8 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
       services,
       pool,
       fleet,
-      regions: [location, ...config.fallbackLocations.filter((l) => l !== location)],
+      regions,
+      plan,
       packages,
       signal: work.signal,
       elapsed,
@@ -82,6 +89,7 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
     }
     return {
       agents: fleet.map(({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs }) => ({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs })),
+      plan,
       phases: { preflightMs, onlineMs: elapsed() - preflightMs, totalMs: elapsed() },
       requests: { arm: services.aci.requestCount, devops: services.pools.requestCount },
     };

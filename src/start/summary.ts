@@ -2,6 +2,7 @@
 import { formatSeconds } from "../core/clock";
 import type { StartConfig } from "./inputs";
 import { fleetDemand, fleetName } from "../run/names";
+import { describePlan } from "./plan";
 import type { StartResult } from "./runStart";
 
 export function startSummary(config: StartConfig, result: StartResult): string {
@@ -15,13 +16,16 @@ export function startSummary(config: StartConfig, result: StartResult): string {
     `${result.agents.length} agent(s) in pool **${config.pool}**, image \`${config.image}\` (${config.imageMode}), ${config.cpu} CPU / ${config.memoryGB} GB each.`,
     `Jobs reach them with the demand \`${fleetDemand(fleet)}\`.`,
     "",
+    ...(result.plan === undefined
+      ? []
+      : [`Plan from the Container Instances quota read in pre-flight: ${describePlan(result.plan)}.`, ""]),
     "| agent | region | registered after | provisioned after | online after |",
     "|---|---|---|---|---|",
     ...rows,
     "",
     "| phase | time |",
     "|---|---|",
-    `| pre-flight (pool, permissions, resource group, regions, free names, agent package) | ${formatSeconds(result.phases.preflightMs)} |`,
+    `| pre-flight (pool, permissions, resource group, regions, quota, free names, agent package) | ${formatSeconds(result.phases.preflightMs)} |`,
     `| register, create and wait until online | ${formatSeconds(result.phases.onlineMs)} |`,
     `| total | ${formatSeconds(result.phases.totalMs)} |`,
     "",

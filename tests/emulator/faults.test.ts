@@ -296,14 +296,18 @@ describe("emulator knobs (faults, delays, behaviour)", function () {
       assert.equal(lax.status, 201, lax.text);
     });
 
-    it("group quota 1: the second PUT in the location is refused with 409", async function () {
+    it("a ContainerGroups quota of 1: the second PUT in the location is refused with 400 ContainerGroupQuotaReached", async function () {
       const { info } = emulator();
-      await setBehaviour(info, { groupQuota: 1 });
+      await setBehaviour(info, { defaultQuota: { ContainerGroups: 1 } });
       const first = await arm(info, "PUT", groupPath(info, "cg-quota-1"), { body: containerGroupWire(info) });
       assert.equal(first.status, 201);
       const second = await arm(info, "PUT", groupPath(info, "cg-quota-2"), { body: containerGroupWire(info) });
-      assert.equal(second.status, 409);
-      assert.match(armError(second.json).message ?? "", /quota .* exceeded in region 'westeurope'\. Limit: '1', Usage: '1'/);
+      assert.equal(second.status, 400);
+      assert.equal(armError(second.json).code, "ContainerGroupQuotaReached");
+      assert.equal(
+        armError(second.json).message,
+        "Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'ContainerGroups' exceeded in region 'westeurope'. Limit: '1', Usage: '1' Requested: '1'.",
+      );
       // Updating the existing group is not a new group.
       const update = await arm(info, "PUT", groupPath(info, "cg-quota-1"), { body: containerGroupWire(info) });
       assert.equal(update.status, 200);
@@ -317,7 +321,7 @@ describe("emulator knobs (faults, delays, behaviour)", function () {
       await client.containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-before-reset", containerGroup(info), fastPolling);
       await addFault(info, { service: "devops", path: "/_apis/distributedtask/pools$", status: 500, count: 5 });
       await setDelays(info, { provisionMs: 5000 });
-      await setBehaviour(info, { strict: false, groupQuota: 0 });
+      await setBehaviour(info, { strict: false, defaultQuota: { ContainerGroups: 0 } });
       assert.equal((await control(info, "POST", "/reset")).status, 204);
 
       const state = (await control(info, "GET", "/state")).json as { containerGroups: unknown[]; faults: unknown[]; delays: Record<string, number> };
@@ -327,7 +331,7 @@ describe("emulator knobs (faults, delays, behaviour)", function () {
       assert.equal((await rejectionOf(client.containerGroups.get(info.resourceGroup, "cg-before-reset"))).statusCode, 404);
       assert.equal((await devops(info, "GET", "_apis/distributedtask/pools?poolName=aci")).status, 200);
       const created = await arm(info, "PUT", groupPath(info, "cg-after-reset"), { body: containerGroupWire(info) });
-      assert.equal(created.status, 201, "groupQuota should be back to its default");
+      assert.equal(created.status, 201, "the default ContainerGroups quota should be back");
     });
 
     it("reset stops a group that is still provisioning: its container never starts afterwards", async function () {

@@ -6,7 +6,8 @@ import { strict as assert } from "node:assert";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
 import type { TokenCredential } from "@azure/identity";
 import sinon from "sinon";
-import { SdkAci } from "../../../src/azure/aci";
+import { createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure/core-rest-pipeline";
+import { AzureError, retryAfterMs, SdkAci } from "../../../src/azure/aci";
 import { RequestTimeout } from "../../../src/core/deadline";
 import type { ArmConnection } from "../../../src/azure/connection";
 
@@ -132,4 +133,87 @@ describe("SdkAci: a group's snapshot keeps what its usage is computed from", () 
       assert.deepEqual(read.requests, { cpu: 2, memoryInGB: 4 });
     });
   }
+});
+
+/** An HTTP client in place of the network, under the SDK's whole pipeline: each request answered by `answer`. */
+function sdkAciAnswering(answer: (request: PipelineRequest) => { status: number; body?: unknown; headers?: Record<string, string> }): { aci: SdkAci; sent: PipelineRequest[] } {
+  const aci = new SdkAci(connection, credential);
+  const sent: PipelineRequest[] = [];
+  const httpClient: HttpClient = {
+    sendRequest: (request) => {
+      sent.push(request);
+      const { status, body, headers = {} } = answer(request);
+      return Promise.resolve({ request, status, headers: createHttpHeaders({ "content-type": "application/json", ...headers }), bodyAsText: body === undefined ? "" : JSON.stringify(body) });
+    },
+  };
+  (aci as unknown as { client: { _httpClient: HttpClient } }).client._httpClient = httpClient;
+  return { aci, sent };
+}
+
+describe("SdkAci.usages", () => {
+  it("reads a region's Container Instances usage with api-version 2023-05-01", async () => {
+    const { aci, sent } = sdkAciAnswering(() => ({
+      status: 200,
+      body: {
+        value: [
+          { unit: "Count", currentValue: 4, limit: 10, name: { value: "StandardCores", localizedValue: "Standard Cores" } },
+          { unit: "Count", currentValue: 2, limit: 100, name: { value: "ContainerGroups", localizedValue: "Container Groups" } },
+          { unit: "Count", name: { value: "Incomplete" } },
+        ],
+      },
+    }));
+    assert.deepEqual(await aci.usages("westeurope"), [
+      { name: "StandardCores", current: 4, limit: 10 },
+      { name: "ContainerGroups", current: 2, limit: 100 },
+    ]);
+    assert.deepEqual(sent.map((r) => `${r.method} ${r.url}`), [`GET https://management.example/subscriptions/${connection.subscriptionId}/providers/Microsoft.ContainerInstance/locations/westeurope/usages?api-version=2023-05-01`]);
+  });
+
+  it("fails with ARM's code when the identity may not read it", async () => {
+    const { aci } = sdkAciAnswering(() => ({ status: 403, body: { error: { code: "AuthorizationFailed", message: "The client 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/locations/usages/read'" } } }));
+    const error = await aci.usages("westeurope").catch((e: unknown) => e);
+    assert.ok(error instanceof AzureError, String(error));
+    assert.equal(error.code, "AuthorizationFailed");
+    assert.equal(error.status, 403);
+  });
+});
+
+describe("SdkAci: a create answered 429 is the caller's to wait for", () => {
+  it("fails the PUT at once, without the SDK's own retries, with ARM's code and Retry-After", async () => {
+    const { aci, sent } = sdkAciAnswering(() => ({
+      status: 429,
+      headers: { "retry-after": "37" },
+      body: { error: { code: "TooManyRequests", message: "Too many container groups were created in this subscription." } },
+    }));
+    const error = await aci.beginCreate("rg", { name: "azp-1-1-1", location: "westeurope", osType: "Linux", containers: [] }).catch((e: unknown) => e);
+    assert.ok(error instanceof AzureError, String(error));
+    assert.deepEqual({ code: error.code, status: error.status, retryAfterMs: error.retryAfterMs, message: error.message }, {
+      code: "TooManyRequests",
+      status: 429,
+      retryAfterMs: 37_000,
+      message: "Too many container groups were created in this subscription.",
+    });
+    assert.deepEqual(sent.map((r) => r.method), ["PUT"], "the SDK sent the PUT again itself");
+  });
+
+  it("leaves a read answered 429 to the SDK's own retries", async () => {
+    let answered = 0;
+    const { aci, sent } = sdkAciAnswering(() => (answered++ === 0 ? { status: 429, headers: { "retry-after": "0" }, body: { error: { code: "TooManyRequests", message: "throttled" } } } : { status: 200, body: { value: [] } }));
+    assert.deepEqual(await aci.usages("westeurope"), []);
+    assert.equal(sent.length, 2);
+  });
+});
+
+describe("retryAfterMs", () => {
+  const now = Date.parse("2026-03-01T12:00:00Z");
+  const cases: [string, Record<string, string>, number | undefined][] = [
+    ["seconds", { "retry-after": "30" }, 30_000],
+    ["milliseconds first", { "retry-after-ms": "1500", "retry-after": "30" }, 1_500],
+    ["x-ms-retry-after-ms", { "x-ms-retry-after-ms": "250" }, 250],
+    ["an HTTP date", { "retry-after": "Sun, 01 Mar 2026 12:00:45 GMT" }, 45_000],
+    ["a date past", { "retry-after": "Sun, 01 Mar 2026 11:00:00 GMT" }, 0],
+    ["none", {}, undefined],
+    ["nonsense", { "retry-after": "soon" }, undefined],
+  ];
+  for (const [name, headers, expected] of cases) it(`${name}: ${String(expected)}`, () => { assert.equal(retryAfterMs((header) => headers[header], now), expected); });
 });

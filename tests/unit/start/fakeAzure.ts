@@ -3,7 +3,7 @@
 // agent online `onlineMs` after that. Any call can be made to hang: it then never answers, but
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import { AzureError, type AciApi, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
+import { AzureError, type AciApi, type AciUsage, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
 import { DevOpsError, type AgentPackage, type AgentPool, type AgentRegistration, type PoolAgent, type RegisteredPoolAgent } from "../../../src/devops/client";
 import type { AgentRegistry } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
@@ -161,7 +161,16 @@ export class FakePool implements AgentRegistry {
 
 interface Group extends GroupSnapshot {
   generation: number;
+  /** Whole cores, as the fake counts a group's CPU against the quota (rounded up). */
+  cores: number;
+  spot: boolean;
 }
+
+/** The quotas the fake enforces, as ACI's usage listing names them. */
+export type QuotaName = "ContainerGroups" | "StandardCores" | "StandardSpotCores";
+
+/** Every region's limits unless `quotas` names the region's own: room for every test's fleet. */
+export const DEFAULT_QUOTA: Record<QuotaName, number> = { ContainerGroups: 100, StandardCores: 400, StandardSpotCores: 400 };
 
 export class FakeAci implements AciApi {
   readonly groups = new Map<string, Group>();
@@ -174,6 +183,15 @@ export class FakeAci implements AciApi {
   readonly answerLostFor = new Set<string>();
   regions = ["westeurope", "northeurope", "eastus"];
   listFailure: Error | undefined;
+  /** Limits per region over DEFAULT_QUOTA; a PUT that would exceed one is refused 409 ContainerGroupQuotaReached. */
+  readonly quotas = new Map<string, Partial<Record<QuotaName, number>>>();
+  /** Usage of other fleets per region (cores of either priority and groups), counted with this step's groups. */
+  readonly othersUsage = new Map<string, Partial<Record<QuotaName, number>>>();
+  /** Thrown by every read of the usage (e.g. an AuthorizationFailed). */
+  usageFailure: Error | undefined;
+  /** The next this many PUTs are refused 429 for the create rate, with Retry-After `createRateRetryAfterMs` (none when undefined). */
+  createRateRefusals = 0;
+  createRateRetryAfterMs: number | undefined = 30_000;
   putMs = 200;
   provisionMs = 3000;
   onlineMs = 5000;
@@ -198,6 +216,22 @@ export class FakeAci implements AciApi {
     return Promise.resolve(this.regions);
   }
 
+  usages(location: string): Promise<AciUsage[]> {
+    this.requestCount++;
+    this.log.record("usages", location);
+    if (this.usageFailure !== undefined) return Promise.reject(this.usageFailure);
+    return Promise.resolve((Object.keys(DEFAULT_QUOTA) as QuotaName[]).map((name) => ({ name, current: this.used(location, name), limit: this.limit(location, name) })));
+  }
+
+  private limit(location: string, name: QuotaName): number {
+    return this.quotas.get(location)?.[name] ?? DEFAULT_QUOTA[name];
+  }
+
+  private used(location: string, name: QuotaName): number {
+    const groups = [...this.groups.values()].filter((g) => g.location === location);
+    const ours = name === "ContainerGroups" ? groups.length : groups.filter((g) => g.spot === (name === "StandardSpotCores")).reduce((sum, g) => sum + g.cores, 0);
+    return ours + (this.othersUsage.get(location)?.[name] ?? 0);
+  }
   /** The operation poll interval each create asked for. */
   readonly pollIntervals: (number | undefined)[] = [];
   /** The last body each name's create sent. */
@@ -220,13 +254,29 @@ export class FakeAci implements AciApi {
     // The PUT is on the wire: ARM answers it whatever the caller does meanwhile.
     await wait(this.putMs, undefined);
     if (this.othersGroups.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
+    if (this.createRateRefusals > 0) {
+      this.createRateRefusals--;
+      this.log.record("putRefusedForRate", name);
+      throw new AzureError("The request is being throttled: too many container groups created in this subscription.", "TooManyRequests", 429, this.createRateRetryAfterMs);
+    }
+    const spot = spec.priority === "Spot";
+    const cores = Math.ceil(spec.containers.reduce((sum, c) => sum + c.resources.requests.cpu, 0));
+    const requested: [QuotaName, number][] = [[spot ? "StandardSpotCores" : "StandardCores", cores], ["ContainerGroups", 1]];
+    for (const [quota, wanted] of requested) {
+      const limit = this.limit(location, quota);
+      const usage = this.used(location, quota);
+      if (usage + wanted > limit) {
+        this.log.record("putRefusedForQuota", name);
+        throw new AzureError(`Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota '${quota}' exceeded in region '${location}'. Limit: '${limit}', Usage: '${usage}' Requested: '${wanted}'.`, "ContainerGroupQuotaReached", 409);
+      }
+    }
     const noCapacity = this.noCapacityIn.get(location);
     if (noCapacity === "sync") {
       throw new AzureError(`The requested resource is not available in the location '${location}' at this moment.`, "ServiceUnavailable", 409);
     }
     const generation = ++this.generation;
     this.groups.set(name, {
-      name, location, provisioningState: "Pending", state: "Pending", tags: spec.tags ?? {}, events: [], generation,
+      name, location, provisioningState: "Pending", state: "Pending", tags: spec.tags ?? {}, events: [], generation, cores, spot,
       containers: [{ name, state: "Waiting", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [] }],
     });
     this.log.record("created", name);

@@ -388,4 +388,143 @@ describe("runStart (fake timers)", function () {
     assert.ok(!started.calls.of("delete").some((c) => c.name === "azp-1234-1-2"), "deleted the other step's group");
     assert.equal(started.aci.groups.size, 0);
   });
+  describe("quota: the plan from the usage, and creates refused for quota or rate", () => {
+    /** westeurope with `left` of 10 StandardCores left (the rest used by another fleet). */
+    const coresLeftInWesteurope = (aci: FakeAci, left: number) => {
+      aci.quotas.set("westeurope", { StandardCores: 10 });
+      aci.othersUsage.set("westeurope", { StandardCores: 10 - left });
+    };
+    const succeeded = (started: Started): StartResult => {
+      const outcome = started.outcome();
+      assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+      return outcome.result;
+    };
+    const locations = (result: StartResult) => Object.fromEntries(["westeurope", "northeurope"].map((r) => [r, result.agents.filter((a) => a.location === r).length]));
+
+    it("reads the usage of location (the resource group's) and of each fallback region with the rest of pre-flight", async () => {
+      const started = start({ fallbackLocations: "northeurope, eastus" }, (aci) => { aci.hangs.add("list"); });
+      await clock.tickAsync(0);
+      const startedAt = Date.parse("2026-03-01T12:00:00Z");
+      assert.deepEqual(started.calls.of("usages").map((c) => `${c.name ?? ""}@${c.at - startedAt}`).sort(), ["eastus@0", "northeurope@0", "westeurope@0"]);
+      started.cancel();
+      await clock.tickAsync(1_000);
+    });
+
+    it("puts 8 agents of 2 CPU 3 in the first region (6 cores left) and 5 in the fallback, with no PUT refused, and logs and reports the plan", async () => {
+      const started = start({ agentCount: "8", cpu: "2", fallbackLocations: "northeurope" }, (aci) => { coresLeftInWesteurope(aci, 6); });
+      await clock.tickAsync(15_000);
+      const result = succeeded(started);
+      assert.deepEqual(locations(result), { westeurope: 3, northeurope: 5 });
+      assert.deepEqual(result.agents.map((a) => a.location), [...Array<string>(3).fill("westeurope"), ...Array<string>(5).fill("northeurope")]);
+      assert.equal(started.calls.of("putRefusedForQuota").length, 0, "a PUT was refused for quota");
+      assert.equal(started.calls.of("put").length, 8);
+      assert.ok(started.lines.includes("Plan: 3 agent(s) in westeurope (6 of 10 StandardCores left), 5 in northeurope (400 of 400 StandardCores left)."), started.lines.join("\n"));
+      assert.deepEqual(result.plan?.regions.map((r) => [r.region, r.agents]), [["westeurope", 3], ["northeurope", 5]]);
+    });
+
+    it("fails the same start without a fallback before any write (no registration, no PUT), naming the numbers and the ways out", async () => {
+      const started = start({ agentCount: "8", cpu: "2" }, (aci) => { coresLeftInWesteurope(aci, 6); });
+      await clock.tickAsync(1_000);
+      const error = failure(started);
+      assert.ok(error instanceof InputError, error.message);
+      assert.match(error.message, /^agentCount: 8 agent\(s\) of 2 CPU \(2 StandardCores each\) need 16 StandardCores and 8 ContainerGroups in all, but the subscription's Container Instances quota leaves room for 3 \(westeurope: 6 of 10 StandardCores and 100 of 100 ContainerGroups left, room for 3\); the other 5 need 10 StandardCores and 5 ContainerGroups more\./);
+      assert.match(error.message, /fallbackLocations/);
+      assert.match(error.message, /Quotas page/);
+      assert.deepEqual(started.calls.calls.filter((c) => ["register", "put", "delete", "deleteAgent"].includes(c.op)), [], "something was written");
+    });
+
+    it("plans Spot agents by the Spot cores", async () => {
+      const started = start({ agentCount: "3", cpu: "2", priority: "Spot", fallbackLocations: "northeurope" }, (aci) => {
+        aci.quotas.set("westeurope", { StandardSpotCores: 4 });
+      });
+      await clock.tickAsync(15_000);
+      assert.deepEqual(locations(succeeded(started)), { westeurope: 2, northeurope: 1 });
+      assert.equal(started.calls.of("putRefusedForQuota").length, 0);
+    });
+
+    it("moves an agent whose PUT is refused for quota (another fleet took the room after pre-flight) to the next region, without a DELETE", async () => {
+      const started = start({ agentCount: "8", cpu: "2", fallbackLocations: "northeurope" }, (aci) => {
+        coresLeftInWesteurope(aci, 6);
+        // After pre-flight read the usage, before the creates.
+        setTimeout(() => { aci.othersUsage.set("westeurope", { StandardCores: 6 }); }, 50);
+      });
+      await clock.tickAsync(15_000);
+      const result = succeeded(started);
+      assert.deepEqual(locations(result), { westeurope: 2, northeurope: 6 });
+      const refused = started.calls.of("putRefusedForQuota");
+      assert.equal(refused.length, 1);
+      const moved = refused[0]?.name ?? "";
+      assert.equal(result.agents.find((a) => a.name === moved)?.location, "northeurope");
+      assert.equal(started.calls.of("delete").length, 0, "deleted a group that a refused PUT never made");
+      assert.ok(started.lines.some((l) => l.startsWith(`${moved}: the StandardCores quota of westeurope is used up (`) && l.endsWith("trying northeurope")), started.lines.join("\n"));
+      assert.ok(!started.lines.some((l) => /no capacity/.test(l)));
+    });
+
+    it("fails naming the quota, not capacity, when the last region refuses for quota, and removes what it made", async () => {
+      const started = start({ agentCount: "2", cpu: "2" }, (aci) => {
+        coresLeftInWesteurope(aci, 4);
+        setTimeout(() => { aci.othersUsage.set("westeurope", { StandardCores: 8 }); }, 50);
+      });
+      await clock.tickAsync(15_000);
+      const message = failure(started).message;
+      assert.match(message, /^azp-1234-1-2: the Container Instances quota 'StandardCores' is used up in westeurope \(another fleet took the room after pre-flight\?\): Resource type 'Microsoft\.ContainerInstance\/containerGroups' container group quota 'StandardCores' exceeded in region 'westeurope'\. Limit: '10', Usage: '10' Requested: '2'\. Lower agentCount or cpu/);
+      assert.doesNotMatch(message, /capacity/);
+      assert.equal(started.aci.groups.size, 0);
+      assert.deepEqual([...started.pool.agents.keys()], []);
+    });
+
+    it("waits as ARM says after a create refused for the rate, then creates in the same region", async () => {
+      const started = start({ agentCount: "2", fallbackLocations: "northeurope" }, (aci) => {
+        aci.createRateRefusals = 1;
+        aci.createRateRetryAfterMs = 30_000;
+      });
+      await clock.tickAsync(45_000);
+      const result = succeeded(started);
+      const [refused] = started.calls.of("putRefusedForRate");
+      assert.ok(refused !== undefined);
+      const puts = started.calls.of("put").filter((c) => c.name === refused.name);
+      assert.equal(puts.length, 2);
+      assert.ok((puts[1]?.at ?? 0) - (puts[0]?.at ?? 0) >= 30_000, "the create was sent again before Retry-After");
+      assert.deepEqual(result.agents.map((a) => a.location), ["westeurope", "westeurope"]);
+      assert.ok(started.lines.some((l) => l.startsWith(`${refused.name ?? ""}: ARM refused the create in westeurope for the rate of creates`) && l.endsWith("trying again in 30.0 s, as ARM asks")), started.lines.join("\n"));
+    });
+
+    it("ends at timeoutMinutes while ARM keeps refusing creates for the rate, naming the wait, and removes the registrations", async () => {
+      const started = start({ agentCount: "1", timeoutMinutes: "1" }, (aci) => {
+        aci.createRateRefusals = 1_000;
+        aci.createRateRetryAfterMs = undefined;
+      });
+      await clock.tickAsync(61_000);
+      await clock.tickAsync(5_000);
+      const message = failure(started).message;
+      assert.match(message, /did not come online within 1 minute\(s\)/);
+      assert.match(message, /still waiting for ARM's create rate: \d+\.\d s before sending the create of container group azp-1234-1-1 again/);
+      assert.ok(started.calls.of("put").length >= 3, "the create was not sent again");
+      assert.deepEqual([...started.pool.agents.keys()], []);
+    });
+
+    it("warns once and creates as before when the identity may not read the usage", async () => {
+      const started = start({ agentCount: "3", fallbackLocations: "northeurope" }, (aci) => {
+        aci.usageFailure = new AzureError("The client 'x' does not have authorization to perform action 'Microsoft.ContainerInstance/locations/usages/read'", "AuthorizationFailed", 403);
+        coresLeftInWesteurope(aci, 4);
+      });
+      await clock.tickAsync(15_000);
+      const result = succeeded(started);
+      const warnings = started.lines.filter((l) => /may not read the Container Instances usage/.test(l));
+      assert.equal(warnings.length, 1, started.lines.join("\n"));
+      assert.match(warnings[0] ?? "", /of westeurope, northeurope \(Microsoft\.ContainerInstance\/locations\/usages\/read\)/);
+      assert.equal(result.plan, undefined);
+      assert.ok(!started.lines.some((l) => l.startsWith("Plan:")));
+      // As before: the first region until its quota refuses, then the next.
+      assert.deepEqual(locations(result), { westeurope: 2, northeurope: 1 });
+    });
+
+    it("fails pre-flight, creating nothing, when the usage cannot be read for another reason", async () => {
+      const started = start({ agentCount: "2" }, (aci) => { aci.usageFailure = new AzureError("Internal error", "InternalServerError", 500); });
+      await clock.tickAsync(1_000);
+      assert.match(failure(started).message, /^Pre-flight could not read the Container Instances usage of westeurope: InternalServerError: Internal error$/);
+      assert.equal(started.calls.of("register").length, 0);
+      assert.equal(started.calls.of("put").length, 0);
+    });
+  });
 });

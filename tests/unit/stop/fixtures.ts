@@ -1,6 +1,6 @@
 // Shared pieces of the AciAgentStop unit tests: inputs and pipeline variables of a typical run,
 // snapshots of container groups and agents, and small in-memory fakes of ACI, the pool and time.
-import type { AciApi, ContainerSnapshot, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
+import type { AciApi, AciUsage, ContainerSnapshot, CreateOperation, GroupSnapshot } from "../../../src/azure/aci";
 import type { Clock } from "../../../src/core/clock";
 import type { AgentPool, PoolAgent } from "../../../src/devops/client";
 import type { PoolApi } from "../../../src/run/pools";
@@ -95,6 +95,10 @@ export class FakeAci implements AciApi {
 
   containerGroupRegions(): Promise<string[]> {
     return Promise.reject(new Error("the stop task does not need the regions"));
+  }
+
+  usages(): Promise<AciUsage[]> {
+    return Promise.reject(new Error("the stop task does not need the usage"));
   }
 
   beginCreate(): Promise<CreateOperation> {
