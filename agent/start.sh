@@ -46,6 +46,7 @@ readonly EX_CONFIGURE=18  # config.sh failed (registration refused, pool not fou
 readonly EX_ICU=19        # libicu is missing and cannot be installed: the agent's config.sh refuses to run
 readonly EX_PLATFORM=20   # the service offers no package that runs here (a musl image given a glibc package)
 readonly EX_UPDATE=21     # after an agent update the listener did not come back within 20 s
+readonly EX_KEY=22        # standby: the agent's key cannot be made, or it died with an earlier start of a claimed container
 readonly EX_LIFETIME=0    # AZP_EXPIRES_AT or AZP_MAX_LIFETIME_MINUTES reached: a planned end, not a failure
 readonly EX_GONE=0        # the listener failed because its registration was deleted: nothing to restart for
 
@@ -67,6 +68,54 @@ readonly IDENTITY_FILES='agent credentials credentials_rsaparams'
 # with the service's TaskAgentNotFoundException ("Agent N could not be found in pool P", the
 # emulator's wording of it), then exit 2. A token request answered 400 invalid_client ("The client
 # is not valid") is retried for ever: awk then asks PID 1 (USR2) to stop the listener.
+# Standby mode: the config map keys (files in AZP_CONFIGMAP_DIR) that complete a claim. The claim
+# is complete when CLAIM_KEY is there; the task writes every key in one config-map-only update.
+readonly CLAIM_KEY=agentId
+readonly CLAIM_REQUIRED='agentId agentName poolId poolName serverUrl clientId authorizationUrl oauthEndpointUrl'
+# How long the other required keys may lag behind CLAIM_KEY (ACI does not say whether a config
+# map update appears at once).
+readonly CLAIM_SETTLE_SECONDS=10
+# The RSA key of `openssl rsa -text -noout` (OpenSSL 1.1 and 3, LibreSSL: colon-separated hex
+# under "modulus:", "privateExponent:", ...; "publicExponent: 65537 (0x10001)") as .NET's
+# RSAParameters: standard base64 of the big-endian bytes, modulus and d left-padded to 256 bytes,
+# the others to 128, the exponent as it is (RSAFileKeyManager, src/run/agentIdentity.ts). Pure
+# awk arithmetic, so that mawk, gawk and busybox awk agree and no xxd or od is needed. With
+# out= it writes the agent's .credentials_rsaparams there (a UTF-8 byte order mark, two-space
+# indentation, no final newline, as File.WriteAllText and Newtonsoft write it); without, it prints
+# the one public key line. Run with LC_ALL=C (the byte order mark is three bytes).
+# shellcheck disable=SC2016 # an awk program
+readonly RSA_PROGRAM='function b64(hex, width,   B, out, i, k, chunk, v, n) {
+  B = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  hex = tolower(hex)
+  while (length(hex) > 2 && substr(hex, 1, 2) == "00") hex = substr(hex, 3)
+  if (length(hex) % 2) hex = "0" hex
+  while (length(hex) < width * 2) hex = "00" hex
+  out = ""
+  for (i = 1; i <= length(hex); i += 6) {
+    chunk = substr(hex, i, 6); n = length(chunk) / 2; v = 0
+    for (k = 1; k <= 6; k++) v = v * 16 + (k <= length(chunk) ? index("0123456789abcdef", substr(chunk, k, 1)) - 1 : 0)
+    out = out substr(B, int(v / 262144) + 1, 1) substr(B, int(v / 4096) % 64 + 1, 1)
+    out = out (n > 1 ? substr(B, int(v / 64) % 64 + 1, 1) : "=") (n > 2 ? substr(B, v % 64 + 1, 1) : "=")
+  }
+  return out
+}
+/^[A-Za-z0-9]+:/ {
+  name = $1; sub(/:$/, "", name); hex[name] = ""
+  if (match($0, /\(0x[0-9a-fA-F]+\)/)) hex[name] = substr($0, RSTART + 3, RLENGTH - 4)
+  next
+}
+/^[ \t]/ { v = $0; gsub(/[ \t:]/, "", v); hex[name] = hex[name] v }
+END {
+  m = hex["modulus"]; while (substr(m, 1, 2) == "00") m = substr(m, 3)
+  if (length(m) != 512 || hex["publicExponent"] == "") exit 1
+  if (out == "") { printf "aci-agent-public-key exponent=%s modulus=%s\n", b64(hex["publicExponent"], 0), b64(m, 256); exit 0 }
+  split("privateExponent prime1 prime2 exponent1 exponent2 coefficient", need, " ")
+  for (i = 1; i <= 6; i++) if (hex[need[i]] == "") exit 1
+  printf "\357\273\277{\n  \"ContainerName\": \"\",\n  \"UseCng\": false,\n  \"d\": \"%s\",\n  \"dp\": \"%s\",\n  \"dq\": \"%s\",\n  \"exponent\": \"%s\",\n  \"inverseQ\": \"%s\",\n  \"modulus\": \"%s\",\n  \"p\": \"%s\",\n  \"q\": \"%s\"\n}",
+    b64(hex["privateExponent"], 256), b64(hex["exponent1"], 128), b64(hex["exponent2"], 128), b64(hex["publicExponent"], 0),
+    b64(hex["coefficient"], 128), b64(m, 256), b64(hex["prime1"], 128), b64(hex["prime2"], 128) > out
+  close(out)
+}'
 # shellcheck disable=SC2016 # an awk program
 readonly WATCH_PROGRAM='{ print; fflush() }
 !noted && (index($0, "The agent no longer exists on the server") || index($0, "VS30063: You are not authorized") || index($0, "could not be found in pool") || index($0, "Agent connect error: The client is not valid")) {
@@ -181,10 +230,13 @@ stage1() {
   ACI_AGENT_STARTED_AT=$started_at
   export ACI_AGENT_STAGE ACI_AGENT_STARTED_AT ACI_AGENT_STARTUP_SCRIPT
 
-  if [ -n "${AZP_IDENTITY_DIR:-}" ]; then
-    # The agent's own files are the credential: a token given as well is not needed, not read.
+  if [ -n "${AZP_IDENTITY_DIR:-}" ] || is_true "${AZP_STANDBY:-false}"; then
+    # The agent's own files (or, in standby mode, its own key) are the credential: a token given
+    # as well is not needed, not read.
     unset AZP_TOKEN AZP_TOKEN_FILE AZP_CLIENT_SECRET VSTS_AGENT_INPUT_TOKEN VSTS_AGENT_INPUT_CLIENTSECRET AZP_STARTUP_SCRIPT
-    phase secrets source=identity action=re-exec-without-startup-script
+    secrets_source=identity
+    is_true "${AZP_STANDBY:-false}" && secrets_source=standby
+    phase secrets source="$secrets_source" action=re-exec-without-startup-script
     exec /bin/sh "$0" "$@" 3<&- 4<<EOF
 $startup_script
 EOF
@@ -234,7 +286,14 @@ validate() {
   url=${AZP_URL:-}
   url=${url%/}
   identity_dir=${AZP_IDENTITY_DIR:-}
-  if [ -n "$identity_dir" ]; then
+  if is_true "${AZP_STANDBY:-false}"; then
+    # Made from a container group profile by a standby pool: the run comes later, in the config map.
+    mode=standby
+    agent_probe=bin/Agent.Listener
+    # shellcheck disable=SC3028 # HOSTNAME is read from the environment (Docker and ACI set it)
+    container_name=${AZP_CONTAINER_NAME:-${HOSTNAME:-$(uname -n)}}
+    configmap_dir=${AZP_CONFIGMAP_DIR:-/mnt/configmap/$container_name}
+  elif [ -n "$identity_dir" ]; then
     mode=identity
     # What proves that the agent is in the image; the token path needs config.sh as well.
     agent_probe=bin/Agent.Listener
@@ -295,6 +354,7 @@ validate() {
     done
   fi
 
+  key_file=$azp_home/.aci-agent-key.pem
   if ! mkdir -p "$azp_home" 2>/dev/null || [ ! -w "$azp_home" ]; then
     fail "$EX_USAGE" "AZP_HOME '$azp_home' cannot be created or written by uid $(id -u)"
   fi
@@ -405,8 +465,10 @@ missing_dependencies() {
   for tool in bash git ldd; do
     have "$tool" || missing="$missing $tool"
   done
-  # The identity path watches the listener's output with awk.
+  # The identity path and standby mode watch the listener's output with awk.
   [ "$mode" = token ] || have awk || missing="$missing awk"
+  # Standby mode makes the agent's key with openssl.
+  [ "$mode" = standby ] && ! have openssl && missing="$missing openssl"
   have_ldconfig || missing="$missing ldconfig"
   have_ca_certificates || missing="$missing ca-certificates"
   have_icu || missing="$missing icu"
@@ -791,6 +853,11 @@ install_identity() {
   done
   chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
     fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
+  prepare_watch
+}
+
+# The FIFO through which awk copies the listener's output (start_listener).
+prepare_watch() {
   listener_fifo=$azp_home/.listener-output
   gone_marker=$azp_home/.registration-gone
   rm -f "$listener_fifo" "$gone_marker"
@@ -798,6 +865,161 @@ install_identity() {
   # mawk reads a pipe in blocks unless told to read it line by line; other awks read what is there.
   watch_awk='awk'
   have mawk && watch_awk='mawk -W interactive'
+}
+
+# ---- standby mode -------------------------------------------------------------------------------
+
+# The agent's RSA-2048 key, made here and kept only in key_file (mode 0600); its public half goes
+# to the log as one line for the task to register. A container whose claim is already complete
+# at its start (restarted after its claim) needs the key that was registered: that of its earlier
+# start if it survived, else it stops with EX_KEY (ACI restarts with a fresh file system).
+make_agent_key() {
+  current_phase=key
+  if [ -s "$configmap_dir/$CLAIM_KEY" ]; then
+    if [ -s "$key_file" ] && openssl rsa -in "$key_file" -noout 2>/dev/null; then
+      phase key bits=2048 result=reused reason=claimed-before-this-start
+      print_public_key
+      return 0
+    fi
+    fail "$EX_KEY" "this container was claimed before this start (the config map has $CLAIM_KEY) and the key its agent was registered with died with that start; AciAgentStop removes the agent"
+  fi
+  phase key bits=2048
+  rm -f "$key_file"
+  (umask 077 && exec openssl genrsa -out "$key_file" 2048) >/dev/null 2>&1 &
+  wait_child $!
+  if [ "$child_rc" != 0 ] || [ ! -s "$key_file" ]; then
+    fail "$EX_KEY" "openssl genrsa could not make the agent's key (exit $child_rc)"
+  fi
+  chmod 600 "$key_file" || fail "$EX_KEY" "cannot make $key_file private (chmod 600)"
+  print_public_key
+}
+
+# rsa_fields [OUT]: the key's integers through RSA_PROGRAM (see there); a pipe between two
+# children, so the private ones pass through no variable and no log.
+rsa_fields() {
+  openssl rsa -in "$key_file" -text -noout 2>/dev/null | LC_ALL=C awk -v out="${1:-}" "$RSA_PROGRAM"
+}
+
+print_public_key() {
+  public_line=$(rsa_fields) || fail "$EX_KEY" "cannot read the public key of $key_file"
+  printf '%s\n' "$public_line"
+}
+
+# Waits, once a second (a sleep, so a stop signal is handled at once), for the config map key that
+# completes the claim, then for the other required keys (CLAIM_SETTLE_SECONDS).
+await_claim() {
+  phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY"
+  while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
+    pause 1
+  done
+  waited=0
+  while :; do
+    absent=
+    for key in $CLAIM_REQUIRED; do
+      [ -s "$configmap_dir/$key" ] || absent="$absent $key"
+    done
+    [ -n "$absent" ] || break
+    [ "$waited" -lt "$CLAIM_SETTLE_SECONDS" ] ||
+      fail "$EX_USAGE" "the config map in $configmap_dir has $CLAIM_KEY but not:$absent (AciAgentStart writes them all at once)"
+    pause 1
+    waited=$((waited + 1))
+  done
+}
+
+# claim_value KEY [http|number|text]: sets value to the config map key's text (without trailing
+# newlines), checked: one line without control characters.
+claim_value() {
+  value=
+  [ -f "$configmap_dir/$1" ] && value=$(cat -- "$configmap_dir/$1" 2>/dev/null)
+  value=${value%"$cr"}
+  case $value in
+    *[[:cntrl:]]*) fail "$EX_USAGE" "the config map key $1 holds a control character" ;;
+  esac
+  case ${2:-text} in
+    number)
+      case $value in
+        "" | *[!0-9]*) fail "$EX_USAGE" "the config map key $1 '$value' is not a number" ;;
+      esac
+      ;;
+    http)
+      case $value in
+        https://?* | http://?*) ;;
+        *) fail "$EX_USAGE" "the config map key $1 '$value' is not an http(s) URL" ;;
+      esac
+      ;;
+  esac
+}
+
+# A JSON string's text: \ and " escaped (claim_value refused control characters).
+json_text() {
+  printf '%s' "$1" | sed 's/[\\"]/\\&/g'
+}
+
+# Reads the claim and writes the agent's three files as config.sh writes them (a UTF-8 byte order
+# mark, two-space indentation, no final newline; src/run/agentIdentity.ts), mode 0600; exports
+# ACI_RUN_ID and ACI_FLEET; once and expiresAt replace AZP_ONCE and AZP_EXPIRES_AT.
+claim_identity() {
+  cr=$(printf '\r')
+  claim_value agentId number
+  c_agent_id=$value
+  claim_value poolId number
+  c_pool_id=$value
+  claim_value agentName
+  agent_name=$value
+  c_agent_name=$(json_text "$value")
+  claim_value poolName
+  c_pool_name=$(json_text "$value")
+  claim_value serverUrl http
+  c_server_url=$(json_text "$value")
+  claim_value clientId
+  c_client_id=$(json_text "$value")
+  claim_value authorizationUrl http
+  c_authorization_url=$(json_text "$value")
+  claim_value oauthEndpointUrl http
+  c_oauth_url=$(json_text "$value")
+  c_work=$(json_text "$work")
+  claim_value ACI_RUN_ID
+  if [ -n "$value" ]; then ACI_RUN_ID=$value && export ACI_RUN_ID; fi
+  claim_value ACI_FLEET
+  if [ -n "$value" ]; then ACI_FLEET=$value && export ACI_FLEET; fi
+  claim_value once
+  if [ -n "$value" ]; then
+    once=false
+    is_true "$value" && once=true
+  fi
+  # Without expiresAt in the claim: AZP_EXPIRES_AT of the profile, else AZP_MAX_LIFETIME_MINUTES
+  # counted from the claim.
+  claim_value expiresAt
+  [ -n "$value" ] || value=${AZP_EXPIRES_AT:-}
+  case $value in
+    "") ;;
+    [Nn][Ee][Vv][Ee][Rr]) expires_at=never lifetime_seconds=0 ;;
+    *)
+      expires_at=$value
+      iso_epoch "$expires_at" ||
+        fail "$EX_USAGE" "the config map key expiresAt '$expires_at' is not an ISO 8601 time such as 2026-12-06T20:00:00Z (or never)"
+      lifetime_seconds=$((epoch - $(date +%s)))
+      [ "$lifetime_seconds" -gt 0 ] || lifetime_seconds=-1
+      ;;
+  esac
+  phase claim agent_id="$c_agent_id" agent="$agent_name" pool_id="$c_pool_id" run_id="${ACI_RUN_ID:-none}" \
+    fleet="${ACI_FLEET:-none}" once="$once" expires_at="${expires_at:-none}"
+
+  bom=$(printf '\357\273\277')
+  (
+    umask 077
+    printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
+      "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
+      printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
+        "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
+  ) || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
+  rm -f "$agent_dir/.credentials_rsaparams"
+  (umask 077 && rsa_fields "$agent_dir/.credentials_rsaparams") ||
+    fail "$EX_KEY" "cannot write $agent_dir/.credentials_rsaparams from $key_file"
+  chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
+    fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
+  phase identity source=config-map agent_id="$c_agent_id"
+  prepare_watch
 }
 
 stop_agent() {
@@ -965,7 +1187,10 @@ stage2() {
     AGENT_ALLOW_RUNASROOT=1
     export AGENT_ALLOW_RUNASROOT
   fi
-  if [ "$mode" = identity ]; then
+  if [ "$mode" = standby ]; then
+    # Nothing of a run is known yet: the claim brings the agent, its lifetime and once.
+    phase setup mode=standby container="$container_name" configmap="$configmap_dir" home="$azp_home"
+  elif [ "$mode" = identity ]; then
     # AZP_URL, AZP_POOL and AZP_AGENT_NAME only inform here: the agent's files say where it connects.
     phase setup mode=identity url="${url:-none}" pool="$pool" agent="$agent_name" once="$once" \
       expires_at="${expires_at:-none}" lifetime_s="$lifetime_seconds" home="$azp_home"
@@ -973,10 +1198,21 @@ stage2() {
     phase setup url="$url" pool="$pool" agent="$agent_name" auth="$auth" once="$once" \
       max_lifetime_s="$lifetime_seconds" home="$azp_home"
   fi
-  start_lifetime_timer
+  # A standby container waits in its pool for as long as the pool keeps it; its lifetime starts
+  # with the claim.
+  [ "$mode" = standby ] || start_lifetime_timer
 
   discard_used_agent
-  if [ "$mode" = identity ]; then
+  if [ "$mode" = standby ]; then
+    install_dependencies 4<&-
+    # The key first: the task can register the agent while the package is still coming.
+    make_agent_key 4<&-
+    download_given_package 4<&-
+    startup_script_child
+    await_claim
+    claim_identity
+    start_lifetime_timer
+  elif [ "$mode" = identity ]; then
     # Nothing but the startup script's child ever reads descriptor 4.
     install_dependencies 4<&-
     download_given_package 4<&-

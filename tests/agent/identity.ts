@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { agentFiles, makeAgentKey, type AgentKey } from "../../src/run/agentIdentity";
+import { agentFiles, makeAgentKey, type AgentKey, type RegisteredAgent } from "../../src/run/agentIdentity";
 import { oauthEndpointOf, serverUrlOf } from "../../src/start/register";
 import { devops, poolId, type AgentJson, type EmulatorInfo } from "../helpers/emulator";
 
@@ -17,21 +17,20 @@ export async function agentPackage(info: EmulatorInfo): Promise<{ downloadUrl: s
 }
 
 /**
- * Registers an agent (POST agents with a fresh 2048-bit key, the well-known PAT in this process
- * only) and writes its three files with the product's agentFiles into a folder of their own
- * under `parent`, read-only: what the task mounts at /mnt/aci-agent-identity.
+ * Registers an agent with `publicKey` (POST agents, the well-known PAT in this process only), as
+ * AciAgentStart registers it, and returns what its files are made of (workFolder `_work`).
  */
-export async function writeIdentity(info: EmulatorInfo, parent: string, name: string): Promise<{ dir: string; agent: AgentJson; key: AgentKey }> {
+export async function registerAgent(info: EmulatorInfo, name: string, publicKey: AgentKey["publicKey"]): Promise<{ agent: AgentJson; registered: RegisteredAgent }> {
   const pool = await poolId(info);
-  const key = await makeAgentKey();
   const res = await devops(info, "POST", `_apis/distributedtask/pools/${pool}/agents`, {
-    body: { name, version: "4.264.2", osDescription: "Linux", maxParallelism: 1, authorization: { publicKey: key.publicKey } },
+    body: { name, version: "4.264.2", osDescription: "Linux", maxParallelism: 1, authorization: { publicKey } },
   });
   assert.equal(res.status, 200, res.text);
   const agent = res.json as AgentJson & { properties?: Record<string, unknown> };
   assert.ok(agent.authorization !== undefined, "the registration has no authorization");
-  const files = agentFiles(
-    {
+  return {
+    agent,
+    registered: {
       agentId: agent.id,
       agentName: agent.name,
       poolId: pool,
@@ -42,8 +41,18 @@ export async function writeIdentity(info: EmulatorInfo, parent: string, name: st
       authorizationUrl: agent.authorization.authorizationUrl,
       oauthEndpointUrl: oauthEndpointOf(agent.authorization.authorizationUrl, info.organizationUrl),
     },
-    key,
-  );
+  };
+}
+
+/**
+ * Registers an agent with a fresh 2048-bit key and writes its three files with the product's
+ * agentFiles into a folder of their own under `parent`, read-only: what the task mounts at
+ * /mnt/aci-agent-identity.
+ */
+export async function writeIdentity(info: EmulatorInfo, parent: string, name: string): Promise<{ dir: string; agent: AgentJson; key: AgentKey }> {
+  const key = await makeAgentKey();
+  const { agent, registered } = await registerAgent(info, name, key.publicKey);
+  const files = agentFiles(registered, key);
   const dir = mkdtempSync(join(parent, `identity-${name}-`));
   // Read-only and readable by anyone, as a secret volume's files may be: the copies must be 0600.
   for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o444 });

@@ -2,10 +2,11 @@
 // image's entrypoint (prebuilt mode), spawned as a local process with the container's
 // environment, talking HTTPS to the emulated Azure DevOps and running the emulated agent.
 import { strict as assert } from "node:assert";
-import { randomUUID } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createPrivateKey, randomUUID } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
 // The task's own container command for bootstrap mode: the test runs what the product sends.
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
@@ -22,7 +23,8 @@ import {
   type AgentJson,
   type EmulatorInfo,
 } from "../helpers/emulator";
-import { agentPackage, writeIdentity } from "./identity";
+import { agentFiles, rsaParametersOf, type RegisteredAgent } from "../../src/run/agentIdentity";
+import { agentPackage, registerAgent, writeIdentity } from "./identity";
 import { assertHuntFoundNothing, huntReport, secretHuntJob } from "./secretHunt";
 
 const startScriptPath = resolve(__dirname, "..", "..", "agent", "start.sh");
@@ -53,6 +55,15 @@ interface AgentRun {
   extraEnvironment?: EnvironmentVariable[];
   /** The identity path: the agent's files and the package, instead of a token. */
   identity?: IdentityRun;
+  /** Standby mode: made by a standby pool, claimed later through its config map. */
+  standby?: StandbyRun;
+}
+
+interface StandbyRun {
+  /** AZP_CONFIGMAP_DIR: where the test writes the config map files, as ACI mounts them. */
+  configMapDir: string;
+  packageUrl: string;
+  packageSha256: string;
 }
 
 interface IdentityRun {
@@ -65,7 +76,8 @@ interface IdentityRun {
 }
 
 function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
-  const all = run.identity !== undefined ? identityEnvironment(info, run, run.identity) : tokenEnvironment(info, run);
+  const all =
+    run.standby !== undefined ? standbyEnvironment(run.standby) : run.identity !== undefined ? identityEnvironment(info, run, run.identity) : tokenEnvironment(info, run);
   // A variable of extraEnvironment replaces the one of the contract (ARM refuses a name twice).
   const extra = new Set((run.extraEnvironment ?? []).map((variable) => variable.name));
   return [...all.filter((variable) => !extra.has(variable.name)), ...(run.extraEnvironment ?? [])];
@@ -106,6 +118,18 @@ function identityEnvironment(info: EmulatorInfo, run: AgentRun, identity: Identi
   if (identity.expiresAt !== undefined) variables.push({ name: "AZP_EXPIRES_AT", value: identity.expiresAt });
   if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
   return variables;
+}
+
+/** A standby container's environment, as a container group profile gives it: nothing of any run. */
+function standbyEnvironment(standby: StandbyRun): EnvironmentVariable[] {
+  return [
+    { name: "AZP_STANDBY", value: "true" },
+    { name: "AZP_CONTAINER_NAME", value: "main" },
+    { name: "AZP_CONFIGMAP_DIR", value: standby.configMapDir },
+    { name: "AZP_AGENT_PACKAGE_URL", value: standby.packageUrl },
+    { name: "AZP_AGENT_PACKAGE_SHA256", value: standby.packageSha256 },
+    { name: "AZP_WORK", value: "_work" },
+  ];
 }
 
 /** An ISO 8601 UTC time `seconds` from now, as the task writes it (JavaScript's toISOString). */
@@ -916,5 +940,162 @@ describe("agent/start.sh on the identity path (AZP_IDENTITY_DIR: registered from
     const log = await harness.logs(run.name);
     assert.match(log, /error: phase=setup AZP_IDENTITY_DIR '.*' has no readable file 'credentials_rsaparams'.*exit=11/);
     assert.deepEqual(await containerRequests(), []);
+  });
+});
+
+describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, claimed through its config map)", function () {
+  this.timeout(120_000);
+  const emulator = useEmulator();
+  let harness: Harness;
+  let scratch: string;
+
+  beforeEach(function () {
+    harness = new Harness(emulator().info);
+    scratch = mkdtempSync(join(tmpdir(), "aci-start-sh-standby-"));
+  });
+
+  afterEach(function () {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  async function standbyRun(name: string, runId: string): Promise<AgentRun & { standby: StandbyRun }> {
+    const found = await agentPackage(emulator().info);
+    return { name, runId, standby: { configMapDir: join(scratch, `configmap-${name}`), packageUrl: found.downloadUrl, packageSha256: found.hashValue } };
+  }
+
+  /** The config map as AciAgentStart completes a claim: what the agent needs that is not secret. */
+  function claimValues(registered: RegisteredAgent, runId: string, extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      agentId: String(registered.agentId),
+      agentName: registered.agentName,
+      poolId: String(registered.poolId),
+      poolName: registered.poolName,
+      serverUrl: registered.serverUrl,
+      clientId: registered.clientId,
+      authorizationUrl: registered.authorizationUrl,
+      oauthEndpointUrl: registered.oauthEndpointUrl,
+      ACI_RUN_ID: runId,
+      ACI_FLEET: `azp-${runId}`,
+      once: "true",
+      expiresAt: isoIn(600),
+      ...extra,
+    };
+  }
+
+  function writeConfigMap(dir: string, values: Record<string, string>): void {
+    mkdirSync(dir, { recursive: true });
+    for (const [key, value] of Object.entries(values)) writeFileSync(join(dir, key), value);
+  }
+
+  /** Requests the container made (the test's own carry no User-Agent), as "METHOD path". */
+  async function containerRequests(): Promise<string[]> {
+    return (await requestLog(emulator().info))
+      .filter((entry) => entry.service === "devops" && (entry as { userAgent?: string }).userAgent !== "")
+      .map((entry) => `${entry.method} ${entry.url.split("?")[0] ?? ""}`);
+  }
+
+  function homeOf(log: string): string {
+    const home = /home=(\S+)/.exec(phaseLine(log, "setup") ?? "")?.[1];
+    assert.ok(home !== undefined, log);
+    return home;
+  }
+
+  it("prepares, prints one public key line and waits; claimed, it writes the files agentFiles would, comes online and runs a job; its private key is in no log line", async function () {
+    const info = emulator().info;
+    const run = await standbyRun("azp-standby-1", "301");
+    await harness.start(run);
+    const waiting = await harness.logMatching(run.name, /phase=claim-wait /);
+    const keyLines = waiting.split("\n").filter((line) => line.includes("aci-agent-public-key"));
+    assert.equal(keyLines.length, 1, waiting);
+    const printed = /^aci-agent-public-key exponent=([A-Za-z0-9+/]+=*) modulus=([A-Za-z0-9+/]+=*)$/.exec(keyLines[0] ?? "");
+    assert.ok(printed !== null, `not the key line: ${keyLines[0] ?? ""}`);
+    const publicKey = { exponent: printed[1] ?? "", modulus: printed[2] ?? "" };
+    assert.equal(publicKey.exponent, "AQAB");
+    assert.equal(Buffer.from(publicKey.modulus, "base64").length, 256);
+    assert.ok(phaseLine(waiting, "setup", "mode=standby"), waiting);
+    assert.ok(phaseLine(waiting, "extract", "sha256=verified"), waiting);
+
+    // It waits: no registration, no session, nothing asked of Azure DevOps but the package.
+    await sleep(2500);
+    assert.equal((await harness.currentState(run.name)).state, "Running");
+    assert.equal(await harness.agentStatus(run.name), undefined);
+    assert.deepEqual((await containerRequests()).filter((r) => !r.startsWith("GET /_agentcdn/")), []);
+
+    const home = homeOf(waiting);
+    const keyFile = join(home, ".aci-agent-key.pem");
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const parameters = rsaParametersOf(createPrivateKey(readFileSync(keyFile)));
+    assert.deepEqual({ exponent: parameters.exponent, modulus: parameters.modulus }, publicKey, "the printed key is not the key in the file");
+
+    const { agent, registered } = await registerAgent(info, run.name, publicKey);
+    // agentId first, the rest a moment later: the container waits for all of them.
+    const values = claimValues(registered, run.runId);
+    writeConfigMap(run.standby.configMapDir, { agentId: values.agentId ?? "" });
+    await sleep(1500);
+    writeConfigMap(run.standby.configMapDir, values);
+    await harness.waitOnline(run.name);
+
+    const expected = agentFiles(registered, { parameters, publicKey });
+    for (const [file, content] of Object.entries(expected)) {
+      const path = join(home, "agent", `.${file}`);
+      assert.equal(statSync(path).mode & 0o777, 0o600, `.${file}`);
+      assert.ok(readFileSync(path).equals(Buffer.from(content, "utf8")), `.${file} differs from agentFiles':\n${readFileSync(path, "utf8")}\n---\n${content}`);
+    }
+
+    const requestId = await harness.queueJob(run.runId, "standby-job", 'echo "standby job as agent $AGENT_ID in fleet $ACI_FLEET"');
+    assert.equal(await harness.jobResult(requestId), "succeeded");
+    assert.equal(await harness.exitCode(run.name), 0);
+    const log = await harness.logs(run.name);
+    assert.match(log, new RegExp(`standby job as agent ${agent.id} in fleet azp-${run.runId}`));
+    assert.ok(phaseLine(log, "claim", `agent_id=${agent.id}`), log);
+    assert.ok(phaseLine(log, "identity", "source=config-map"), log);
+    assert.ok(phaseLine(log, "run", "once=true"), log);
+    assert.equal(phaseLine(log, "configure"), undefined, log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='the agent ran its one job'"), log);
+    assert.equal(log.split("\n").filter((line) => line.includes("aci-agent-public-key")).length, 1, log);
+    const sessions = (await harness.sessionsCreated(run.name));
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0]?.ACI_RUN_ID, run.runId);
+
+    // The private parts, in the forms a log could carry them: base64 of each integer, the PEM's lines.
+    const pem = readFileSync(keyFile, "utf8");
+    const secrets = [parameters.d, parameters.p, parameters.q, parameters.dp, parameters.dq, parameters.inverseQ];
+    secrets.push(...pem.split("\n").filter((line) => line.length >= 40));
+    for (const secret of secrets) assert.ok(!log.includes(secret.slice(8, 48)), "the private key is in the container log");
+    assert.doesNotMatch(log, /PRIVATE KEY|privateExponent|prime1/);
+  });
+
+  it("a stop while it waits for its claim ends it at once with exit 143", async function () {
+    const run = await standbyRun("azp-standby-stop", "302");
+    await harness.start(run);
+    await harness.logMatching(run.name, /phase=claim-wait /);
+    const stopped = Date.now();
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined && finished.getTime() - stopped < 3000, `took ${String(finished?.getTime())} - ${stopped} ms`);
+    assert.ok(phaseLine(await harness.logs(run.name), "exit", "code=143"));
+  });
+
+  it("a claim already complete when it starts (a restart after the claim) and no key of its own: exit 22, no session", async function () {
+    const run = await standbyRun("azp-standby-lost", "303");
+    writeConfigMap(run.standby.configMapDir, { agentId: "77" });
+    await harness.start(run);
+    assert.equal(await harness.exitCode(run.name), 22);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=key this container was claimed before this start .*exit=22/);
+    assert.doesNotMatch(log, /aci-agent-public-key/);
+    assert.deepEqual(await containerRequests(), []);
+  });
+
+  it("a config map with agentId but without the other keys: exit 10 naming them", async function () {
+    const run = await standbyRun("azp-standby-partial", "304");
+    await harness.start(run);
+    await harness.logMatching(run.name, /phase=claim-wait /);
+    writeConfigMap(run.standby.configMapDir, { agentId: "78", agentName: run.name });
+    assert.equal(await harness.exitCode(run.name, 30_000), 10);
+    const log = await harness.logs(run.name);
+    assert.match(log, /error: phase=claim-wait the config map in \S+ has agentId but not: poolId poolName serverUrl clientId authorizationUrl oauthEndpointUrl .*exit=10/);
+    assert.equal(await harness.agentStatus(run.name), undefined);
   });
 });
