@@ -26,6 +26,10 @@
 #       runs with it again: the agent is not deregistered from inside (AciAgentStop and the
 #       expired sweep remove it from outside), and a container that ran before gets a freshly
 #       downloaded agent instead of the folder its jobs could have rewritten.
+#  * Standby mode (AZP_STANDBY=true; a container an ACI standby pool made from a profile): as the
+#    identity path, but the script makes the agent's RSA key itself (openssl), prints its public
+#    key as one line, waits for its claim's config map (AZP_CONFIGMAP_DIR) and writes the three
+#    files from it and the key.
 # On both paths AZP_STARTUP_SCRIPT (a secure value) travels the same way on descriptor 4 and is
 # read only by a short-lived child, never by PID 1.
 #
