@@ -77,7 +77,7 @@ interface IdentityRun {
 
 function environment(info: EmulatorInfo, run: AgentRun): EnvironmentVariable[] {
   const all =
-    run.standby !== undefined ? standbyEnvironment(run.standby) : run.identity !== undefined ? identityEnvironment(info, run, run.identity) : tokenEnvironment(info, run);
+    run.standby !== undefined ? standbyEnvironment(run, run.standby) : run.identity !== undefined ? identityEnvironment(info, run, run.identity) : tokenEnvironment(info, run);
   // A variable of extraEnvironment replaces the one of the contract (ARM refuses a name twice).
   const extra = new Set((run.extraEnvironment ?? []).map((variable) => variable.name));
   return [...all.filter((variable) => !extra.has(variable.name)), ...(run.extraEnvironment ?? [])];
@@ -121,8 +121,8 @@ function identityEnvironment(info: EmulatorInfo, run: AgentRun, identity: Identi
 }
 
 /** A standby container's environment, as a container group profile gives it: nothing of any run. */
-function standbyEnvironment(standby: StandbyRun): EnvironmentVariable[] {
-  return [
+function standbyEnvironment(run: AgentRun, standby: StandbyRun): EnvironmentVariable[] {
+  const variables: EnvironmentVariable[] = [
     { name: "AZP_STANDBY", value: "true" },
     { name: "AZP_CONTAINER_NAME", value: "main" },
     { name: "AZP_CONFIGMAP_DIR", value: standby.configMapDir },
@@ -130,6 +130,8 @@ function standbyEnvironment(standby: StandbyRun): EnvironmentVariable[] {
     { name: "AZP_AGENT_PACKAGE_SHA256", value: standby.packageSha256 },
     { name: "AZP_WORK", value: "_work" },
   ];
+  if (run.startupScript !== undefined) variables.push({ name: "AZP_STARTUP_SCRIPT", secureValue: run.startupScript });
+  return variables;
 }
 
 /** An ISO 8601 UTC time `seconds` from now, as the task writes it (JavaScript's toISOString). */
@@ -958,9 +960,9 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  async function standbyRun(name: string, runId: string): Promise<AgentRun & { standby: StandbyRun }> {
+  async function standbyRun(name: string, runId: string, options: Partial<AgentRun> = {}): Promise<AgentRun & { standby: StandbyRun }> {
     const found = await agentPackage(emulator().info);
-    return { name, runId, standby: { configMapDir: join(scratch, `configmap-${name}`), packageUrl: found.downloadUrl, packageSha256: found.hashValue } };
+    return { ...options, name, runId, standby: { configMapDir: join(scratch, `configmap-${name}`), packageUrl: found.downloadUrl, packageSha256: found.hashValue } };
   }
 
   /** The config map as AciAgentStart completes a claim: what the agent needs that is not secret. */
@@ -998,6 +1000,16 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     const home = /home=(\S+)/.exec(phaseLine(log, "setup") ?? "")?.[1];
     assert.ok(home !== undefined, log);
     return home;
+  }
+
+  /** Waits for the container's key line, registers an agent with that key and completes the claim. */
+  async function claim(run: AgentRun & { standby: StandbyRun }, extra: Record<string, string> = {}): Promise<{ agent: AgentJson; registered: RegisteredAgent }> {
+    const log = await harness.logMatching(run.name, /phase=claim-wait /);
+    const printed = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/m.exec(log);
+    assert.ok(printed !== null, log);
+    const registration = await registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
+    writeConfigMap(run.standby.configMapDir, claimValues(registration.registered, run.runId, extra));
+    return registration;
   }
 
   it("prepares, prints one public key line and waits; claimed, it writes the files agentFiles would, comes online and runs a job; its private key is in no log line", async function () {
@@ -1097,5 +1109,77 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     const log = await harness.logs(run.name);
     assert.match(log, /error: phase=claim-wait the config map in \S+ has agentId but not: poolId poolName serverUrl clientId authorizationUrl oauthEndpointUrl .*exit=10/);
     assert.equal(await harness.agentStatus(run.name), undefined);
+  });
+
+  it("expiresAt of the claim: the listener is stopped then and the container exits 0", async function () {
+    const run = await standbyRun("azp-standby-expiring", "305");
+    await harness.start(run);
+    const expiresAt = isoIn(8);
+    await claim(run, { once: "false", expiresAt });
+    await harness.waitOnline(run.name);
+    assert.equal(await harness.exitCode(run.name, 30_000), 0);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "claim", `once=false expires_at=${expiresAt}`), log);
+    assert.ok(phaseLine(log, "run", "once=false"), log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+  });
+
+  it("deleting the agent's registration ends the claimed container with exit 0, as on the identity path", async function () {
+    const run = await standbyRun("azp-standby-deleted", "306", { restartPolicy: "OnFailure" });
+    await harness.start(run);
+    const { agent } = await claim(run, { once: "false" });
+    await harness.waitOnline(run.name);
+    const pool = await poolId(emulator().info);
+    const deleted = await devops(emulator().info, "DELETE", `_apis/distributedtask/pools/${pool}/agents/${agent.id}`);
+    assert.equal(deleted.status, 204, deleted.text);
+    const code = await harness.exitCode(run.name, 60_000);
+    const log = await harness.logs(run.name);
+    assert.equal(code, 0, log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='the agent registration is gone'"), log);
+    assert.equal(await harness.restartCount(run.name), 0, log);
+  });
+
+  it("restarted after its claim with its key file still there: the same key, online again as the same agent without the startup script", async function () {
+    const run = await standbyRun("azp-standby-restart", "307", { restartPolicy: "OnFailure", startupScript: "echo STANDBY-STARTUP-RAN" });
+    await harness.start(run);
+    const { agent } = await claim(run, { once: "false" });
+    await harness.waitOnline(run.name);
+    const first = await harness.logs(run.name);
+    const main = Number(/phase=start elapsed=\d+s pid=(\d+)/.exec(first)?.[1]);
+    assert.ok(main > 1, first);
+    process.kill(main, "SIGTERM");
+    await eventually("the container to be restarted", async () => ((await harness.restartCount(run.name)) >= 1 ? true : undefined), 30_000);
+    await eventually("the restarted agent to come online", async () => ((await harness.sessionsCreated(run.name)).length >= 2 ? true : undefined), 30_000)
+      .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await harness.logs(run.name)}`); });
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "key", "result=reused reason=claimed-before-this-start"), log);
+    const keyLines = [...new Set(log.split("\n").filter((line) => line.startsWith("aci-agent-public-key ")))];
+    assert.equal(keyLines.length, 1, "the restarted container printed another key");
+    assert.equal(log.split("\n").filter((line) => line.includes("STANDBY-STARTUP-RAN")).length, 1, "the startup script ran again");
+    assert.equal((await harness.agentJson(run.name))?.id, agent.id);
+    await harness.client.containerGroups.stop(emulator().info.resourceGroup, run.name);
+    assert.equal(await harness.exitCode(run.name), 143);
+  });
+
+  it("the startup script and a token given as well are in no process, file or log a job can read; no config map value is secret (secret hunt)", async function () {
+    const info = emulator().info;
+    const canary = `STANDBY-CANARY-${randomUUID()}`;
+    const pat = ((await control(info, "POST", "/pats", {})).json as { pat: string }).pat;
+    const run = await standbyRun("azp-standby-hunt", "308", {
+      startupScript: `standby_secret='${canary}'\necho "standby startup script ran ($\{#standby_secret} characters)"`,
+      extraEnvironment: [{ name: "AZP_TOKEN", secureValue: pat }],
+    });
+    await harness.start(run);
+    await claim(run);
+    const requestId = await harness.queueJob(run.runId, "secret hunt", secretHuntJob([canary, pat], run.name));
+    assert.equal(await harness.jobResult(requestId, 120_000), "succeeded", await harness.logs(run.name));
+    assert.equal(await harness.exitCode(run.name), 0);
+    const log = await harness.logs(run.name);
+    assert.match(log, /standby startup script ran \(\d+ characters\)/);
+    assertHuntFoundNothing(huntReport(log), log, [canary, pat], /start\.sh/);
+    const values = readdirSync(run.standby.configMapDir).map((key) => readFileSync(join(run.standby.configMapDir, key), "utf8")).join("\n");
+    assert.ok(!values.includes(pat) && !values.includes(canary));
   });
 });
