@@ -528,8 +528,8 @@ install_dependencies() {
   fi
   if [ "$(id -u)" != 0 ]; then
     case " $missing " in
-      *" curl "* | *" tar "* | *" gzip "*)
-        fail "$EX_DEPS" "missing: $missing; not root, so cannot install them (build the image from agent/Dockerfile)"
+      *" curl "* | *" tar "* | *" gzip "* | *" openssl "*)
+        fail "$EX_DEPS" "missing: $missing; not root, so cannot install them (build the image from agent/Dockerfile; standby mode needs openssl in it)"
         ;;
     esac
     require_icu "not root, so it cannot be installed"
