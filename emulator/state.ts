@@ -196,6 +196,11 @@ export interface Delays {
   deleteMs: number;
   /** Added to each agent registration (config.sh) request. */
   registrationMs: number;
+  /**
+   * A config-map-only update until its files are in the containers (and its operation ends).
+   * [guess] no public figure (Learn: "quickly"); see emulator/README.md, "Config maps".
+   */
+  configMapMs: number;
 }
 
 export type ArmOperationKind = "reads" | "writes" | "deletes";
@@ -410,11 +415,17 @@ export interface RequestLogEntry {
 
 /** How long an ACI container group delete takes (reports of 30 s to 90 s; see the README). */
 export const aciDeleteMs = 60_000;
+/**
+ * [guess] How long a config-map-only update takes to reach the files: no public figure (ACI's
+ * page says "quickly"); Kubernetes, whose kubelet refreshes configMap volumes on its sync loop,
+ * documents up to its sync period (1 min) plus its cache's TTL. The emulator takes 1 s.
+ */
+export const defaultConfigMapMs = 1_000;
 /** Deletes are slow by default but scaled down so that a test suite stays fast. */
 export const defaultDeleteScale = 1 / 100;
 
 function defaultDelays(): Delays {
-  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0 };
+  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0, configMapMs: defaultConfigMapMs };
 }
 
 export interface ImageDefinition {

@@ -8,12 +8,12 @@ import type { EmulatorContext } from "../context";
 import { jsonBody, param, queryString } from "../http";
 import { addEvent, containerSpecs, containerState } from "../runtime/containerRuntime";
 import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from "../state";
-import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent } from "./errors";
+import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent, type ArmError } from "./errors";
 import { finishOperation, operationUrl, startOperation } from "./operations";
 import { findResourceGroup } from "./resourceGroups";
 import { countRate, quotaExceeded, rateExceeded, usageList } from "./quotas";
 import { hasApiVersion, sendArmError } from "./respond";
-import { validateContainerGroupPut } from "./validation";
+import { hasStandbyFields, isClaimShaped, isConfigMapOnly, validateContainerGroupPut } from "./validation";
 import { CONTAINER_GROUP_REGIONS, offersContainerGroups, regionName } from "./providers";
 
 const groupsPath = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerInstance/containerGroups";
@@ -32,8 +32,10 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       return;
     }
     const wire = body as Record<string, unknown>;
+    const apiVersion = queryString(req, "api-version") ?? "";
+    const current = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
     if (state.behaviour.strict) {
-      const invalid = validateContainerGroupPut(target.name, wire);
+      const invalid = validateContainerGroupPut(target.name, wire, apiVersion, current !== undefined && current.deletion === undefined);
       if (invalid !== undefined) {
         sendArmError(res, invalid);
         return;
@@ -74,6 +76,17 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
         message: `The resource '${target.name}' already exists in location '${existing.location}' in resource group '${target.resourceGroupName}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
       });
       return;
+    }
+    if (existing !== undefined && hasStandbyFields(apiVersion)) {
+      const merged = configMapOnlyUpdate(existing.body, wire);
+      if (merged !== undefined) {
+        if ("error" in merged) {
+          sendArmError(res, merged.error);
+          return;
+        }
+        updateConfigMapsInPlace(ctx, existing, merged.body, res);
+        return;
+      }
     }
     const subscription = param(req, "subscriptionId");
     if (existing === undefined) {
@@ -237,6 +250,73 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
   });
 
   return router;
+}
+
+/**
+ * When a PUT on an existing group changes nothing but config maps, the stored body with the new
+ * config maps; undefined when it is an ordinary update (which restarts the containers). A
+ * config-map-only body (containers carrying only `configMap`, with or without the profile and
+ * pool references) sets the config maps of the containers it names; a full body qualifies when
+ * it equals the stored one but for config maps.
+ */
+function configMapOnlyUpdate(stored: Record<string, unknown>, wire: Record<string, unknown>): { body: Record<string, unknown> } | { error: ArmError } | undefined {
+  const body = structuredClone(stored);
+  const storedContainers = ((body.properties as Record<string, unknown>).containers ?? []) as { name: string; properties: Record<string, unknown> }[];
+  const wireContainers = ((wire.properties as Record<string, unknown> | undefined)?.containers ?? []) as { name?: string; properties?: Record<string, unknown> }[];
+  if (isConfigMapOnly(wire) || isClaimShaped(wire)) {
+    for (const container of wireContainers) {
+      const target = storedContainers.find((c) => c.name === container.name);
+      if (target === undefined) {
+        // [guess] code and message: a config map for a container the group does not have.
+        return { error: { status: 400, code: "BadRequest", message: `The container '${String(container.name)}' does not exist in the container group.` } };
+      }
+      const configMap = container.properties?.configMap;
+      if (configMap === undefined) delete target.properties.configMap;
+      else target.properties.configMap = structuredClone(configMap);
+    }
+    return { body };
+  }
+  const withoutConfigMaps = (value: Record<string, unknown>): string => {
+    const copy = structuredClone(value);
+    delete copy.location;
+    for (const c of ((copy.properties as Record<string, unknown> | undefined)?.containers ?? []) as { properties?: Record<string, unknown> }[]) delete c.properties?.configMap;
+    return canonicalJson(copy);
+  };
+  if (withoutConfigMaps(stored) !== withoutConfigMaps(wire)) return undefined;
+  return { body: { ...structuredClone(wire), location: stored.location } };
+}
+
+/** JSON with object members in sorted order, to compare bodies. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+/**
+ * A config-map-only update: the containers keep running; after the propagation delay the files
+ * change in place and the operation ends. Answers 200 with Azure-AsyncOperation, as any update.
+ * A container that runs without its config map folder (none at its start) is restarted instead.
+ */
+function updateConfigMapsInPlace(ctx: EmulatorContext, record: ContainerGroupRecord, body: Record<string, unknown>, res: Response): void {
+  record.body = body;
+  const operation = startOperation(ctx, record.location, groupId(record));
+  const generation = record.generation;
+  void sleep(ctx.state.delays.configMapMs, undefined, { ref: false }).then(async () => {
+    if (!ctx.state.isStored(record) || record.generation !== generation || record.deletion !== undefined) {
+      finishOperation(operation, { code: "OperationCanceled", message: `The container group '${record.name}' changed while its config maps were being updated.` });
+      return;
+    }
+    if (ctx.runtime.updateConfigMaps(record) || record.state !== "Running") {
+      finishOperation(operation);
+      return;
+    }
+    // [emulator limit] a container that started without a config map has no folder to update.
+    const failure = await restart(ctx, record);
+    finishOperation(operation, failure);
+  });
+  res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+  res.status(200).json(groupView(record, "created"));
 }
 
 interface Target {
