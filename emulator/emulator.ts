@@ -10,6 +10,7 @@ import express from "express";
 import { armAuthentication } from "./arm/auth";
 import { armThrottling } from "./arm/throttling";
 import { containerGroupRoutes } from "./arm/containerGroups";
+import { containerGroupProfileRoutes } from "./arm/containerGroupProfiles";
 import { operationRoutes } from "./arm/operations";
 import { providerRoutes } from "./arm/providers";
 import { resourceGroupRoutes } from "./arm/resourceGroups";
@@ -93,7 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const context: EmulatorContext = { state, tokens: new TokenService(), urls, tls, runtime, agentPackage };
 
   const armApp = serviceApp("arm", state);
-  armApp.use(armAuthentication(context), armThrottling(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), operationRoutes(context));
+  armApp.use(armAuthentication(context), armThrottling(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), containerGroupProfileRoutes(context), operationRoutes(context));
   armApp.use(notFound("arm"));
   arm.server.on("request", armApp);
 

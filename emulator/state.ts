@@ -95,6 +95,19 @@ export interface ContainerGroupRecord {
   deletion?: OperationRecord;
 }
 
+/** A container group profile: its properties at each revision (ACI numbers them from 1). */
+export interface ContainerGroupProfileRecord {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  zones?: string[];
+  /** The current revision, raised by each PUT that changes the properties. */
+  revision: number;
+  /** The properties as received (secrets kept; stripped on every read), by revision. */
+  revisions: Map<number, Record<string, unknown>>;
+}
+
 export type OperationStatus = "Pending" | "Succeeded" | "Failed";
 
 export interface OperationRecord {
@@ -305,6 +318,8 @@ export class EmulatorState {
   clients = new Map<string, EntraClient>();
   resourceGroups = new Map<string, ResourceGroup>();
   containerGroups = new Map<string, ContainerGroupRecord>();
+  /** Container group profiles by groupKey(resourceGroup, name). */
+  containerGroupProfiles = new Map<string, ContainerGroupProfileRecord>();
   operations = new Map<string, OperationRecord>();
   pools = new Map<number, Pool>();
   agents = new Map<number, Agent>();
@@ -337,6 +352,7 @@ export class EmulatorState {
     this.clients.clear();
     this.resourceGroups.clear();
     this.containerGroups.clear();
+    this.containerGroupProfiles.clear();
     this.operations.clear();
     this.pools.clear();
     this.agents.clear();

@@ -11,6 +11,7 @@ import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from
 import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent, type ArmError } from "./errors";
 import { finishOperation, operationUrl, startOperation } from "./operations";
 import { findResourceGroup } from "./resourceGroups";
+import { canonicalJson } from "./containerGroupProfiles";
 import { countRate, quotaExceeded, rateExceeded, usageList } from "./quotas";
 import { hasApiVersion, sendArmError } from "./respond";
 import { hasStandbyFields, isClaimShaped, isConfigMapOnly, validateContainerGroupPut } from "./validation";
@@ -284,13 +285,6 @@ function configMapOnlyUpdate(stored: Record<string, unknown>, wire: Record<strin
   };
   if (withoutConfigMaps(stored) !== withoutConfigMaps(wire)) return undefined;
   return { body: { ...structuredClone(wire), location: stored.location } };
-}
-
-/** JSON with object members in sorted order, to compare bodies. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
 }
 
 /**

@@ -32,7 +32,7 @@ export type { ArmError } from "./errors";
  * JSON (undefined when the request had no body or it was not JSON). Returns the error ARM would
  * answer with, or undefined when the body would be accepted.
  */
-export function validateContainerGroupPut(name: string, body: unknown, apiVersion = "2023-05-01", existing = false): ArmError | undefined {
+export function validateContainerGroupPut(name: string, body: unknown, apiVersion = "2023-05-01", existing = false, kind: "group" | "profile" = "group"): ArmError | undefined {
   if (!isRecord(body)) {
     if (body === undefined || body === null) return unreadableRequestContent();
     return invalidRequestContent(
@@ -56,7 +56,7 @@ export function validateContainerGroupPut(name: string, body: unknown, apiVersio
   // A claim's containers come from the profile: only the claim rules apply (checkClaim).
   if (claim) return checkClaim(cleaned);
   // The schema has vouched for the shape from here on.
-  return checkSemantics(name, cleaned as unknown as WireGroup);
+  return checkSemantics(name, cleaned as unknown as WireGroup, kind);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +628,7 @@ const registryServer = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 const standardMaxCpu = 4;
 const standardMaxMemoryInGB = 16;
 
-function checkSemantics(groupName: string, group: WireGroup): ArmError | undefined {
+function checkSemantics(groupName: string, group: WireGroup, kind: "group" | "profile" = "group"): ArmError | undefined {
   const checks: (() => ArmError | undefined)[] = [
     () => checkContainersPresent(groupName, group),
     () => checkContainerNames(groupName, group),
@@ -643,7 +643,7 @@ function checkSemantics(groupName: string, group: WireGroup): ArmError | undefin
     () => checkWindowsVolumes(group),
     // Real ACI reported an invalid container name for a group whose own name was just as
     // invalid, so the group name is checked after the containers.
-    () => checkGroupName(groupName),
+    () => (kind === "group" ? checkGroupName(groupName) : undefined),
     // Placement comes last: it is the allocation step.
     () => checkCapacity(group),
   ];
