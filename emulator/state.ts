@@ -93,6 +93,28 @@ export interface ContainerGroupRecord {
   generation: number;
   /** The delete under way, while the group shows `Deleting`. */
   deletion?: OperationRecord;
+  /** Handed out by a standby pool (a claim): GET shows `isCreatedFromStandbyPool: true`. */
+  createdFromStandbyPool?: boolean;
+}
+
+/** A standby container group pool and the instances it keeps. */
+export interface StandbyPoolRecord {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  /** `properties` as received (elasticityProfile, containerGroupProperties, zones). */
+  properties: Record<string, unknown>;
+  /** The profile revision its instances are made from (the given one, or the latest when the pool was put). */
+  revision: number;
+  /** Its instances: Creating until they run, then Running (claimable). */
+  instances: Set<ContainerGroupRecord>;
+  /** Instances being deleted (a drain after a profile change, the pool's delete). */
+  draining: Set<ContainerGroupRecord>;
+  /** Set while instance creation pauses after a failure (HealthState/degraded). */
+  degradedUntil?: number;
+  degradedMessage?: string;
+  deletion?: OperationRecord;
 }
 
 /** A container group profile: its properties at each revision (ACI numbers them from 1). */
@@ -214,6 +236,10 @@ export interface Delays {
    * [guess] no public figure (Learn: "quickly"); see emulator/README.md, "Config maps".
    */
   configMapMs: number;
+  /** [guess] A claim of a ready standby instance until its operation ends (no public figure). */
+  claimMs: number;
+  /** [guess, from Learn's health page] How long a degraded standby pool pauses instance creation: 30 s, scaled like deletes. */
+  standbyRetryMs: number;
 }
 
 export type ArmOperationKind = "reads" | "writes" | "deletes";
@@ -318,6 +344,10 @@ export class EmulatorState {
   clients = new Map<string, EntraClient>();
   resourceGroups = new Map<string, ResourceGroup>();
   containerGroups = new Map<string, ContainerGroupRecord>();
+  /** Standby container group pools by groupKey(resourceGroup, name). */
+  standbyPools = new Map<string, StandbyPoolRecord>();
+  /** Every pool's instances (not container groups of any resource group until claimed). */
+  standbyInstances = new Set<ContainerGroupRecord>();
   /** Container group profiles by groupKey(resourceGroup, name). */
   containerGroupProfiles = new Map<string, ContainerGroupProfileRecord>();
   operations = new Map<string, OperationRecord>();
@@ -353,6 +383,9 @@ export class EmulatorState {
     this.resourceGroups.clear();
     this.containerGroups.clear();
     this.containerGroupProfiles.clear();
+    for (const instance of this.standbyInstances) instance.generation++;
+    this.standbyPools.clear();
+    this.standbyInstances.clear();
     this.operations.clear();
     this.pools.clear();
     this.agents.clear();
@@ -394,7 +427,7 @@ export class EmulatorState {
 
   /** Whether this very record is the stored one (not replaced, deleted or reset away). */
   isStored(group: ContainerGroupRecord): boolean {
-    return this.containerGroups.get(this.groupKey(group.resourceGroup, group.name)) === group;
+    return this.containerGroups.get(this.groupKey(group.resourceGroup, group.name)) === group || this.standbyInstances.has(group);
   }
 
   poolByName(name: string): Pool | undefined {
@@ -437,11 +470,13 @@ export const aciDeleteMs = 60_000;
  * documents up to its sync period (1 min) plus its cache's TTL. The emulator takes 1 s.
  */
 export const defaultConfigMapMs = 1_000;
+/** [guess] A claim's latency: no public figure (the GA post says only "instant startup"). */
+export const defaultClaimMs = 1_000;
 /** Deletes are slow by default but scaled down so that a test suite stays fast. */
 export const defaultDeleteScale = 1 / 100;
 
 function defaultDelays(): Delays {
-  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0, configMapMs: defaultConfigMapMs };
+  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0, configMapMs: defaultConfigMapMs, claimMs: defaultClaimMs, standbyRetryMs: 30_000 * defaultDeleteScale };
 }
 
 export interface ImageDefinition {
