@@ -153,7 +153,7 @@ describe("emulator ACI standby pools", function () {
     const got = (await arm(info, "GET", groupUrl(info, "claimed-1"))).json as GroupJson;
     assert.equal(got.properties.isCreatedFromStandbyPool, true);
     assert.deepEqual(got.properties.containers[0]?.properties.configMap, { keyValuePairs: { go: "yes" } });
-    assert.equal(got.properties.containers[0]?.properties.image, "mcr.microsoft.com/azure-pipelines/vsts-agent:ubuntu-22.04");
+    assert.equal(got.properties.containers[0].properties.image, "mcr.microsoft.com/azure-pipelines/vsts-agent:ubuntu-22.04");
     assert.deepEqual(got.tags, {}, "the claim's tags were kept (the emulator ignores them)");
     // A tags-only PATCH sets them.
     const patched = await arm(info, "PATCH", groupUrl(info, "claimed-1"), { body: { tags: { "aci-agents-run": "r1" } } });
@@ -169,7 +169,7 @@ describe("emulator ACI standby pools", function () {
     assert.equal(await operationEnds(info, update), "Succeeded");
     const after = ((await arm(info, "GET", groupUrl(info, "claimed-1"))).json as GroupJson).properties.containers[0]?.properties;
     assert.deepEqual(after?.configMap, { keyValuePairs: { go: "again" } });
-    assert.equal((after?.instanceView as { restartCount: number }).restartCount, 0);
+    assert.equal((after.instanceView as { restartCount: number }).restartCount, 0);
   });
 
   it("a claim whose containers carry more than a config map answers 400 BadRequest", async function () {
