@@ -125,7 +125,7 @@ export function standbyPoolRoutes(ctx: EmulatorContext): Router {
 
   router.get(`${poolPath}/runtimeViews`, (req, res) => {
     const pool = find(ctx, req, res);
-    if (pool !== undefined) res.json({ value: [runtimeView(pool)] });
+    if (pool !== undefined) res.json({ value: [runtimeView(ctx, pool)] });
   });
 
   router.get(`${poolPath}/runtimeViews/:view`, (req, res) => {
@@ -136,7 +136,7 @@ export function standbyPoolRoutes(ctx: EmulatorContext): Router {
       sendArmError(res, { status: 404, code: "NotFound", message: `The runtime view '${param(req, "view")}' was not found. Use 'latest'.` });
       return;
     }
-    res.json(runtimeView(pool));
+    res.json(runtimeView(ctx, pool));
   });
 
   return router;
@@ -247,7 +247,8 @@ export function instanceState(instance: ContainerGroupRecord): "Creating" | "Run
   return instance.provisioningState === "Succeeded" && instance.state === "Running" ? "Running" : "Creating";
 }
 
-function runtimeView(pool: StandbyPoolRecord): Record<string, unknown> {
+function runtimeView(ctx: EmulatorContext, pool: StandbyPoolRecord): Record<string, unknown> {
+  reconcile(ctx, pool);
   const counts = { Running: 0, Creating: 0, Deleting: pool.draining.size };
   for (const instance of pool.instances) counts[instanceState(instance)]++;
   const degraded = pool.degradedUntil !== undefined;
@@ -272,7 +273,18 @@ function isLive(ctx: EmulatorContext, pool: StandbyPoolRecord): boolean {
 
 /** Creates instances until the pool holds maxReadyCapacity (Creating and Running), unless it is degraded. */
 export function reconcile(ctx: EmulatorContext, pool: StandbyPoolRecord): void {
-  if (!isLive(ctx, pool) || pool.degradedUntil !== undefined) return;
+  if (!isLive(ctx, pool)) return;
+  // An instance whose containers have ended is of no use: it is deleted and replaced [guess].
+  for (const instance of [...pool.instances]) {
+    if (instance.provisioningState === "Succeeded" && instance.state !== "Running") drain(ctx, pool, instance);
+  }
+  // A lower maxReadyCapacity deletes the surplus, Creating instances first [guess].
+  while (pool.instances.size > maxReadyCapacity(pool)) {
+    const surplus = [...pool.instances].sort((a, b) => (instanceState(a) === "Creating" ? 0 : 1) - (instanceState(b) === "Creating" ? 0 : 1))[0];
+    if (surplus === undefined) break;
+    drain(ctx, pool, surplus);
+  }
+  if (pool.degradedUntil !== undefined) return;
   while (pool.instances.size < maxReadyCapacity(pool)) {
     if (!createInstance(ctx, pool)) return;
   }
@@ -327,8 +339,8 @@ function createInstance(ctx: EmulatorContext, pool: StandbyPoolRecord): boolean 
     if (!state.standbyInstances.has(instance)) return;
     if (failure !== undefined) {
       instance.state = "Failed";
-      drain(ctx, pool, instance);
       degrade(ctx, pool, failure.message);
+      drain(ctx, pool, instance);
       return;
     }
     instance.provisioningState = "Succeeded";
@@ -338,7 +350,7 @@ function createInstance(ctx: EmulatorContext, pool: StandbyPoolRecord): boolean 
 
 /** Deletes an instance (it shows Deleting for the delete delay) and refills the pool. */
 function drain(ctx: EmulatorContext, pool: StandbyPoolRecord, instance: ContainerGroupRecord): void {
-  pool.instances.delete(instance);
+  if (!pool.instances.delete(instance)) return;
   pool.draining.add(instance);
   instance.generation++;
   void sleep(ctx.state.delays.deleteMs, undefined, { ref: false })
@@ -359,6 +371,7 @@ export function takeReadyInstance(ctx: EmulatorContext, pool: StandbyPoolRecord,
   if (!isLive(ctx, pool)) return undefined;
   if (profileReference(pool.properties).id.toLowerCase() !== profileId.toLowerCase()) return undefined;
   if (revision !== undefined && revision !== pool.revision) return undefined;
+  reconcile(ctx, pool);
   const ready = [...pool.instances].find((instance) => instanceState(instance) === "Running");
   if (ready === undefined) return undefined;
   pool.instances.delete(ready);

@@ -2,7 +2,7 @@
 // really starting their instances, and the claim: a container group PUT naming the pool and the
 // profile whose containers carry only a config map.
 import { strict as assert } from "node:assert";
-import { arm, armError, control, eventually, useEmulator, type EmulatorInfo, type HttpResult } from "../helpers/emulator";
+import { arm, armError, control, eventually, setBehaviour, useEmulator, type EmulatorInfo, type HttpResult } from "../helpers/emulator";
 
 const ciApiVersion = "2025-09-01";
 const poolApiVersion = "2026-04-01";
@@ -196,6 +196,29 @@ describe("emulator ACI standby pools", function () {
     assert.equal(await operationEnds(info, fresh), "Succeeded");
     assert.equal(((await arm(info, "GET", groupUrl(info, "claimed-fresh"))).json as GroupJson).properties.isCreatedFromStandbyPool, false);
     assert.match(await logUntil(info, "claimed-fresh", /claimed go=cold/), /^prepared as claimed-fresh revision=a$/m);
+  });
+
+  it("a pool whose instances cannot start is degraded and keeps trying; a lower capacity deletes the surplus", async function () {
+    const { info } = emulator();
+    await setBehaviour(info, { inaccessibleImages: ["mcr.microsoft.com/azure-pipelines/vsts-agent:ubuntu-22.04"] });
+    await putProfile(info, "agents", profileBody(info));
+    await arm(info, "PUT", at(poolId(info, "broken"), poolApiVersion), { body: poolBody(info, "agents", 2) });
+    const status = await eventually("the pool to be degraded", async () => {
+      const res = await arm(info, "GET", at(poolId(info, "broken"), poolApiVersion, "/runtimeViews/latest"));
+      const code = (res.json as { properties: { status: { code: string } } }).properties.status.code;
+      return code === "HealthState/degraded" ? code : undefined;
+    });
+    assert.equal(status, "HealthState/degraded");
+    await setBehaviour(info, { inaccessibleImages: [] });
+    await filled(info, "broken", 2);
+    await arm(info, "PUT", at(poolId(info, "broken"), poolApiVersion), { body: poolBody(info, "agents", 1) });
+    await filled(info, "broken", 1);
+    const runtime = await arm(info, "GET", at(poolId(info, "broken"), poolApiVersion, "/runtimeViews/other"));
+    assert.equal(runtime.status, 404);
+    const deleted = await arm(info, "DELETE", at(poolId(info, "broken"), poolApiVersion));
+    assert.equal(deleted.status, 202);
+    assert.equal(typeof deleted.headers.location, "string");
+    await eventually("the pool to be gone", async () => ((await arm(info, "GET", at(poolId(info, "broken"), poolApiVersion))).status === 404 ? true : undefined));
   });
 
   it("a pool moved to another profile revision drains and replaces its instances; reset clears pools and profiles", async function () {
