@@ -10,6 +10,8 @@ import express from "express";
 import { armAuthentication } from "./arm/auth";
 import { armThrottling } from "./arm/throttling";
 import { containerGroupRoutes } from "./arm/containerGroups";
+import { containerGroupProfileRoutes } from "./arm/containerGroupProfiles";
+import { standbyPoolRoutes } from "./arm/standbyPools";
 import { operationRoutes } from "./arm/operations";
 import { providerRoutes } from "./arm/providers";
 import { resourceGroupRoutes } from "./arm/resourceGroups";
@@ -93,7 +95,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const context: EmulatorContext = { state, tokens: new TokenService(), urls, tls, runtime, agentPackage };
 
   const armApp = serviceApp("arm", state);
-  armApp.use(armAuthentication(context), armThrottling(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), operationRoutes(context));
+  armApp.use(armAuthentication(context), armThrottling(context), resourceGroupRoutes(context), providerRoutes(), containerGroupRoutes(context), containerGroupProfileRoutes(context), standbyPoolRoutes(context), operationRoutes(context));
   armApp.use(notFound("arm"));
   arm.server.on("request", armApp);
 
@@ -133,7 +135,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     context,
     async stop() {
       // A container waiting out its restart backoff must not start again in a folder about to go.
-      for (const group of state.containerGroups.values()) group.generation++;
+      for (const group of [...state.containerGroups.values(), ...state.standbyInstances]) group.generation++;
       await runtime.stopAll();
       await Promise.all(
         servers.map(

@@ -93,6 +93,41 @@ export interface ContainerGroupRecord {
   generation: number;
   /** The delete under way, while the group shows `Deleting`. */
   deletion?: OperationRecord;
+  /** Handed out by a standby pool (a claim): GET shows `isCreatedFromStandbyPool: true`. */
+  createdFromStandbyPool?: boolean;
+}
+
+/** A standby container group pool and the instances it keeps. */
+export interface StandbyPoolRecord {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  /** `properties` as received (elasticityProfile, containerGroupProperties, zones). */
+  properties: Record<string, unknown>;
+  /** The profile revision its instances are made from (the given one, or the latest when the pool was put). */
+  revision: number;
+  /** Its instances: Creating until they run, then Running (claimable). */
+  instances: Set<ContainerGroupRecord>;
+  /** Instances being deleted (a drain after a profile change, the pool's delete). */
+  draining: Set<ContainerGroupRecord>;
+  /** Set while instance creation pauses after a failure (HealthState/degraded). */
+  degradedUntil?: number;
+  degradedMessage?: string;
+  deletion?: OperationRecord;
+}
+
+/** A container group profile: its properties at each revision (ACI numbers them from 1). */
+export interface ContainerGroupProfileRecord {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Record<string, string>;
+  zones?: string[];
+  /** The current revision, raised by each PUT that changes the properties. */
+  revision: number;
+  /** The properties as received (secrets kept; stripped on every read), by revision. */
+  revisions: Map<number, Record<string, unknown>>;
 }
 
 export type OperationStatus = "Pending" | "Succeeded" | "Failed";
@@ -196,6 +231,15 @@ export interface Delays {
   deleteMs: number;
   /** Added to each agent registration (config.sh) request. */
   registrationMs: number;
+  /**
+   * A config-map-only update until its files are in the containers (and its operation ends).
+   * [guess] no public figure (Learn: "quickly"); see emulator/README.md, "Config maps".
+   */
+  configMapMs: number;
+  /** [guess] A claim of a ready standby instance until its operation ends (no public figure). */
+  claimMs: number;
+  /** [guess, from Learn's health page] How long a degraded standby pool pauses instance creation: 30 s, scaled like deletes. */
+  standbyRetryMs: number;
 }
 
 export type ArmOperationKind = "reads" | "writes" | "deletes";
@@ -300,6 +344,12 @@ export class EmulatorState {
   clients = new Map<string, EntraClient>();
   resourceGroups = new Map<string, ResourceGroup>();
   containerGroups = new Map<string, ContainerGroupRecord>();
+  /** Standby container group pools by groupKey(resourceGroup, name). */
+  standbyPools = new Map<string, StandbyPoolRecord>();
+  /** Every pool's instances (not container groups of any resource group until claimed). */
+  standbyInstances = new Set<ContainerGroupRecord>();
+  /** Container group profiles by groupKey(resourceGroup, name). */
+  containerGroupProfiles = new Map<string, ContainerGroupProfileRecord>();
   operations = new Map<string, OperationRecord>();
   pools = new Map<number, Pool>();
   agents = new Map<number, Agent>();
@@ -332,6 +382,10 @@ export class EmulatorState {
     this.clients.clear();
     this.resourceGroups.clear();
     this.containerGroups.clear();
+    this.containerGroupProfiles.clear();
+    for (const instance of this.standbyInstances) instance.generation++;
+    this.standbyPools.clear();
+    this.standbyInstances.clear();
     this.operations.clear();
     this.pools.clear();
     this.agents.clear();
@@ -373,7 +427,7 @@ export class EmulatorState {
 
   /** Whether this very record is the stored one (not replaced, deleted or reset away). */
   isStored(group: ContainerGroupRecord): boolean {
-    return this.containerGroups.get(this.groupKey(group.resourceGroup, group.name)) === group;
+    return this.containerGroups.get(this.groupKey(group.resourceGroup, group.name)) === group || this.standbyInstances.has(group);
   }
 
   poolByName(name: string): Pool | undefined {
@@ -410,11 +464,19 @@ export interface RequestLogEntry {
 
 /** How long an ACI container group delete takes (reports of 30 s to 90 s; see the README). */
 export const aciDeleteMs = 60_000;
+/**
+ * [guess] How long a config-map-only update takes to reach the files: no public figure (ACI's
+ * page says "quickly"); Kubernetes, whose kubelet refreshes configMap volumes on its sync loop,
+ * documents up to its sync period (1 min) plus its cache's TTL. The emulator takes 1 s.
+ */
+export const defaultConfigMapMs = 1_000;
+/** [guess] A claim's latency: no public figure (the GA post says only "instant startup"). */
+export const defaultClaimMs = 1_000;
 /** Deletes are slow by default but scaled down so that a test suite stays fast. */
 export const defaultDeleteScale = 1 / 100;
 
 function defaultDelays(): Delays {
-  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0 };
+  return { provisionMs: 0, pullMs: 0, deleteMs: aciDeleteMs * defaultDeleteScale, registrationMs: 0, configMapMs: defaultConfigMapMs, claimMs: defaultClaimMs, standbyRetryMs: 30_000 * defaultDeleteScale };
 }
 
 export interface ImageDefinition {

@@ -8,12 +8,14 @@ import type { EmulatorContext } from "../context";
 import { jsonBody, param, queryString } from "../http";
 import { addEvent, containerSpecs, containerState } from "../runtime/containerRuntime";
 import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from "../state";
-import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent } from "./errors";
+import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent, type ArmError } from "./errors";
 import { finishOperation, operationUrl, startOperation } from "./operations";
 import { findResourceGroup } from "./resourceGroups";
+import { canonicalJson, groupBodyFromProfile, profileById } from "./containerGroupProfiles";
+import { poolById, takeReadyInstance } from "./standbyPools";
 import { countRate, quotaExceeded, rateExceeded, usageList } from "./quotas";
 import { hasApiVersion, sendArmError } from "./respond";
-import { validateContainerGroupPut } from "./validation";
+import { hasStandbyFields, isClaimShaped, isConfigMapOnly, validateContainerGroupPut } from "./validation";
 import { CONTAINER_GROUP_REGIONS, offersContainerGroups, regionName } from "./providers";
 
 const groupsPath = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerInstance/containerGroups";
@@ -31,9 +33,11 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       sendArmError(res, unreadableRequestContent());
       return;
     }
-    const wire = body as Record<string, unknown>;
+    let wire = body as Record<string, unknown>;
+    const apiVersion = queryString(req, "api-version") ?? "";
+    const current = state.containerGroups.get(state.groupKey(target.resourceGroup, target.name));
     if (state.behaviour.strict) {
-      const invalid = validateContainerGroupPut(target.name, wire);
+      const invalid = validateContainerGroupPut(target.name, wire, apiVersion, current !== undefined && current.deletion === undefined);
       if (invalid !== undefined) {
         sendArmError(res, invalid);
         return;
@@ -75,6 +79,17 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       });
       return;
     }
+    if (existing !== undefined && hasStandbyFields(apiVersion)) {
+      const merged = configMapOnlyUpdate(existing.body, wire);
+      if (merged !== undefined) {
+        if ("error" in merged) {
+          sendArmError(res, merged.error);
+          return;
+        }
+        updateConfigMapsInPlace(ctx, existing, merged.body, res);
+        return;
+      }
+    }
     const subscription = param(req, "subscriptionId");
     if (existing === undefined) {
       // Only a PUT that makes a new group is a create (an update is not counted).
@@ -84,6 +99,20 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
         sendArmError(res, throttled.error);
         return;
       }
+    }
+    if (existing === undefined && hasStandbyFields(apiVersion) && isClaimShaped(wire)) {
+      const claim = claimFromPool(ctx, wire, target, location);
+      if ("error" in claim) {
+        sendArmError(res, claim.error);
+        return;
+      }
+      if ("instance" in claim) {
+        countRate(state, subscription, "creates");
+        handOut(ctx, claim.instance, wire, target, res);
+        return;
+      }
+      // Net new creation from the profile (Learn: "Azure Container Instances will default back to net new container group creation").
+      wire = claim.fresh;
     }
     const overQuota = quotaExceeded(state, location, { ...wire, location }, existing);
     if (overQuota !== undefined) {
@@ -123,6 +152,26 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     });
     res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
     res.status(existing === undefined ? 201 : 200).json(groupView(record, "created"));
+  });
+
+  // ContainerGroups_Update: "The container group resource with just the tags to be updated";
+  // synchronous, 200 with the group. Members other than tags are ignored [guess].
+  router.patch(groupPath, (req, res) => {
+    const record = findGroup(ctx, req, res);
+    if (record === undefined) return;
+    const body = jsonBody(req);
+    const tags = (body as { tags?: unknown } | null | undefined)?.tags;
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      sendArmError(res, unreadableRequestContent());
+      return;
+    }
+    if (tags !== undefined && (tags === null || typeof tags !== "object" || Array.isArray(tags) || Object.values(tags).some((v) => typeof v !== "string"))) {
+      // [guess] message.
+      sendArmError(res, { status: 400, code: "InvalidRequestContent", message: "The request content was invalid and could not be deserialized: 'tags must be an object of strings'." });
+      return;
+    }
+    if (tags !== undefined) record.body = { ...record.body, tags: structuredClone(tags) };
+    res.json(groupView(record, "full"));
   });
 
   router.get(groupPath, (req, res) => {
@@ -239,6 +288,156 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
   return router;
 }
 
+/**
+ * A claim (a PUT of a new group naming a profile, and usually a standby pool, whose containers
+ * carry only config maps): a Running instance of the pool, or the body of a fresh group made
+ * from the profile's revision with the claim's config maps, or the error of a claim that cannot
+ * be served.
+ */
+function claimFromPool(
+  ctx: EmulatorContext,
+  wire: Record<string, unknown>,
+  target: Target,
+  location: string,
+): { error: ArmError } | { instance: ContainerGroupRecord } | { fresh: Record<string, unknown> } {
+  const properties = wire.properties as {
+    containerGroupProfile?: { id?: string; revision?: number };
+    standbyPoolProfile?: { id?: string; failContainerGroupCreateOnReuseFailure?: boolean };
+    containers?: { name?: string; properties?: Record<string, unknown> }[];
+  };
+  const profileReference = properties.containerGroupProfile ?? {};
+  const profile = profileById(ctx.state, profileReference.id ?? "");
+  if (profile === undefined) {
+    // [guess] status and code: ARM's for a referenced resource that does not exist.
+    return { error: { status: 404, code: "ResourceNotFound", message: `The container group profile '${profileReference.id ?? ""}' could not be found.` } };
+  }
+  const revision = profileReference.revision ?? profile.revision;
+  const fresh = groupBodyFromProfile(profile, revision);
+  if (fresh === undefined) {
+    // [guess] code and message.
+    return { error: { status: 404, code: "ResourceNotFound", message: `The revision '${revision}' of container group profile '${profile.name}' could not be found.` } };
+  }
+  if (profile.location !== location) {
+    // [guess] code and message: a claim is made in its profile's (and pool's) region.
+    return { error: { status: 400, code: "BadRequest", message: `The location '${location}' of container group '${target.name}' differs from the location '${profile.location}' of its container group profile.` } };
+  }
+  const merged = configMapOnlyUpdate(fresh, wire);
+  if (merged !== undefined && "error" in merged) return merged;
+  const poolReference = properties.standbyPoolProfile;
+  if (poolReference !== undefined) {
+    const pool = poolById(ctx, poolReference.id ?? "");
+    const instance = pool === undefined ? undefined : takeReadyInstance(ctx, pool, profileReference.id ?? "", profileReference.revision);
+    if (instance !== undefined) return { instance };
+    if (poolReference.failContainerGroupCreateOnReuseFailure === true) {
+      // [guess] status, code and message: the spec says only that ACI then fails the create.
+      return {
+        error: {
+          status: 409,
+          code: "StandbyPoolReuseFailed",
+          message: `No container group of standby pool '${poolReference.id ?? ""}' could be reused for container group '${target.name}', and failContainerGroupCreateOnReuseFailure is true.`,
+        },
+      };
+    }
+  }
+  const body = merged?.body ?? fresh;
+  const freshProperties = body.properties as Record<string, unknown>;
+  if (poolReference !== undefined) freshProperties.standbyPoolProfile = structuredClone(poolReference);
+  const subnetIds = (wire.properties as { subnetIds?: unknown }).subnetIds;
+  if (subnetIds !== undefined) freshProperties.subnetIds = structuredClone(subnetIds);
+  // The claim's identity (Learn's request sample carries one) is kept; its tags are not (README, Guesses).
+  return { fresh: { ...body, location, ...(wire.identity === undefined ? {} : { identity: structuredClone(wire.identity) }) } };
+}
+
+/**
+ * Makes a pool's Running instance the claimed group: the same containers (their processes keep
+ * running), under the PUT's name, with the claim's config maps written after claimMs. Answers as a
+ * create: 201 with Azure-AsyncOperation, `isCreatedFromStandbyPool: true`. The claim's tags are
+ * ignored (README, Guesses); a tags-only PATCH sets them.
+ */
+function handOut(ctx: EmulatorContext, instance: ContainerGroupRecord, wire: Record<string, unknown>, target: Target, res: Response): void {
+  const merged = configMapOnlyUpdate(instance.body, wire);
+  const body = merged !== undefined && !("error" in merged) ? merged.body : instance.body;
+  const properties = body.properties as Record<string, unknown>;
+  properties.standbyPoolProfile = structuredClone((wire.properties as Record<string, unknown>).standbyPoolProfile);
+  if (wire.identity !== undefined) body.identity = structuredClone(wire.identity);
+  delete body.tags;
+  instance.name = target.name;
+  instance.resourceGroup = target.resourceGroupName;
+  instance.body = body;
+  instance.createdFromStandbyPool = true;
+  ctx.state.containerGroups.set(ctx.state.groupKey(target.resourceGroup, target.name), instance);
+  const operation = startOperation(ctx, instance.location, groupId(instance));
+  const generation = instance.generation;
+  void sleep(ctx.state.delays.claimMs, undefined, { ref: false }).then(() => {
+    if (!ctx.state.isStored(instance) || instance.generation !== generation) return;
+    ctx.runtime.updateConfigMaps(instance);
+    addEvent(instance.events, "Claimed", "Container group handed out by a standby pool", "Normal");
+    finishOperation(operation);
+  });
+  res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+  res.status(201).json(groupView(instance, "created"));
+}
+
+/**
+ * When a PUT on an existing group changes nothing but config maps, the stored body with the new
+ * config maps; undefined when it is an ordinary update (which restarts the containers). A
+ * config-map-only body (containers carrying only `configMap`, with or without the profile and
+ * pool references) sets the config maps of the containers it names; a full body qualifies when
+ * it equals the stored one but for config maps.
+ */
+function configMapOnlyUpdate(stored: Record<string, unknown>, wire: Record<string, unknown>): { body: Record<string, unknown> } | { error: ArmError } | undefined {
+  const body = structuredClone(stored);
+  const storedContainers = ((body.properties as Record<string, unknown>).containers ?? []) as { name: string; properties: Record<string, unknown> }[];
+  const wireContainers = ((wire.properties as Record<string, unknown> | undefined)?.containers ?? []) as { name?: string; properties?: Record<string, unknown> }[];
+  if (isConfigMapOnly(wire) || isClaimShaped(wire)) {
+    for (const container of wireContainers) {
+      const target = storedContainers.find((c) => c.name === container.name);
+      if (target === undefined) {
+        // [guess] code and message: a config map for a container the group does not have.
+        return { error: { status: 400, code: "BadRequest", message: `The container '${String(container.name)}' does not exist in the container group.` } };
+      }
+      const configMap = container.properties?.configMap;
+      if (configMap === undefined) delete target.properties.configMap;
+      else target.properties.configMap = structuredClone(configMap);
+    }
+    return { body };
+  }
+  const withoutConfigMaps = (value: Record<string, unknown>): string => {
+    const copy = structuredClone(value);
+    delete copy.location;
+    for (const c of ((copy.properties as Record<string, unknown> | undefined)?.containers ?? []) as { properties?: Record<string, unknown> }[]) delete c.properties?.configMap;
+    return canonicalJson(copy);
+  };
+  if (withoutConfigMaps(stored) !== withoutConfigMaps(wire)) return undefined;
+  return { body: { ...structuredClone(wire), location: stored.location } };
+}
+
+/**
+ * A config-map-only update: the containers keep running; after the propagation delay the files
+ * change in place and the operation ends. Answers 200 with Azure-AsyncOperation, as any update.
+ * A container that runs without its config map folder (none at its start) is restarted instead.
+ */
+function updateConfigMapsInPlace(ctx: EmulatorContext, record: ContainerGroupRecord, body: Record<string, unknown>, res: Response): void {
+  record.body = body;
+  const operation = startOperation(ctx, record.location, groupId(record));
+  const generation = record.generation;
+  void sleep(ctx.state.delays.configMapMs, undefined, { ref: false }).then(async () => {
+    if (!ctx.state.isStored(record) || record.generation !== generation || record.deletion !== undefined) {
+      finishOperation(operation, { code: "OperationCanceled", message: `The container group '${record.name}' changed while its config maps were being updated.` });
+      return;
+    }
+    if (ctx.runtime.updateConfigMaps(record) || record.state !== "Running") {
+      finishOperation(operation);
+      return;
+    }
+    // [emulator limit] a container that started without a config map has no folder to update.
+    const failure = await restart(ctx, record);
+    finishOperation(operation, failure);
+  });
+  res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+  res.status(200).json(groupView(record, "created"));
+}
+
 interface Target {
   name: string;
   /** Lower case, for keys. */
@@ -315,6 +514,9 @@ export function groupView(record: ContainerGroupRecord, form: "created" | "full"
   for (const credential of (properties.imageRegistryCredentials ?? []) as Record<string, unknown>[]) delete credential.password;
   properties.provisioningState = record.provisioningState;
   properties.sku ??= "Standard";
+  if (properties.standbyPoolProfile !== undefined || properties.containerGroupProfile !== undefined) {
+    properties.isCreatedFromStandbyPool = record.createdFromStandbyPool === true;
+  }
   if (form !== "list") {
     properties.instanceView = { events: form === "created" ? [] : record.events, state: record.state };
   }

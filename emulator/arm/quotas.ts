@@ -58,7 +58,9 @@ export function demandOf(body: Record<string, unknown>): Partial<Record<UsageNam
 /** What the region's stored groups use (a group being deleted counts until it is gone). */
 export function usageOf(state: EmulatorState, location: string, except?: ContainerGroupRecord): Record<UsageName, number> {
   const usage = Object.fromEntries(usageNames.map((name) => [name, 0])) as Record<UsageName, number>;
-  for (const group of state.containerGroups.values()) {
+  // A standby pool's instances take quota too (Learn, standby pool FAQ: insufficient quota makes
+  // the pool's creates fail).
+  for (const group of [...state.containerGroups.values(), ...state.standbyInstances]) {
     if (group.location !== location || group === except) continue;
     for (const [name, amount] of Object.entries(demandOf(group.body)) as [UsageName, number][]) usage[name] += amount;
   }

@@ -32,7 +32,7 @@ export type { ArmError } from "./errors";
  * JSON (undefined when the request had no body or it was not JSON). Returns the error ARM would
  * answer with, or undefined when the body would be accepted.
  */
-export function validateContainerGroupPut(name: string, body: unknown): ArmError | undefined {
+export function validateContainerGroupPut(name: string, body: unknown, apiVersion = "2023-05-01", existing = false, kind: "group" | "profile" = "group"): ArmError | undefined {
   if (!isRecord(body)) {
     if (body === undefined || body === null) return unreadableRequestContent();
     return invalidRequestContent(
@@ -45,10 +45,18 @@ export function validateContainerGroupPut(name: string, body: unknown): ArmError
   const location = cleaned.location;
   if (location === undefined || (typeof location === "string" && location.trim() === "")) return locationRequired();
 
-  const schemaError = checkSchema(name, cleaned);
+  const standby = hasStandbyFields(apiVersion);
+  const claim = standby && (isClaimShaped(cleaned) || (existing && isConfigMapOnly(cleaned)));
+  const schemaError = checkSchema(name, cleaned, claim ? "claim" : standby ? "standby" : "base");
   if (schemaError !== undefined) return schemaError;
+  if (standby) {
+    const keyError = checkConfigMapKeys(name, cleaned);
+    if (keyError !== undefined) return keyError;
+  }
+  // A claim's containers come from the profile: only the claim rules apply (checkClaim).
+  if (claim) return checkClaim(cleaned);
   // The schema has vouched for the shape from here on.
-  return checkSemantics(name, cleaned as unknown as WireGroup);
+  return checkSemantics(name, cleaned as unknown as WireGroup, kind);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,10 +83,127 @@ const wireTypeNames: Record<string, string> = {
   ResourceLimits: "ComputeResources",
 };
 
-let compiled: ValidateFunction | undefined;
+/**
+ * Which schema a body is checked against: "base" = the 2023-05-01 swagger as it is; "standby" =
+ * the same with what api-version 2024-05-01-preview added and 2025-09-01 keeps (config maps,
+ * `containerGroupProfile`, `standbyPoolProfile`, read-only `isCreatedFromStandbyPool`); "claim" =
+ * "standby" without the members the 2025-09-01 swagger no longer requires (a claim's containers
+ * carry only a config map, its group no osType).
+ */
+export type SchemaFlavour = "base" | "standby" | "claim";
 
-function schemaValidator(): ValidateFunction {
-  if (compiled !== undefined) return compiled;
+const compiled = new Map<SchemaFlavour, ValidateFunction>();
+
+/** Whether an api-version knows the standby fields and config maps (2024-05-01-preview and later). */
+export function hasStandbyFields(apiVersion: string): boolean {
+  return apiVersion.slice(0, 10) >= "2024-05-01";
+}
+
+/** A claim: a PUT that names a standby pool or a profile and whose containers name nothing else than their config map. */
+export function isClaimShaped(body: Record<string, unknown>): boolean {
+  const properties = body.properties;
+  if (!isRecord(properties)) return false;
+  return properties.standbyPoolProfile !== undefined || properties.containerGroupProfile !== undefined;
+}
+
+/** Every container of the body carries a config map and nothing else (a config-map-only update). */
+export function isConfigMapOnly(body: Record<string, unknown>): boolean {
+  const properties = body.properties;
+  if (!isRecord(properties) || !Array.isArray(properties.containers) || properties.containers.length === 0) return false;
+  return properties.containers.every((c: unknown) => isRecord(c) && isRecord(c.properties) && Object.keys(c.properties).every((k) => k === "configMap"));
+}
+
+/**
+ * Config map keys become file names (/mnt/configmap/<container>/<key>). [guess] rule (Kubernetes'
+ * for configMap keys: letters, digits, '-', '_', '.', at most 253, not '.' or '..'), code and
+ * message; the swagger sets no limit.
+ */
+function checkConfigMapKeys(groupName: string, body: Record<string, unknown>): ArmError | undefined {
+  const containers = (body.properties as { containers?: unknown[] } | undefined)?.containers ?? [];
+  for (const [index, container] of containers.entries()) {
+    if (!isRecord(container) || !isRecord(container.properties) || !isRecord(container.properties.configMap)) continue;
+    const pairs = container.properties.configMap.keyValuePairs;
+    if (!isRecord(pairs)) continue;
+    for (const key of Object.keys(pairs)) {
+      if (secretFileName.test(key) && key !== "." && key !== "..") continue;
+      return badRequest(
+        "InvalidConfigMapKey",
+        `The config map key '${key}' in container '${String(container.name)}' of container group '${groupName}' is invalid. ` +
+          "It must consist of alphanumeric characters, '-', '_' or '.', and be no more than 253 characters.",
+        `properties.containers[${index}].properties.configMap.keyValuePairs`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Members of a claim's (or config-map-only update's) `properties` besides its containers. */
+const claimGroupMembers = new Set(["containers", "standbyPoolProfile", "containerGroupProfile", "subnetIds", "isCreatedFromStandbyPool", "provisioningState", "instanceView"]);
+
+/**
+ * A claim (or a config-map-only update) may carry config maps and nothing else of the group:
+ * "ContainerGroup properties other than config map are not allowed" (Azure/azure-cli#30898, where
+ * `ports` caused it). [guess] that the same answer covers the group's own members (osType,
+ * restartPolicy, volumes, ...) and a container's `name` missing; subnetIds pass (the CLI's fix,
+ * Azure/azure-cli#31824, sends them and succeeds).
+ */
+function checkClaim(body: Record<string, unknown>): ArmError | undefined {
+  const properties = body.properties as Record<string, unknown>;
+  const notAllowed = badRequest("BadRequest", "ContainerGroup properties other than config map are not allowed");
+  if (Object.keys(properties).some((key) => !claimGroupMembers.has(key))) return notAllowed;
+  const containers = properties.containers;
+  if (!Array.isArray(containers)) return notAllowed;
+  for (const container of containers) {
+    if (!isRecord(container) || !isRecord(container.properties)) return notAllowed;
+    if (Object.keys(container.properties).some((key) => key !== "configMap" && key !== "instanceView")) return notAllowed;
+  }
+  if (properties.standbyPoolProfile !== undefined && properties.containerGroupProfile === undefined) {
+    // [guess] rule, code and message: every public claim names the profile (spec example, Learn).
+    return badRequest("BadRequest", "The containerGroupProfile is required when standbyPoolProfile is specified.", "properties.containerGroupProfile");
+  }
+  return undefined;
+}
+
+/**
+ * The definitions the 2025-09-01 swagger (CI-2025-09-01, see emulator/README.md) adds over
+ * 2023-05-01 for config maps and standby pools, restated here (the swagger file itself is not
+ * copied).
+ */
+function withStandbyDefinitions(definitions: Record<string, Schema>, claim: boolean): Record<string, Schema> {
+  const result = structuredClone(definitions);
+  result.ConfigMap = {
+    type: "object",
+    description: "The container config map.",
+    properties: { keyValuePairs: { type: "object", additionalProperties: { type: "string" } } },
+  };
+  result.ContainerGroupProfileReferenceDefinition = {
+    type: "object",
+    properties: { id: { type: "string" }, revision: { type: "integer", format: "int32" } },
+  };
+  result.StandbyPoolProfileDefinition = {
+    type: "object",
+    properties: { id: { type: "string" }, failContainerGroupCreateOnReuseFailure: { type: "boolean" } },
+  };
+  const containerProperties = result.ContainerProperties as { properties: Record<string, unknown>; required?: string[] };
+  containerProperties.properties.configMap = { $ref: "#/definitions/ConfigMap" };
+  const groupProperties = result.ContainerGroupProperties as { properties: { properties: Record<string, unknown> & { properties?: Record<string, unknown>; required?: string[] } } };
+  const inner = groupProperties.properties.properties;
+  if (isRecord(inner.properties)) {
+    inner.properties.containerGroupProfile = { $ref: "#/definitions/ContainerGroupProfileReferenceDefinition" };
+    inner.properties.standbyPoolProfile = { $ref: "#/definitions/StandbyPoolProfileDefinition" };
+    inner.properties.isCreatedFromStandbyPool = { type: "boolean", readOnly: true };
+  }
+  if (claim) {
+    // 2025-09-01: ContainerProperties requires nothing; the group's properties require only containers.
+    delete containerProperties.required;
+    if (Array.isArray(inner.required)) inner.required = inner.required.filter((r) => r === "containers");
+  }
+  return result;
+}
+
+function schemaValidator(flavour: SchemaFlavour = "base"): ValidateFunction {
+  const cached = compiled.get(flavour);
+  if (cached !== undefined) return cached;
   const ajv = new Ajv({
     strict: false,
     allErrors: true,
@@ -89,10 +214,10 @@ function schemaValidator(): ValidateFunction {
       "date-time": true,
     },
   });
-  ajv.addSchema({ $id: specId, definitions: wireDefinitions() });
+  ajv.addSchema({ $id: specId, definitions: wireDefinitions(flavour) });
   const validate = ajv.getSchema(`${specId}#/definitions/ContainerGroup`);
   if (validate === undefined) throw new Error("the swagger has no ContainerGroup definition");
-  compiled = validate;
+  compiled.set(flavour, validate);
   return validate;
 }
 
@@ -105,13 +230,14 @@ function schemaValidator(): ValidateFunction {
  *   ARM ignores them on PUT;
  * - each object schema remembers the type name ACI would print for it (`x-wire-type`).
  */
-function wireDefinitions(): Record<string, Schema> {
+function wireDefinitions(flavour: SchemaFlavour): Record<string, Schema> {
   const source: unknown = swagger;
   if (!isRecord(source) || !isRecord(source.definitions)) throw new Error("the swagger has no definitions");
-  const definitions: Record<string, Schema> = {};
+  let definitions: Record<string, Schema> = {};
   for (const [key, value] of Object.entries(source.definitions)) {
     if (isRecord(value)) definitions[key] = value;
   }
+  if (flavour !== "base") definitions = withStandbyDefinitions(definitions, flavour === "claim");
   const result: Record<string, Schema> = {};
   for (const [key, definition] of Object.entries(definitions)) result[key] = adjustSchema(definition, key, definitions);
   return result;
@@ -167,8 +293,8 @@ interface Finding {
   error: ArmError;
 }
 
-function checkSchema(groupName: string, body: Record<string, unknown>): ArmError | undefined {
-  const validate = schemaValidator();
+function checkSchema(groupName: string, body: Record<string, unknown>, flavour: SchemaFlavour): ArmError | undefined {
+  const validate = schemaValidator(flavour);
   if (validate(body)) return undefined;
   const spans = measure(body);
   const findings: Finding[] = [];
@@ -502,7 +628,7 @@ const registryServer = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 const standardMaxCpu = 4;
 const standardMaxMemoryInGB = 16;
 
-function checkSemantics(groupName: string, group: WireGroup): ArmError | undefined {
+function checkSemantics(groupName: string, group: WireGroup, kind: "group" | "profile" = "group"): ArmError | undefined {
   const checks: (() => ArmError | undefined)[] = [
     () => checkContainersPresent(groupName, group),
     () => checkContainerNames(groupName, group),
@@ -517,7 +643,7 @@ function checkSemantics(groupName: string, group: WireGroup): ArmError | undefin
     () => checkWindowsVolumes(group),
     // Real ACI reported an invalid container name for a group whose own name was just as
     // invalid, so the group name is checked after the containers.
-    () => checkGroupName(groupName),
+    () => (kind === "group" ? checkGroupName(groupName) : undefined),
     // Placement comes last: it is the allocation step.
     () => checkCapacity(group),
   ];

@@ -25,6 +25,14 @@ export function controlRoutes(ctx: EmulatorContext): Router {
     res.json({
       containerGroups: [...state.containerGroups.values()].map((g) => ({ ...groupView(g, "full"), resourceGroup: g.resourceGroup })),
       operations: [...state.operations.values()],
+      containerGroupProfiles: [...state.containerGroupProfiles.values()].map((p) => ({ name: p.name, resourceGroup: p.resourceGroup, revision: p.revision })),
+      standbyPools: [...state.standbyPools.values()].map((p) => ({
+        name: p.name,
+        resourceGroup: p.resourceGroup,
+        revision: p.revision,
+        instances: [...p.instances].map((i) => ({ name: i.name, provisioningState: i.provisioningState, state: i.state })),
+        draining: p.draining.size,
+      })),
       pools: [...state.pools.values()],
       agents: [...state.agents.values()].map((a) => ({
         id: a.id,

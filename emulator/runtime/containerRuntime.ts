@@ -4,7 +4,7 @@
 // A container with volume mounts runs in a mount namespace of its own, where its secret and
 // emptyDir volumes are bind-mounted at their mount paths (see mountedCommand).
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inaccessibleImage } from "../arm/errors";
@@ -41,6 +41,12 @@ interface ContainerSpec {
   command?: string[];
   environmentVariables?: { name: string; value?: string; secureValue?: string }[];
   volumeMounts?: VolumeMountSpec[];
+  configMap?: { keyValuePairs?: Record<string, string> };
+}
+
+/** Where ACI mounts a Linux container's config map (Learn, "Config maps": /mnt/configmap/<containername>/<key>). */
+export function configMapPath(containerName: string): string {
+  return `/mnt/configmap/${containerName}`;
 }
 
 interface VolumeSpec {
@@ -60,6 +66,8 @@ interface Mount {
 
 export class ContainerRuntime {
   private readonly running = new Map<string, RunningContainer>();
+  /** Containers (by keyOf) whose process runs with their config map folder mounted. */
+  private readonly mountedConfigMaps = new Set<string>();
   /** Each stored group (each PUT makes a new record) gets a folder of its own. */
   private readonly folders = new WeakMap<ContainerGroupRecord, string>();
   private nextFolder = 1;
@@ -95,9 +103,48 @@ export class ContainerRuntime {
       addEvent(container.events, "Pulled", `Successfully pulled image "${spec.image}"`, "Normal");
     }
     this.prepareVolumes(group);
+    this.writeConfigMaps(group);
     for (const spec of containerSpecs(group)) this.launch(group, spec);
     group.state = "Running";
     return undefined;
+  }
+
+  /**
+   * Writes the group's config maps into the folders its containers have bind-mounted at
+   * /mnt/configmap/<container>: the running containers see the new files without a restart.
+   * Returns false when a container runs without that mount (it had no config map and the group
+   * was not made from a profile when it started): only a restart gives it the folder.
+   */
+  updateConfigMaps(group: ContainerGroupRecord): boolean {
+    this.writeConfigMaps(group);
+    return containerSpecs(group).every((spec) => spec.configMap === undefined || this.mountedConfigMaps.has(this.keyOf(group, spec.name)));
+  }
+
+  /**
+   * One folder per container holding a file per key, written anew: each file is written beside
+   * the folder and renamed into it, so a reader sees the old or the new content, never a part;
+   * keys no longer in the config map are removed. [guess] modes: files 0644 in a folder of 0755
+   * (Kubernetes' defaults for a configMap volume; ACI's are not published).
+   */
+  private writeConfigMaps(group: ContainerGroupRecord): void {
+    const root = join(this.folderOf(group), "configmap");
+    const staging = join(this.folderOf(group), "configmap-staging");
+    for (const spec of containerSpecs(group)) {
+      const folder = join(root, spec.name);
+      mkdirSync(folder, { recursive: true, mode: 0o755 });
+      mkdirSync(staging, { recursive: true, mode: 0o700 });
+      const pairs = spec.configMap?.keyValuePairs ?? {};
+      for (const [key, value] of Object.entries(pairs)) {
+        if (!isPlainFileName(key)) continue;
+        const temporary = join(staging, `${spec.name}-${key}`);
+        writeFileSync(temporary, value, { mode: 0o644 });
+        chmodSync(temporary, 0o644);
+        renameSync(temporary, join(folder, key));
+      }
+      for (const existing of readdirSync(folder)) {
+        if (!(existing in pairs)) rmSync(join(folder, existing), { force: true, recursive: true });
+      }
+    }
   }
 
   /** Stops every container of the group (the group's state becomes Stopped). */
@@ -163,6 +210,8 @@ export class ContainerRuntime {
     env.AZP_HOME = azpHome;
 
     const mounts = this.mountsOf(group, spec, container);
+    if (mounts.some((m) => m.target === configMapPath(spec.name))) this.mountedConfigMaps.add(this.keyOf(group, spec.name));
+    else this.mountedConfigMaps.delete(this.keyOf(group, spec.name));
     const [program, ...programArgs] = mounts.length === 0 ? [file, ...args] : mountedCommand(mounts, [file, ...args]);
     if (program === undefined) throw new Error("empty command");
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
@@ -272,6 +321,19 @@ export class ContainerRuntime {
         // ACI: "Once deployed with secrets in a container group, a secret volume is read-only."
         readOnly: volume.secret !== undefined || volumeMount.readOnly === true,
       });
+    }
+    // A container with a config map, and every container of a group made from a profile (a
+    // standby pool's instance, whose claim brings the config map later), gets its config map
+    // folder, read-only [guess, as Kubernetes mounts configMap volumes], updated in place.
+    const fromProfile = (group.body.properties as { containerGroupProfile?: unknown } | undefined)?.containerGroupProfile !== undefined;
+    if (spec.configMap !== undefined || fromProfile) {
+      const target = configMapPath(spec.name);
+      try {
+        mkdirSync(target, { recursive: true });
+      } catch {
+        // The mount then fails in the container, which says so in its log and exits 1.
+      }
+      mounts.push({ source: join(this.folderOf(group), "configmap", spec.name), target, readOnly: true });
     }
     return mounts;
   }
