@@ -4,13 +4,13 @@
 // `npm test`. The emulated agent is Node: the machine's node is mounted read-only.
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
-import { agentPackage, writeIdentity } from "../agent/identity";
-import { assertHuntFoundNothing, assertHuntFoundOnlyItsOwn, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
-import { control, devops, eventually, poolId, useEmulator, type EmulatorInfo } from "../helpers/emulator";
+import { agentPackage, registerAgent, writeIdentity } from "../agent/identity";
+import { assertHuntFoundNothing, assertHuntFoundOnlyItsOwn, encodingsOf, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
+import { control, devops, eventually, poolId, requestLog, useEmulator, type AgentJson, type EmulatorInfo } from "../helpers/emulator";
 
 const repositoryRoot = resolve(__dirname, "..", "..");
 const startScript = readFileSync(join(repositoryRoot, "agent", "start.sh"), "utf8");
@@ -21,6 +21,9 @@ const prebuiltImage = "localhost/aci-agents-test/azp-agent:emulated";
 const caInImage = "/usr/local/share/ca-certificates/aci-emulator.crt";
 /** Where AciAgentStart mounts the agent's files (an ACI secret volume, read-only). */
 const identityMount = "/mnt/aci-agent-identity";
+/** The container's name in a standby profile, and where ACI mounts its config map. */
+const standbyContainer = "azp-agent";
+const configMapMount = `/mnt/configmap/${standbyContainer}`;
 /** `podman stop -t`: SIGTERM, then SIGKILL after this many seconds. */
 const stopGraceSeconds = 30;
 
@@ -258,6 +261,129 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
       assert.match(log, new RegExp(`phase=identity elapsed=\\d+s dir=${identityMount} agent_id=${identities[index]?.agent.id ?? -1}\\b`));
       assert.doesNotMatch(log, /phase=configure|Successfully added the agent|Settings Saved/, "config.sh ran");
       assert.match(log, /Received SIGTERM: shutting down/);
+    }
+  });
+
+  it("standby: run as a standby pool runs it, it prepares, prints its key once and waits unregistered; registered from outside and claimed through its read-only config map, it comes online; a job finds neither the PAT nor the startup script's canary", async function () {
+    const info = emulator().info;
+    assert.ok(scratch !== undefined);
+    const name = `aci-ct-standby-${process.pid}`;
+    const runId = "306";
+    const found = await agentPackage(info);
+    // The config map's folder on the host, empty until the claim, mounted read-only as ACI mounts it.
+    const configMapDir = join(scratch, `configmap-${name}`);
+    mkdirSync(configMapDir, { mode: 0o755 });
+    const canary = `standby-canary-${process.pid}-${Date.now()}`;
+    containers.push(name);
+    await run("podman", ["rm", "-f", "-t", "0", name]);
+    const started = Date.now();
+    // The profile's container: the bootstrap command, nothing of any run, the startup script a secure value.
+    await checked(
+      "podman",
+      [
+        "run", "-d", "--name", name, "--hostname", name, "--network", "host",
+        "-v", `${configMapDir}:${configMapMount}:ro`,
+        "-e", "AZP_STANDBY=true", "-e", `AZP_CONTAINER_NAME=${standbyContainer}`,
+        "-e", `AZP_AGENT_PACKAGE_URL=${found.downloadUrl}`, "-e", `AZP_AGENT_PACKAGE_SHA256=${found.hashValue}`,
+        "-e", "AZP_WORK=_work", "-e", "AZP_STARTUP_SCRIPT",
+        "-e", `NODE_EXTRA_CA_CERTS=${caInImage}`,
+        "-v", `${process.execPath}:/usr/local/bin/node:ro`,
+        trustingImage, ...bootstrapCommand(startScript),
+      ],
+      { AZP_STARTUP_SCRIPT: `CANARY='${canary}'; echo "standby startup script ran"` },
+    );
+
+    // Prepared and waiting: one key line, then nothing asks Azure DevOps for anything of a run.
+    const waiting = await eventually("the standby container to wait for its claim", async () => {
+      const log = await logs(name);
+      return /phase=claim-wait /.test(log) ? log : undefined;
+    }, 300_000).catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
+    report.push(`standby: container start to waiting for the claim ${seconds(started)}`);
+    assert.match(waiting, /phase=setup elapsed=\d+s mode=standby container=azp-agent configmap=\/mnt\/configmap\/azp-agent /);
+    assert.match(waiting, /phase=dependencies elapsed=\d+s result=installed packages='[^']*openssl/);
+    assert.match(waiting, /phase=extract elapsed=\d+s file=vsts-agent-linux-x64-[\d.]+\.tar\.gz sha256=verified/);
+    assert.match(waiting, /standby startup script ran/);
+    const keyLines = [...waiting.matchAll(/^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/gm)];
+    assert.equal(keyLines.length, 1, waiting);
+    const publicKey = { exponent: keyLines[0]?.[1] ?? "", modulus: keyLines[0]?.[2] ?? "" };
+    assert.equal(publicKey.exponent, "AQAB");
+    assert.equal(Buffer.from(publicKey.modulus, "base64").length, 256, "not a 2048-bit modulus");
+    await new Promise((done) => setTimeout(done, 5000));
+    const requests = async (): Promise<string[]> => (await requestLog(info)).map((entry) => `${entry.method} ${entry.url.split("?")[0] ?? ""}`);
+    const ofARun = (request: string): boolean => /^POST .*\/agents$|\/sessions/.test(request);
+    const beforeClaim = await requests();
+    assert.deepEqual(beforeClaim.filter(ofARun), [], `a standby container registered or opened a session before its claim:\n${beforeClaim.join("\n")}`);
+    assert.equal(await agentStatus(info, name), undefined, "an agent of that name exists before the claim");
+    assert.equal([...(await logs(name)).matchAll(/^aci-agent-public-key /gm)].length, 1, "the key line was printed again");
+
+    // The claim: the agent registered with the printed key, then the config map in one update.
+    const claimed = Date.now();
+    const { agent, registered } = await registerAgent(info, name, publicKey);
+    const values: Record<string, string> = {
+      agentId: String(registered.agentId),
+      agentName: registered.agentName,
+      poolId: String(registered.poolId),
+      poolName: registered.poolName,
+      serverUrl: registered.serverUrl,
+      clientId: registered.clientId,
+      authorizationUrl: registered.authorizationUrl,
+      oauthEndpointUrl: registered.oauthEndpointUrl,
+      ACI_RUN_ID: runId,
+      ACI_FLEET: `aci-ct-${runId}`,
+      once: "false",
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    };
+    const secrets = [info.pat, canary];
+    for (const [key, value] of Object.entries(values)) {
+      for (const [index, secret] of secrets.entries()) assert.ok(!value.includes(secret), `the config map key ${key} holds secret #${index}`);
+    }
+    // Each file written aside (same file system), then renamed in: no half-written value is ever seen.
+    const staging = mkdtempSync(join(scratch, "configmap-staging-"));
+    for (const [key, value] of Object.entries(values)) writeFileSync(join(staging, key), value, { mode: 0o644 });
+    for (const key of Object.keys(values)) renameSync(join(staging, key), join(configMapDir, key));
+    assert.deepEqual(readdirSync(configMapDir).sort(), Object.keys(values).sort());
+    await eventually(`${name} to come online`, async () => ((await agentStatus(info, name)) === "online" ? true : undefined), 120_000)
+      .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
+    report.push(`standby: registration + config map to agent online ${seconds(claimed)}`);
+    // The same filter sees the registration and the session now (it is not blind).
+    const afterClaim = (await requests()).filter(ofARun);
+    assert.ok(afterClaim.some((r) => r.startsWith("POST ") && r.endsWith("/agents")) && afterClaim.some((r) => r.includes("/sessions")), afterClaim.join("\n"));
+    const claimedLog = await logs(name);
+    assert.match(claimedLog, new RegExp(`phase=claim elapsed=\\d+s agent_id=${agent.id} agent=${name} pool_id=${registered.poolId} run_id=${runId} fleet=aci-ct-${runId} once=false `));
+    assert.doesNotMatch(claimedLog, /phase=configure|Successfully added the agent|Settings Saved/, "config.sh ran");
+
+    // The secret hunt: the PAT that registered it and the startup script's canary stay out of reach.
+    const huntStarted = Date.now();
+    const queued = await control(info, "POST", "/jobs", { pool: info.pool, demands: [`ACI_RUN_ID -equals ${runId}`], jobName: "secret hunt", script: secretHuntJob(secrets, name) });
+    assert.equal(queued.status, 201, queued.text);
+    const requestId = (queued.json as { requestId: number }).requestId;
+    const result = await eventually("the secret hunt to finish", async () => ((await control(info, "GET", `/jobs/${requestId}`)).json as { result?: string } | undefined)?.result, 120_000);
+    assert.equal(result, "succeeded", await logs(name));
+    const hunt = huntReport(await logs(name));
+    report.push(`standby: secret hunt ${seconds(huntStarted)}: ${hunt.processes.length} processes, ${hunt.filesRead} files`);
+    assert.equal(hunt.root, 1, "the hunt did not start from PID 1");
+    assertHuntFoundNothing(hunt, await logs(name), secrets, /start\.sh/);
+
+    // Nor in what the agent reports of its environment (its capabilities).
+    const res = await devops(info, "GET", `_apis/distributedtask/pools/${registered.poolId}/agents?agentName=${encodeURIComponent(name)}&includeCapabilities=true`);
+    const capabilities = (res.json as { value: AgentJson[] }).value[0]?.systemCapabilities ?? {};
+    assert.equal(capabilities.ACI_RUN_ID, runId, JSON.stringify(capabilities));
+    for (const [key, value] of Object.entries(capabilities)) {
+      for (const [index, secret] of secrets.entries()) {
+        for (const { name: encoding, text } of encodingsOf(secret)) assert.ok(!value.includes(text), `the capability ${key} holds secret #${index} (${encoding})`);
+      }
+    }
+
+    await checked("podman", ["stop", "-t", String(stopGraceSeconds), name]);
+    const exitCode = Number((await checked("podman", ["inspect", "-f", "{{.State.ExitCode}}", name])).trim());
+    const log = await logs(name);
+    report.push(`standby: start.sh phases: ${phaseTimes(log).join(", ")}`);
+    assert.equal(exitCode, 143, log);
+    assert.match(log, /phase=start elapsed=\d+s pid=1 uid=0 /);
+    assert.match(log, /Received SIGTERM: shutting down/);
+    assert.equal([...log.matchAll(/^aci-agent-public-key /gm)].length, 1, "the key line was printed again");
+    for (const [index, secret] of secrets.entries()) {
+      for (const { name: encoding, text } of encodingsOf(secret)) assert.ok(!log.includes(text), `the container log holds secret #${index} (${encoding})`);
     }
   });
 
