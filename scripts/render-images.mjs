@@ -1,5 +1,6 @@
 // Renders the listing's pictures with headless Chromium (Debian package `chromium`):
 //   images/flow.png     from images/flow.svg
+//   images/standby-flow.png from images/standby-flow.svg
 //   images/summary.png  the summary tab of a real run: the Markdown AciAgentStart and AciAgentStop
 //                       uploaded in `npm run demo` (dist/demo/*.md), rendered with marked
 //   dist/overview.png   overview.md as the Marketplace shows it, to look at (not packed)
@@ -47,9 +48,11 @@ function screenshot(html, output, width, height) {
 const document = (body, base = root) => `<!doctype html><html><head><meta charset="utf-8"><base href="${pathToFileURL(base).href}/"><style>${pageStyle}</style></head><body>${body}</body></html>`;
 
 try {
-  const svg = readFileSync(join(root, "images", "flow.svg"), "utf8");
-  const [, width, height] = /width="(\d+)" height="(\d+)"/.exec(svg) ?? [];
-  screenshot(`<!doctype html><html><body style="margin:0">${svg}</body></html>`, join(root, "images", "flow.png"), Number(width), Number(height));
+  for (const picture of ["flow", "standby-flow"]) {
+    const svg = readFileSync(join(root, "images", `${picture}.svg`), "utf8");
+    const [, width, height] = /width="(\d+)" height="(\d+)"/.exec(svg) ?? [];
+    screenshot(`<!doctype html><html><body style="margin:0">${svg}</body></html>`, join(root, "images", `${picture}.png`), Number(width), Number(height));
+  }
 
   const summaries = ["AciAgentStartV1", "AciAgentStopV1"].map((task) => join(root, "dist", "demo", `${task}.md`));
   const missing = summaries.filter((file) => !existsSync(file));
