@@ -6,6 +6,7 @@
 import { ContainerInstanceManagementClient } from "@azure/arm-containerinstance";
 import { createPipelineRequest, type HttpMethods } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
+import { systemClock } from "../core/clock";
 import { withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 import { ARM_REQUEST_DEADLINE_MS, AzureError, retryAfterMs, toAzureError } from "./aci";
@@ -99,10 +100,7 @@ export class SdkStandbyArm implements StandbyArmApi {
 
   private async pause(answer: Answer, options: RequestOptions): Promise<void> {
     const ms = Math.min(answer.retryAfterMs ?? this.pollMs, 30_000);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, ms);
-      options.signal?.addEventListener("abort", () => { clearTimeout(timer); reject(options.signal?.reason); }, { once: true });
-    });
+    await systemClock.sleep(ms, options.signal);
   }
 
   private url(resourceId: string, apiVersion: string): string {
@@ -111,7 +109,8 @@ export class SdkStandbyArm implements StandbyArmApi {
 
   private resourceOf(answer: Answer, what: string): ArmResource {
     if (answer.status >= 300) throw errorOf(answer, what);
-    return (answer.body ?? {}) as ArmResource;
+    const resource: ArmResource = answer.body ?? {};
+    return resource;
   }
 
   /** One request with aci.ts' deadline; a transport failure becomes an AzureError. */
