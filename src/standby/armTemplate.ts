@@ -7,11 +7,10 @@ import { POOL_API_VERSION, PROFILE_API_VERSION, poolBody, profileBody, type Prof
 
 const DEPLOYMENT_TEMPLATE_SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#";
 
-/** What the feed names, filled in by the deployment: see _apis/distributedtask/packages/agent?platform=linux-x64. */
-const PACKAGE_PARAMETERS: AgentPackages = {
-  glibc: { platform: "linux-x64", version: "", downloadUrl: "[parameters('agentPackageUrl')]", hashValue: "[parameters('agentPackageSha256')]", filename: undefined },
-  musl: undefined,
-};
+/** The feed's package, filled in by whoever deploys: a dry run reads no feed. */
+const PACKAGE_URL = "[parameters('agentPackageUrl')]";
+const PACKAGE_SHA256 = "[parameters('agentPackageSha256')]";
+const NO_PACKAGES: AgentPackages = { glibc: { platform: "linux-x64", version: "", downloadUrl: "", hashValue: "", filename: undefined }, musl: undefined };
 
 export interface StandbyTemplate {
   template: Record<string, unknown>;
@@ -22,7 +21,7 @@ export interface StandbyTemplate {
 export function standbyTemplateFor(config: StandbyConfig, bootstrapScript: string, description: string): StandbyTemplate {
   const location = config.location ?? "[resourceGroup().location]";
   // The user's text is made literal first; then the references the template means are put in.
-  const profile = literalStrings(profileBody(config, "", { glibc: { ...PACKAGE_PARAMETERS.glibc, downloadUrl: "", hashValue: "" }, musl: undefined }, bootstrapScript));
+  const profile = literalStrings(profileBody(config, "", NO_PACKAGES, bootstrapScript));
   const secure = new SecureParameters();
   const properties: ProfileBody["properties"] = {
     ...profile.properties,
@@ -31,8 +30,8 @@ export function standbyTemplateFor(config: StandbyConfig, bootstrapScript: strin
       properties: {
         ...container.properties,
         environmentVariables: container.properties.environmentVariables.map((variable) => {
-          if (variable.name === "AZP_AGENT_PACKAGE_URL") return { name: variable.name, value: PACKAGE_PARAMETERS.glibc.downloadUrl };
-          if (variable.name === "AZP_AGENT_PACKAGE_SHA256") return { name: variable.name, value: PACKAGE_PARAMETERS.glibc.hashValue };
+          if (variable.name === "AZP_AGENT_PACKAGE_URL") return { name: variable.name, value: PACKAGE_URL };
+          if (variable.name === "AZP_AGENT_PACKAGE_SHA256") return { name: variable.name, value: PACKAGE_SHA256 };
           if (variable.secureValue === undefined) return variable;
           return { name: variable.name, secureValue: secure.reference(variable.name === "AZP_STARTUP_SCRIPT" ? "startupScript" : variable.name, variable.secureValue, `Secure value of ${variable.name}`) };
         }),
