@@ -1,7 +1,7 @@
 // Draws the icons as 128x128 RGBA PNGs: the extension's (a blue rounded square with two stacked
 // white shipping containers) to images/icon.png, and each task's, the same with a badge in the
 // corner that tells them apart in the task picker: a green "play" triangle for AciAgentStart, a
-// red "stop" square for AciAgentStop. The PNGs are committed; run this only to change the design:
+// red "stop" square for AciAgentStop, an amber "pause" (agents waiting) for AciAgentStandbyPool. The PNGs are committed; run this only to change the design:
 // `node scripts/make-icon.mjs`.
 import { writeFileSync } from "node:fs";
 import { crc32, deflateSync } from "node:zlib";
@@ -12,6 +12,7 @@ const BLUE = [0x00, 0x78, 0xd4];
 const WHITE = [0xff, 0xff, 0xff];
 const GREEN = [0x10, 0x7c, 0x10];
 const RED = [0xc5, 0x0f, 0x1f];
+const AMBER = [0xc1, 0x7a, 0x00];
 
 function inRoundRect(x, y, [x0, y0, x1, y1], r) {
   if (x < x0 || x > x1 || y < y0 || y > y1) return false;
@@ -45,11 +46,15 @@ function inTriangle(x, y) {
 }
 const inSquare = (x, y) => inRoundRect(x, y, [BADGE.cx - 10, BADGE.cy - 10, BADGE.cx + 10, BADGE.cy + 10], 2);
 
+const inPause = (x, y) =>
+  inRoundRect(x, y, [BADGE.cx - 10, BADGE.cy - 11, BADGE.cx - 3, BADGE.cy + 11], 1.5) || inRoundRect(x, y, [BADGE.cx + 3, BADGE.cy - 11, BADGE.cx + 10, BADGE.cy + 11], 1.5);
+
 /** Layers, bottom first: [shape, colour]. A sample takes the colour of the topmost layer it is in. */
 const designs = {
   extension: [[background, BLUE], [glyph, WHITE]],
   start: [[background, BLUE], [glyph, WHITE], [(x, y) => inDisc(x, y, BADGE.r), WHITE], [(x, y) => inDisc(x, y, BADGE.r - 4), GREEN], [inTriangle, WHITE]],
   stop: [[background, BLUE], [glyph, WHITE], [(x, y) => inDisc(x, y, BADGE.r), WHITE], [(x, y) => inDisc(x, y, BADGE.r - 4), RED], [inSquare, WHITE]],
+  standby: [[background, BLUE], [glyph, WHITE], [(x, y) => inDisc(x, y, BADGE.r), WHITE], [(x, y) => inDisc(x, y, BADGE.r - 4), AMBER], [inPause, WHITE]],
 };
 
 function render(layers, size) {
@@ -102,7 +107,7 @@ function png(width, height, scanlines) {
   ]);
 }
 
-const targets = { "images/icon.png": "extension", "tasks/AciAgentStartV1/icon.png": "start", "tasks/AciAgentStopV1/icon.png": "stop" };
+const targets = { "images/icon.png": "extension", "tasks/AciAgentStartV1/icon.png": "start", "tasks/AciAgentStopV1/icon.png": "stop", "tasks/AciAgentStandbyPoolV1/icon.png": "standby" };
 for (const [target, design] of Object.entries(targets)) {
   const icon = render(designs[design], SIZE);
   writeFileSync(new URL(`../${target}`, import.meta.url), icon);

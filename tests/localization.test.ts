@@ -9,6 +9,7 @@ const repo = path.join(__dirname, "..");
 const TASKS = [
   { folder: "AciAgentStartV1", sources: "src/start" },
   { folder: "AciAgentStopV1", sources: "src/stop" },
+  { folder: "AciAgentStandbyPoolV1", sources: "src/standby" },
 ];
 
 const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(repo, file), "utf8"));

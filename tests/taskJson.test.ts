@@ -106,6 +106,30 @@ const TASKS: {
     },
     outputs: ["removedCount"],
   },
+  {
+    folder: "AciAgentStandbyPoolV1",
+    name: "AciAgentStandbyPool",
+    inputs: {
+      // No pool: a standby agent joins the pool AciAgentStart names when it claims it.
+      ...Object.fromEntries(Object.entries(connectionInputs).filter(([name]) => name !== "pool")),
+      location: { type: "pickList", defaultValue: "", dataSource: "AzureLocations" },
+      standbyPool: { type: "string", defaultValue: "", required: true },
+      readyCapacity: { type: "int", defaultValue: "1" },
+      action: { type: "pickList", defaultValue: "apply", options: ["apply", "delete"] },
+      image: { type: "string", defaultValue: "mcr.microsoft.com/dotnet/runtime-deps:8.0" },
+      imageMode: { type: "pickList", defaultValue: "bootstrap", options: ["bootstrap", "prebuilt"] },
+      registryServer: { type: "string", defaultValue: "" },
+      registryUsername: { type: "string", defaultValue: "" },
+      registryPassword: { type: "string", defaultValue: "" },
+      cpu: { type: "string", defaultValue: "2" },
+      memoryGB: { type: "string", defaultValue: "4" },
+      subnetIds: { type: "multiLine", defaultValue: "" },
+      environmentVariables: { type: "multiLine", defaultValue: "" },
+      startupScript: { type: "multiLine", defaultValue: "" },
+      dryRun: { type: "boolean", defaultValue: "false" },
+    },
+    outputs: ["containerGroupProfileId", "standbyPoolId", "profileRevision", "armTemplatePath"],
+  },
 ];
 
 const CATEGORIES = ["Build", "Utility", "Test", "Package", "Deploy", "Azure Repos", "Azure Boards", "Azure Pipelines", "Azure Test Plans", "Azure Artifacts"];
@@ -223,11 +247,11 @@ describe("task ids", function () {
 });
 
 describe("task.json help", function () {
-  const read = (folder: string) => JSON.parse(fs.readFileSync(path.join(__dirname, "..", "tasks", folder, "task.json"), "utf8")) as TaskJson & { helpUrl?: string };
+  const read = (folder: string) => JSON.parse(fs.readFileSync(path.join(__dirname, "..", "tasks", folder, "task.json"), "utf8")) as TaskJson & { helpUrl?: string; helpMarkDown?: string };
   const start = read("AciAgentStartV1");
   const helpOf = (name: string) => start.inputs.find((input) => input.name === name)?.helpMarkDown ?? "";
 
-  for (const [folder, anchor] of [["AciAgentStartV1", "#aciagentstart1"], ["AciAgentStopV1", "#aciagentstop1"]] as const) {
+  for (const [folder, anchor] of [["AciAgentStartV1", "#aciagentstart1"], ["AciAgentStopV1", "#aciagentstop1"], ["AciAgentStandbyPoolV1", "#aciagentstandbypool1"]] as const) {
     it(`${folder} links its input reference (helpUrl)`, function () {
       assert.match(read(folder).helpUrl ?? "", new RegExp(`^https://\\S+${anchor}$`));
     });
@@ -235,6 +259,13 @@ describe("task.json help", function () {
 
   it("image names every package manager the bootstrap script uses", function () {
     for (const manager of ["apt-get", "tdnf", "dnf", "yum", "apk"]) assert.ok(helpOf("image").includes(manager), manager);
+  });
+
+  it("AciAgentStandbyPool names the roles the Standby Pool Resource Provider needs", function () {
+    const help = read("AciAgentStandbyPoolV1").helpMarkDown ?? "";
+    for (const role of ["Standby Pool Resource Provider", "Azure Container Instances Contributor", "Standby Container Group Pool Contributor", "Network Contributor", "Managed Identity Operator"]) {
+      assert.ok(help.includes(role), role);
+    }
   });
 
   it("osType says that bootstrap mode is Linux-only", function () {

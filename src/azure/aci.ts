@@ -16,7 +16,7 @@ import { armScope, type ArmConnection } from "./connection";
  */
 const createsInFlight = 8;
 /** An ARM request that has not answered by then is taken as hung. */
-const armRequestDeadlineMs = 60_000;
+export const ARM_REQUEST_DEADLINE_MS = 60_000;
 /** How often a create or delete operation is polled (core-lro's default is about 2 s). */
 const operationPollMs = 2000;
 /** The resource provider's API version for reading a provider's resource types and regions. */
@@ -316,7 +316,7 @@ export class SdkAci implements AciApi {
    * RequestTimeout and the caller's abort reason stay as they are.
    */
   private arm<T>(what: string, signal: AbortSignal | undefined, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline(`ARM: ${what}`, armRequestDeadlineMs, signal, (abortSignal) => wrap(() => call(abortSignal)));
+    return withDeadline(`ARM: ${what}`, ARM_REQUEST_DEADLINE_MS, signal, (abortSignal) => wrap(() => call(abortSignal)));
   }
 
   private async armGet(what: string, path: string, options: RequestOptions): Promise<Record<string, unknown>> {

@@ -123,7 +123,7 @@ function camelCase(name: string): string {
 }
 
 /** Remembers each secret's parameter; a different secret under a taken name gets a numbered name. */
-class SecureParameters {
+export class SecureParameters {
   private readonly secretByName = new Map<string, string>();
   private readonly descriptionByName = new Map<string, string>();
 
@@ -157,7 +157,7 @@ class SecureParameters {
  * literal. Applied to every key and value taken from the groups, so that no user text (a tag, an
  * environment value) can run as an expression when the template is deployed.
  */
-function literalStrings<T>(value: T): T {
+export function literalStrings<T>(value: T): T {
   return escapeBrackets(value) as T;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Every YAML example in README.md and overview.md runs: its AciAgentStart/AciAgentStop steps go
+ * Every YAML example in README.md and overview.md runs: its AciAgentStart/AciAgentStop/AciAgentStandbyPool steps go
  * through the bundled tasks as the agent runs them (emulator/pipeline.ts), against the emulator,
  * with the reader's names replaced by the emulator's: the service connection by the emulator's
  * ARM connection, the resource group and pool by the emulator's, `$(AZP_TOKEN)` by its PAT,
@@ -19,7 +19,11 @@ import { inputProblems, snippetRuns, substitute, taskDefinition, yamlSnippets, t
 
 const documents = ["README.md", "overview.md"];
 const runs: SnippetRun[] = documents.flatMap((file) => yamlSnippets(readFileSync(join(repoRoot, file), "utf8"), file).flatMap(snippetRuns));
-const definitions = { AciAgentStart: taskDefinition(repoRoot, "AciAgentStart"), AciAgentStop: taskDefinition(repoRoot, "AciAgentStop") };
+const definitions = {
+  AciAgentStart: taskDefinition(repoRoot, "AciAgentStart"),
+  AciAgentStop: taskDefinition(repoRoot, "AciAgentStop"),
+  AciAgentStandbyPool: taskDefinition(repoRoot, "AciAgentStandbyPool"),
+};
 const startScript = join(repoRoot, "agent", "start.sh");
 
 describe("docs: the YAML examples of README.md and overview.md", function () {
@@ -91,7 +95,7 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
     }
     Reflect.deleteProperty(inputs, "azureSubscription"); // the emulator's connection stands in
     inputs.resourceGroup = info.resourceGroup;
-    inputs.pool = info.pool;
+    if (definition.inputs.some((input) => input.name === "pool")) inputs.pool = info.pool;
     if (inputs.imageMode === "prebuilt" && inputs.image !== undefined) {
       emu.state.behaviour.images.set(inputs.image, { entrypoint: ["/bin/sh", startScript], agentPreinstalled: true });
     }
@@ -100,6 +104,10 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
     assert.equal(result.result, "Succeeded", `${run.label}: ${step.task} failed: ${result.message}\n${plainOutput(result)}`);
     if (step.name !== undefined) {
       for (const [name, value] of Object.entries(result.outputs)) macros[`${step.name}.${name}`] = value;
+    }
+    if (step.task === "AciAgentStandbyPool" && (inputs.action ?? "apply") === "apply" && inputs.dryRun !== "true") {
+      const pool = [...emu.state.standbyPools.values()].find((candidate) => candidate.name === inputs.standbyPool);
+      assert.ok(pool !== undefined, `${run.label}: no standby pool ${inputs.standbyPool ?? ""} after the step`);
     }
     if (step.task === "AciAgentStart" && inputs.dryRun === "true") {
       // What the docs promise a dry run leaves: the template, and beside it the image's build context.
@@ -131,6 +139,6 @@ function assertDemandsMet(emu: RunningEmulator, run: SnippetRun, stepsRun: numbe
   }
 }
 
-function folderOf(task: TaskName): "AciAgentStartV1" | "AciAgentStopV1" {
-  return task === "AciAgentStart" ? "AciAgentStartV1" : "AciAgentStopV1";
+function folderOf(task: TaskName): `${TaskName}V1` {
+  return `${task}V1`;
 }

@@ -1,6 +1,6 @@
 /**
  * The YAML examples of README.md and overview.md as data: each fenced `yaml` block, the
- * AciAgentStart/AciAgentStop steps in it, checks of their inputs against task.json (task-lib
+ * AciAgentStart/AciAgentStop/AciAgentStandbyPool steps in it, checks of their inputs against task.json (task-lib
  * ignores an input it does not know, so a misspelled one would pass silently at run time), and the
  * substitutions that point a step at the emulator.
  */
@@ -14,7 +14,7 @@ export interface Snippet {
   text: string;
 }
 
-export type TaskName = "AciAgentStart" | "AciAgentStop";
+export type TaskName = "AciAgentStart" | "AciAgentStop" | "AciAgentStandbyPool";
 
 export interface TaskStep {
   task: TaskName;
@@ -50,7 +50,7 @@ export function yamlSnippets(markdown: string, file: string): Snippet[] {
   return snippets;
 }
 
-const taskReference = /^(AciAgentStart|AciAgentStop)@(\d+)$/;
+const taskReference = /^(AciAgentStart|AciAgentStop|AciAgentStandbyPool)@(\d+)$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

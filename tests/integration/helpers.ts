@@ -21,8 +21,8 @@ import { armClient, containerGroup, control, devops } from "../helpers/emulator"
 export type { RunningEmulator, StepRun };
 
 export const repoRoot = resolve(__dirname, "..", "..");
-export type TaskFolder = "AciAgentStartV1" | "AciAgentStopV1";
-const taskFolders: TaskFolder[] = ["AciAgentStartV1", "AciAgentStopV1"];
+export type TaskFolder = "AciAgentStartV1" | "AciAgentStopV1" | "AciAgentStandbyPoolV1";
+const taskFolders: TaskFolder[] = ["AciAgentStartV1", "AciAgentStopV1", "AciAgentStandbyPoolV1"];
 
 // ------------------------------------------------------------------------------------------
 // Bundles, the emulator and the steps a test runs.
