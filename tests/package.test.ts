@@ -78,7 +78,7 @@ describe("the VSIX", function () {
   it("holds every picture and file overview.md references, addressable so the listing can show and link them", async function () {
     const overview = (await vsix.file("overview.md")?.async("string")) ?? "";
     const relative = [...overview.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "").filter((target) => !/^[a-z]+:|^#/.test(target));
-    for (const picture of ["images/flow.png", "images/summary.png"]) assert.ok(relative.includes(picture), `overview.md does not show ${picture}`);
+    for (const picture of ["images/flow.png", "images/standby-flow.png", "images/summary.png"]) assert.ok(relative.includes(picture), `overview.md does not show ${picture}`);
     assert.ok(relative.includes("agent/Dockerfile"), "overview.md does not link the Dockerfile template");
     const manifest = (await vsix.file("extension.vsixmanifest")?.async("string")) ?? "";
     for (const target of relative) {
@@ -109,8 +109,8 @@ describe("the VSIX", function () {
       /^\[Content_Types\]\.xml$/,
       /^extension\.(vsixmanifest|vsomanifest)$/,
       /^(overview\.md|LICENSE)$/,
-      /^images\/(icon|flow|summary)\.png$/,
-      /^images\/flow\.svg$/,
+      /^images\/(icon|flow|standby-flow|summary)\.png$/,
+      /^images\/(flow|standby-flow)\.svg$/,
       /^tasks\/AciAgent(Start|Stop|StandbyPool)V1\/(task\.json|task\.loc\.json|icon\.png|dist\/(main\.js|main\.js\.LEGAL\.txt|lib\.json))$/,
       /^tasks\/AciAgent(Start|Stop|StandbyPool)V1\/Strings\/resources\.resjson\/[a-zA-Z-]+\/resources\.resjson$/,
       /^agent\//,
