@@ -41,6 +41,7 @@ describe("parseStartInputs", () => {
       tags: {},
       dryRun: false,
       run: { runId: "1234", attempt: 1, projectId: PROJECT_ID },
+      standbyPool: undefined,
     };
     assert.deepEqual(configWith(), expected);
   });
