@@ -185,7 +185,7 @@ export class SdkAci implements AciApi, StandbyApi {
   private readonly client: ContainerInstanceManagementClient;
   private readonly creates = new Limiter(createsInFlight);
   /** PUTs that update a group (the config-map-only update): no If-None-Match. */
-  private readonly updates = new WeakSet<object>();
+  private readonly updates = new WeakSet();
   private sent = 0;
 
   constructor(
