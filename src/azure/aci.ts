@@ -378,8 +378,10 @@ export class SdkAci implements AciApi, StandbyApi {
   }
 
   async claim(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<ClaimResult> {
-    // A claim is a create: it waits for a write slot as any create does.
-    const answer = await this.creates.run(() => this.groupPut(`claim of container group ${name}`, resourceGroup, name, body, false, options), options.signal);
+    // A claim is a create: its PUT waits for a write slot as any create does; its operation is followed outside the slot.
+    const what = `claim of container group ${name}`;
+    const answer = await this.creates.run(() => this.groupPut(what, resourceGroup, name, body, false, options), options.signal);
+    if (answer.operation !== undefined) await this.untilOperationEnds(what, answer.operation, options);
     return { isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool };
   }
 
@@ -388,11 +390,13 @@ export class SdkAci implements AciApi, StandbyApi {
   }
 
   async updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<void> {
-    await this.groupPut(`config map update of container group ${name}`, resourceGroup, name, body, true, options);
+    const what = `config map update of container group ${name}`;
+    const answer = await this.groupPut(what, resourceGroup, name, body, true, options);
+    if (answer.operation !== undefined) await this.untilOperationEnds(what, answer.operation, options);
   }
 
-  /** A PUT of a container group at the standby api-version, then its Azure-AsyncOperation polled until it ends. */
-  private async groupPut(what: string, resourceGroup: string, name: string, body: Record<string, unknown>, update: boolean, options: OperationOptions): Promise<{ isCreatedFromStandbyPool: boolean }> {
+  /** A PUT of a container group at the standby api-version: the answer, and its Azure-AsyncOperation URL when it has one. */
+  private async groupPut(what: string, resourceGroup: string, name: string, body: Record<string, unknown>, update: boolean, options: RequestOptions): Promise<{ isCreatedFromStandbyPool: boolean; operation: string | undefined }> {
     const url = `${this.connection.armUrl}subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.ContainerInstance/containerGroups/${encodeURIComponent(name)}?api-version=${standbyContainerApiVersion}`;
     const response = await this.arm(what, options.signal, (abortSignal) => {
       const request = createPipelineRequest({ url, method: "PUT", abortSignal, body: JSON.stringify(body) });
@@ -406,10 +410,8 @@ export class SdkAci implements AciApi, StandbyApi {
       const error = (answer?.error ?? {}) as { code?: string; message?: string };
       throw new AzureError(error.message ?? `ARM answered ${response.status}`, error.code ?? "Unknown", response.status);
     }
-    const operation = response.headers.get("azure-asyncoperation");
-    if (operation !== undefined) await this.untilOperationEnds(what, operation, options);
     const properties = (answer?.properties ?? {}) as { isCreatedFromStandbyPool?: unknown };
-    return { isCreatedFromStandbyPool: properties.isCreatedFromStandbyPool === true };
+    return { isCreatedFromStandbyPool: properties.isCreatedFromStandbyPool === true, operation: response.headers.get("azure-asyncoperation") };
   }
 
   /** Polls an Azure-AsyncOperation URL until its status is Succeeded; a Failed or Canceled one throws its error. */

@@ -73,9 +73,9 @@ async function makeStandbyPool(emu: RunningEmulator, capacity: number): Promise<
   assert.equal(pool.status, 201, pool.text);
   await eventually(
     `standby pool to hold ${capacity} instances with their keys printed`,
-    async () => {
+    () => {
       const ready = [...emu.state.standbyInstances].filter((i) => i.state === "Running" && [...i.containers.values()].some((c) => c.log.some((l) => l.text.startsWith("aci-agent-public-key "))));
-      return ready.length >= capacity ? true : undefined;
+      return Promise.resolve(ready.length >= capacity ? true : undefined);
     },
     240_000,
   );
@@ -131,7 +131,17 @@ describe("integration: AciAgentStart@1 with standbyPool against the emulator", f
   it("20 agents from a pool holding 5: 5 warm, 15 fresh from the profile", async function () {
     const emu = emulator();
     await makeStandbyPool(emu, 5);
-    const output = await startRunStop(emu, "7803", 20);
+    // The emulator's pool refills at once (its instances provision in provisionMs, 0 by default),
+    // faster than the claims of 20 agents go out: with provisioning slow, the claimed 5 are not
+    // replaced during the start, as in ACI, where a group takes tens of seconds to provision.
+    const provisionMs = emu.state.delays.provisionMs;
+    emu.state.delays.provisionMs = 20_000;
+    let output: string;
+    try {
+      output = await startRunStop(emu, "7803", 20);
+    } finally {
+      emu.state.delays.provisionMs = provisionMs;
+    }
     assert.deepEqual(warmCount(output), { warm: 5, fresh: 15 });
   });
 
