@@ -180,6 +180,9 @@ export function standbyProblems(read: InputReader, standbyPool: string | undefin
   const problems = Object.entries(FIXED_BY_STANDBY_POOL)
     .filter(([name, fallback]) => given(name, fallback))
     .map(([name]) => `${name}: not allowed with standbyPool: a claim may not change the container, which the pool's profile fixes (set it on AciAgentStandbyPool@1 instead)`);
+  if (read.get("dryRun")?.trim().toLowerCase() === "true") {
+    problems.push("dryRun: not available with standbyPool: a claim has no ARM template (the pool's profile is the template; AciAgentStandbyPool@1 has a dry run)");
+  }
   if (given("fallbackLocations", undefined)) {
     problems.push("fallbackLocations: not allowed with standbyPool: the agents are claimed in the pool's region, and an empty pool's fresh groups are made there too");
   }

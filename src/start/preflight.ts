@@ -80,6 +80,9 @@ export async function preflight(
         ]),
   ];
   const badRegions = regionProblems(config, location, regions);
+  if (standby !== undefined && config.location !== undefined && regionKey(config.location) !== standby.pool.location) {
+    badRegions.push(`location: '${config.location}' is not the region of standby pool '${standby.pool.name}' (${standby.pool.location}), where its agents are claimed; leave location out or set it to ${standby.pool.location}`);
+  }
   problems.push(...badRegions);
   // A region ACI does not offer has no usage to plan by: its input is the problem.
   let plan: FleetPlan | undefined;

@@ -141,6 +141,14 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.equal(started.calls.of("claim").length, 0);
   });
 
+  it("refuses a location other than the pool's region, naming location", async () => {
+    const started = start({ agentCount: "1", location: "northeurope" });
+    await clock.tickAsync(10_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /location: 'northeurope' is not the region of standby pool 'warm' \(westeurope\)/);
+    assert.equal(started.calls.of("claim").length, 0);
+  });
+
   it("checks the quota only for agents beyond the pool's ready capacity", async () => {
     // 2 ready, 5 agents: 3 fresh groups of 0.5 CPU (1 core each) must fit in what is left.
     const started = start({ agentCount: "5" }, (aci) => {
