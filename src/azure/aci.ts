@@ -159,9 +159,10 @@ export interface ProfileInfo {
   osType: string;
 }
 
-/** The claim's answer: whether a warm instance of the pool was handed out. */
+/** The claim's answer: whether a warm instance of the pool was handed out; `untilDone` follows its operation until it ends. */
 export interface ClaimResult {
   isCreatedFromStandbyPool: boolean;
+  untilDone(signal?: AbortSignal): Promise<void>;
 }
 
 /** The calls of a standby start (claims from a standby pool), beside AciApi. */
@@ -172,7 +173,8 @@ export interface StandbyApi {
   containerGroupProfile(id: string, options?: RequestOptions): Promise<ProfileInfo | undefined>;
   /**
    * The claim: a create-only PUT of `name` naming the pool and its profile, whose one container
-   * carries only an (empty) config map; polls its operation until it ends.
+   * carries only an (empty) config map; answers once ARM answered the PUT (the group exists, and a
+   * warm one's container runs), with its operation to follow.
    */
   claim(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult>;
   /** A tags-only PATCH (a claim's tags are not kept). */
@@ -381,8 +383,13 @@ export class SdkAci implements AciApi, StandbyApi {
     // A claim is a create: its PUT waits for a write slot as any create does; its operation is followed outside the slot.
     const what = `claim of container group ${name}`;
     const answer = await this.creates.run(() => this.groupPut(what, resourceGroup, name, body, false, options), options.signal);
-    if (answer.operation !== undefined) await this.untilOperationEnds(what, answer.operation, options);
-    return { isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool };
+    const operation = answer.operation;
+    return {
+      isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool,
+      untilDone: async (signal) => {
+        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal });
+      },
+    };
   }
 
   async tagGroup(resourceGroup: string, name: string, tags: Record<string, string>, options: RequestOptions = {}): Promise<void> {
@@ -414,8 +421,14 @@ export class SdkAci implements AciApi, StandbyApi {
     return { isCreatedFromStandbyPool: properties.isCreatedFromStandbyPool === true, operation: response.headers.get("azure-asyncoperation") };
   }
 
-  /** Polls an Azure-AsyncOperation URL until its status is Succeeded; a Failed or Canceled one throws its error. */
+  /**
+   * Polls an Azure-AsyncOperation URL until its status is Succeeded; a Failed or Canceled one
+   * throws its error. A claim or a config map update takes about a second, and each moment lost
+   * delays the agent: the first poll comes after 250 ms, the pause doubles up to pollIntervalMs.
+   */
   private async untilOperationEnds(what: string, url: string, options: OperationOptions): Promise<void> {
+    let pauseMs = 250;
+    await sleep(pauseMs, undefined, { signal: options.signal });
     for (;;) {
       const response = await this.arm(`poll of the ${what}`, options.signal, (abortSignal) => this.client.sendRequest(createPipelineRequest({ url, method: "GET", abortSignal })));
       const body = parseBody(response.bodyAsText) ?? {};
@@ -425,7 +438,8 @@ export class SdkAci implements AciApi, StandbyApi {
         const error = (body.error ?? {}) as { code?: string; message?: string };
         throw new AzureError(error.message ?? `the ${what} ended ${status}`, error.code ?? "Failed", undefined);
       }
-      await sleep(options.pollIntervalMs ?? operationPollMs, undefined, { signal: options.signal });
+      pauseMs = Math.min(pauseMs * 2, options.pollIntervalMs ?? operationPollMs);
+      await sleep(pauseMs, undefined, { signal: options.signal });
     }
   }
 

@@ -7,7 +7,7 @@
 import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
-import type { AgentKey } from "../run/agentIdentity";
+import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
 import type { StartRun } from "./context";
@@ -37,20 +37,18 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     if (!signal.aborted) agent.unansweredPut = undefined;
   });
   agent.warm = claimed.isCreatedFromStandbyPool;
-  await inFlight.track(`ARM to tag container group ${agent.name}`, api.tagGroup(config.resourceGroup, agent.name, agent.tags, { signal }));
-  if (agent.state === "creating") agent.moveTo("provisioned");
-  agent.provisionedAfterMs ??= elapsed();
-  log.info(`${agent.name}: claimed ${agent.warm ? "warm from" : "fresh (the pool had no ready instance) through"} standby pool '${standby.pool.name}' in ${agent.location} after ${formatSeconds(elapsed())}`);
-
-  const publicKey = await inFlight.track(`container group ${agent.name} to print its public key (line 'aci-agent-public-key …' in the log of container ${STANDBY_CONTAINER})`, publicKeyOf(run, agent));
-  const holder = run.publicKeys.get(publicKey.modulus);
-  if (holder !== undefined) {
-    throw new StartFailure(
-      `${agent.name}: its container printed the same public key as ${holder}'s, which this step already registered; each standby container must make its own key, so the image has one baked in (remove any .aci-agent-key.pem from the image and rebuild it)`,
-    );
-  }
-  run.publicKeys.set(publicKey.modulus, agent.name);
-  const identity = await registerWithPublicKey(run, agent, publicKey, run.packages);
+  // While the claim's operation ends and the tags go on, the container's key is read and
+  // registered: the group exists once the PUT is answered, and a warm one printed its key long ago.
+  const claimedAndTagged = (async () => {
+    await inFlight.track(`ARM to end the claim of container group ${agent.name}`, claimed.untilDone(signal));
+    await inFlight.track(`ARM to tag container group ${agent.name}`, api.tagGroup(config.resourceGroup, agent.name, agent.tags, { signal }));
+    if (agent.state === "creating") agent.moveTo("provisioned");
+    agent.provisionedAfterMs ??= elapsed();
+    log.info(`${agent.name}: claimed ${agent.warm === true ? "warm from" : "fresh (the pool had no ready instance) through"} standby pool '${standby.pool.name}' in ${agent.location} after ${formatSeconds(elapsed())}`);
+  })();
+  const registered = registerClaimed(run, agent);
+  // The first failure of either is the step's (Promise.all observes both).
+  const [, identity] = await Promise.all([claimedAndTagged, registered]);
   const keyValuePairs: Record<string, string> = {
     agentId: String(identity.agentId),
     agentName: identity.agentName,
@@ -67,6 +65,20 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   };
   await inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs }));
   log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+}
+
+/** The key the claimed container printed, checked to be its own, and the agent registered with it. */
+async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<RegisteredAgent> {
+  if (run.packages === undefined) throw new Error(`${agent.name}: no agent package`);
+  const publicKey = await run.inFlight.track(`container group ${agent.name} to print its public key (line 'aci-agent-public-key …' in the log of container ${STANDBY_CONTAINER})`, publicKeyOf(run, agent));
+  const holder = run.publicKeys.get(publicKey.modulus);
+  if (holder !== undefined) {
+    throw new StartFailure(
+      `${agent.name}: its container printed the same public key as ${holder}'s, which this step already registered; each standby container must make its own key, so the image has one baked in (remove any .aci-agent-key.pem from the image and rebuild it)`,
+    );
+  }
+  run.publicKeys.set(publicKey.modulus, agent.name);
+  return registerWithPublicKey(run, agent, publicKey, run.packages);
 }
 
 /** The claim's body, and the config-map-only update's with the keys: the same shape (a claim may change nothing else). */

@@ -409,17 +409,20 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     const warm = this.ready > 0;
     if (warm) this.ready--;
     this.claims.push({ name, warm, body });
+    await wait(this.putMs, undefined);
     this.addGroup(name, "westeurope", 1, warm);
     this.keyAt.set(name, warm ? Date.now() : Date.now() + this.provisionMs + this.keyMs);
-    await wait(warm ? this.claimMs : this.provisionMs, options?.signal);
-    const group = this.groups.get(name);
-    if (group !== undefined) {
-      group.provisioningState = "Succeeded";
-      group.state = "Running";
-      const container = group.containers[0];
-      if (container !== undefined) container.state = "Running";
-    }
-    return { isCreatedFromStandbyPool: warm };
+    const done = wait(warm ? this.claimMs : this.provisionMs, options?.signal).then(() => {
+      const group = this.groups.get(name);
+      if (group !== undefined) {
+        group.provisioningState = "Succeeded";
+        group.state = "Running";
+        const container = group.containers[0];
+        if (container !== undefined) container.state = "Running";
+      }
+    });
+    done.catch(() => undefined);
+    return { isCreatedFromStandbyPool: warm, untilDone: (signal) => Promise.race([done, hang(signal)]) };
   }
 
   tagGroup(_resourceGroup: string, name: string, tags: Record<string, string>): Promise<void> {
