@@ -1,6 +1,7 @@
 // Azure Container Instances through @azure/arm-containerinstance: the calls the tasks make,
 // with ARM failures turned into one error type that keeps ARM's code.
 import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/arm-containerinstance";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
 import { Limiter } from "../core/concurrency";
@@ -23,6 +24,16 @@ const operationPollMs = 2000;
 const providersApiVersion = "2021-04-01";
 /** Container Instances' API version for a region's usage (Location_ListUsage in the swagger). */
 const usagesApiVersion = "2023-05-01";
+/**
+ * Container Instances' API version for profiles, claims and config maps (CI-2025-09-01; the
+ * emulator accepts any from 2024-05-01-preview). @azure/arm-containerinstance 9.1.0 speaks
+ * 2023-05-01, which has none of them, and @azure/arm-standbypool would add a second client with
+ * its own pipeline: these few requests go through this client's pipeline (credential, retries,
+ * request counting) with `sendRequest`, under the same deadline and abort handling as the rest.
+ */
+const standbyContainerApiVersion = "2025-09-01";
+/** Microsoft.StandbyPool's API version (SP-2026-04-01). */
+const standbyPoolApiVersion = "2026-04-01";
 
 /** An ARM or ACI failure: `code` is ARM's error code (e.g. ServiceUnavailable, InaccessibleImage). */
 export class AzureError extends Error {
@@ -130,9 +141,53 @@ export interface AciApi {
   readonly requestCount: number;
 }
 
-export class SdkAci implements AciApi {
+/** A standby pool as AciAgentStart reads it: where it is and the profile revision its instances are made from. */
+export interface StandbyPoolInfo {
+  id: string;
+  name: string;
+  location: string;
+  profileId: string;
+  profileRevision: number | undefined;
+  maxReadyCapacity: number;
+}
+
+/** What a container group profile's containers request, summed (what each instance holds). */
+export interface ProfileInfo {
+  id: string;
+  cpu: number;
+  memoryInGB: number;
+  osType: string;
+}
+
+/** The claim's answer: whether a warm instance of the pool was handed out; `untilDone` follows its operation until it ends. */
+export interface ClaimResult {
+  isCreatedFromStandbyPool: boolean;
+  untilDone(signal?: AbortSignal): Promise<void>;
+}
+
+/** The calls of a standby start (claims from a standby pool), beside AciApi. */
+export interface StandbyApi {
+  /** The pool, by name in `resourceGroup` or by resource id; undefined when it does not exist. */
+  standbyPool(resourceGroup: string, nameOrId: string, options?: RequestOptions): Promise<StandbyPoolInfo | undefined>;
+  /** The profile (its current revision); undefined when it does not exist. */
+  containerGroupProfile(id: string, options?: RequestOptions): Promise<ProfileInfo | undefined>;
+  /**
+   * The claim: a create-only PUT of `name` naming the pool and its profile, whose one container
+   * carries only an (empty) config map; answers once ARM answered the PUT (the group exists, and a
+   * warm one's container runs), with its operation to follow.
+   */
+  claim(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult>;
+  /** A tags-only PATCH (a claim's tags are not kept). */
+  tagGroup(resourceGroup: string, name: string, tags: Record<string, string>, options?: RequestOptions): Promise<void>;
+  /** A config-map-only PUT on the claimed group (no restart); polls its operation until it ends. */
+  updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void>;
+}
+
+export class SdkAci implements AciApi, StandbyApi {
   private readonly client: ContainerInstanceManagementClient;
   private readonly creates = new Limiter(createsInFlight);
+  /** PUTs that update a group (the config-map-only update): no If-None-Match. */
+  private readonly updates = new WeakSet();
   private sent = 0;
 
   constructor(
@@ -175,7 +230,7 @@ export class SdkAci implements AciApi {
             // Only on the PUT: the operation's polls and final GET would be answered 304.
             name: "createOnly",
             sendRequest: (request, next) => {
-              if (request.method === "PUT") request.headers.set("If-None-Match", "*");
+              if (request.method === "PUT" && !this.updates.has(request)) request.headers.set("If-None-Match", "*");
               return next(request);
             },
           },
@@ -311,6 +366,93 @@ export class SdkAci implements AciApi {
     return logs.content ?? "";
   }
 
+  async standbyPool(resourceGroup: string, nameOrId: string, options: RequestOptions = {}): Promise<StandbyPoolInfo | undefined> {
+    const path = nameOrId.startsWith("/")
+      ? nameOrId.replace(/^\/+/, "")
+      : `subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.StandbyPool/standbyContainerGroupPools/${encodeURIComponent(nameOrId)}`;
+    const body = await this.armGetOptional(`standby pool ${nameOrId}`, `${path}?api-version=${standbyPoolApiVersion}`, options);
+    return body === undefined ? undefined : standbyPoolOf(body);
+  }
+
+  async containerGroupProfile(id: string, options: RequestOptions = {}): Promise<ProfileInfo | undefined> {
+    const body = await this.armGetOptional(`container group profile ${id}`, `${id.replace(/^\/+/, "")}?api-version=${standbyContainerApiVersion}`, options);
+    return body === undefined ? undefined : profileOf(body);
+  }
+
+  async claim(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<ClaimResult> {
+    // A claim is a create: its PUT waits for a write slot as any create does; its operation is followed outside the slot.
+    const what = `claim of container group ${name}`;
+    const answer = await this.creates.run(() => this.groupPut(what, resourceGroup, name, body, false, options), options.signal);
+    const operation = answer.operation;
+    return {
+      isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool,
+      untilDone: async (signal) => {
+        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal });
+      },
+    };
+  }
+
+  async tagGroup(resourceGroup: string, name: string, tags: Record<string, string>, options: RequestOptions = {}): Promise<void> {
+    await this.arm(`PATCH of the tags of container group ${name}`, options.signal, (abortSignal) => this.client.containerGroups.update(resourceGroup, name, { tags }, { abortSignal }));
+  }
+
+  async updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<void> {
+    const what = `config map update of container group ${name}`;
+    const answer = await this.groupPut(what, resourceGroup, name, body, true, options);
+    if (answer.operation !== undefined) await this.untilOperationEnds(what, answer.operation, options);
+  }
+
+  /** A PUT of a container group at the standby api-version: the answer, and its Azure-AsyncOperation URL when it has one. */
+  private async groupPut(what: string, resourceGroup: string, name: string, body: Record<string, unknown>, update: boolean, options: RequestOptions): Promise<{ isCreatedFromStandbyPool: boolean; operation: string | undefined }> {
+    const url = `${this.connection.armUrl}subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.ContainerInstance/containerGroups/${encodeURIComponent(name)}?api-version=${standbyContainerApiVersion}`;
+    const response = await this.arm(what, options.signal, (abortSignal) => {
+      const request = createPipelineRequest({ url, method: "PUT", abortSignal, body: JSON.stringify(body) });
+      request.headers.set("Content-Type", "application/json");
+      if (update) this.updates.add(request);
+      return this.client.sendRequest(request);
+    });
+    const answer = parseBody(response.bodyAsText);
+    if (response.status === 429) throw throttled(response.status, response.bodyAsText, (header) => response.headers.get(header));
+    if (response.status !== 200 && response.status !== 201) {
+      const error = (answer?.error ?? {}) as { code?: string; message?: string };
+      throw new AzureError(error.message ?? `ARM answered ${response.status}`, error.code ?? "Unknown", response.status);
+    }
+    const properties = (answer?.properties ?? {}) as { isCreatedFromStandbyPool?: unknown };
+    return { isCreatedFromStandbyPool: properties.isCreatedFromStandbyPool === true, operation: response.headers.get("azure-asyncoperation") };
+  }
+
+  /**
+   * Polls an Azure-AsyncOperation URL until its status is Succeeded; a Failed or Canceled one
+   * throws its error. A claim or a config map update takes about a second, and each moment lost
+   * delays the agent: the first poll comes after 250 ms, the pause doubles up to pollIntervalMs.
+   */
+  private async untilOperationEnds(what: string, url: string, options: OperationOptions): Promise<void> {
+    let pauseMs = 250;
+    await sleep(pauseMs, undefined, { signal: options.signal });
+    for (;;) {
+      const response = await this.arm(`poll of the ${what}`, options.signal, (abortSignal) => this.client.sendRequest(createPipelineRequest({ url, method: "GET", abortSignal })));
+      const body = parseBody(response.bodyAsText) ?? {};
+      const status = typeof body.status === "string" ? body.status.toLowerCase() : "";
+      if (status === "succeeded") return;
+      if (status === "failed" || status === "canceled") {
+        const error = (body.error ?? {}) as { code?: string; message?: string };
+        throw new AzureError(error.message ?? `the ${what} ended ${status}`, error.code ?? "Failed", undefined);
+      }
+      pauseMs = Math.min(pauseMs * 2, options.pollIntervalMs ?? operationPollMs);
+      await sleep(pauseMs, undefined, { signal: options.signal });
+    }
+  }
+
+  /** A GET whose 404 answers undefined. */
+  private async armGetOptional(what: string, path: string, options: RequestOptions): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.armGet(what, path, options);
+    } catch (error) {
+      if (error instanceof AzureError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
   /**
    * One ARM call with its deadline. ARM's failures become AzureErrors; the deadline's
    * RequestTimeout and the caller's abort reason stay as they are.
@@ -372,6 +514,36 @@ export function retryAfterMs(header: (name: string) => string | undefined, now =
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+/** A standby pool's GET answer as StandbyPoolInfo. */
+export function standbyPoolOf(body: Record<string, unknown>): StandbyPoolInfo {
+  const properties = (body.properties ?? {}) as {
+    elasticityProfile?: { maxReadyCapacity?: unknown };
+    containerGroupProperties?: { containerGroupProfile?: { id?: unknown; revision?: unknown } };
+  };
+  const profile = properties.containerGroupProperties?.containerGroupProfile;
+  return {
+    id: typeof body.id === "string" ? body.id : "",
+    name: typeof body.name === "string" ? body.name : "",
+    location: regionKey(typeof body.location === "string" ? body.location : ""),
+    profileId: typeof profile?.id === "string" ? profile.id : "",
+    profileRevision: typeof profile?.revision === "number" ? profile.revision : undefined,
+    maxReadyCapacity: typeof properties.elasticityProfile?.maxReadyCapacity === "number" ? properties.elasticityProfile.maxReadyCapacity : 0,
+  };
+}
+
+/** A profile's GET answer as ProfileInfo: its containers' requests summed. */
+export function profileOf(body: Record<string, unknown>): ProfileInfo {
+  const properties = (body.properties ?? {}) as { containers?: { properties?: { resources?: { requests?: { cpu?: unknown; memoryInGB?: unknown } } } }[]; osType?: unknown };
+  let cpu = 0;
+  let memoryInGB = 0;
+  for (const container of properties.containers ?? []) {
+    const requests = container.properties?.resources?.requests;
+    if (typeof requests?.cpu === "number") cpu += requests.cpu;
+    if (typeof requests?.memoryInGB === "number") memoryInGB += requests.memoryInGB;
+  }
+  return { id: typeof body.id === "string" ? body.id : "", cpu, memoryInGB, osType: typeof properties.osType === "string" ? properties.osType : "Linux" };
 }
 
 /** "East US", "eastus" and "EastUS" name one region. */

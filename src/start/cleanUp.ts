@@ -6,6 +6,7 @@ import { deadlineSignal } from "../core/deadline";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
 import { armPacing } from "../run/armPacing";
+import { STANDBY_CONTAINER } from "./claim";
 import type { StartRun, StartServices } from "./context";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import type { FleetAgent } from "./fleet";
@@ -94,7 +95,7 @@ async function showWhy(config: StartConfig, services: StartServices, fleet: Flee
           lines.push(`${agent.name}: ${describeState(group)}`);
           for (const event of [...group.events, ...group.containers.flatMap((c) => c.events)]) lines.push(`${agent.name}: event ${event.name}: ${event.message}`);
         }
-        text = await aci.logs(config.resourceGroup, agent.name, agent.name, logLinesShownOnFailure, { signal });
+        text = await aci.logs(config.resourceGroup, agent.name, config.standbyPool === undefined ? agent.name : STANDBY_CONTAINER, logLinesShownOnFailure, { signal });
       } catch (error) {
         lines.push(`${agent.name}: could not read its log: ${describe(error)}`);
       }

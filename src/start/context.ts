@@ -1,5 +1,5 @@
 // What the start step's parts share: the services it talks to, and the one run they work on.
-import type { AciApi } from "../azure/aci";
+import type { AciApi, ProfileInfo, StandbyApi, StandbyPoolInfo } from "../azure/aci";
 import type { Clock } from "../core/clock";
 import type { AgentPool } from "../devops/client";
 import type { TaskPlatform } from "../platform/types";
@@ -16,6 +16,8 @@ export type StartLog = Pick<TaskPlatform, "info" | "warning" | "error" | "debug"
 
 export interface StartServices {
   aci: AciApi;
+  /** The claims of a start with standbyPool (SdkAci implements both). */
+  standby?: StandbyApi;
   pools: AgentRegistry;
   log: StartLog;
   clock: Clock;
@@ -47,4 +49,13 @@ export interface StartRun {
   /** Milliseconds since the step started. */
   elapsed: () => number;
   inFlight: InFlight;
+  /** The standby pool the agents are claimed from (standbyPool), with its profile. */
+  standby: StandbyTarget | undefined;
+  /** The public keys this step registered (modulus → agent name): a key seen twice was baked into the image. */
+  publicKeys: Map<string, string>;
+}
+
+export interface StandbyTarget {
+  pool: StandbyPoolInfo;
+  profile: ProfileInfo | undefined;
 }

@@ -47,6 +47,8 @@ export class FleetAgent {
   /** A registration sent and not yet answered: it settles with the id of the agent it made, if any. */
   unansweredRegistration: Promise<number | undefined> | undefined;
   registeredAfterMs: number | undefined;
+  /** Claimed from a standby pool: true when a warm instance was handed out, false for a fresh group from its profile. */
+  warm: boolean | undefined;
   /** What the watch last showed of the group, so that only changes are logged. */
   shownState: string | undefined;
   readonly shownEvents = new Set<string>();

@@ -88,12 +88,15 @@ export interface StartConfig {
   tags: Record<string, string>;
   dryRun: boolean;
   run: RunIdentity;
+  /** A standby pool (name in resourceGroup, or resource id) to claim the agents from; undefined: create them. */
+  standbyPool: string | undefined;
 }
 
 /** Reads, checks and normalises every input; throws one InputError listing every problem found. */
 export function parseStartInputs(read: InputReader, vars: PipelineVariables): StartConfig {
   const fields = startFields(read, vars);
   const values = valuesOrThrow(fields, [
+    ...standbyProblems(read, valueOf(fields.standbyPool)),
     ...crossInputProblems(fields),
     ...registrationUrlProblems(valueOf(fields.registration), valueOf(fields.organizationUrl), vars.collectionUri),
   ]);
@@ -131,7 +134,52 @@ function startFields(read: InputReader, vars: PipelineVariables) {
     tags: parseInput(read, "tags", withDefault({}, userTags)),
     dryRun: parseInput(read, "dryRun", withDefault(false, bool)),
     run: runIdentity(vars),
+    standbyPool: parseInput(read, "standbyPool", optional(asIs)),
   };
+}
+
+/**
+ * The inputs a claim may not change (the pool's profile fixes them) and their task.json defaults:
+ * an input counts as given when it is set and differs from its default, since the agent fills the
+ * defaults in (as for image in platformProblems).
+ */
+const FIXED_BY_STANDBY_POOL: Record<string, string | undefined> = {
+  image: DEFAULT_IMAGE,
+  imageMode: "bootstrap",
+  osType: "Linux",
+  cpu: "2",
+  memoryGB: "4",
+  priority: "Regular",
+  environmentVariables: undefined,
+  startupScript: undefined,
+  registryServer: undefined,
+  registryUsername: undefined,
+  registryPassword: undefined,
+  registryIdentity: undefined,
+  subnetIds: undefined,
+  identity: undefined,
+};
+
+/** With standbyPool, each container input given and fallbackLocations, named with why. */
+export function standbyProblems(read: InputReader, standbyPool: string | undefined): string[] {
+  if (standbyPool === undefined) return [];
+  const given = (name: string, fallback: string | undefined): boolean => {
+    const value = read.get(name)?.trim();
+    if (value === undefined || value === "") return false;
+    if (fallback === undefined) return true;
+    const number = Number(value);
+    return fallback === value ? false : !(Number.isFinite(number) && value !== "" && Number(fallback) === number);
+  };
+  const problems = Object.entries(FIXED_BY_STANDBY_POOL)
+    .filter(([name, fallback]) => given(name, fallback))
+    .map(([name]) => `${name}: not allowed with standbyPool: a claim may not change the container, which the pool's profile fixes (set it on AciAgentStandbyPool@1 instead)`);
+  if (read.get("dryRun")?.trim().toLowerCase() === "true") {
+    problems.push("dryRun: not available with standbyPool: a claim has no ARM template (the pool's profile is the template; AciAgentStandbyPool@1 has a dry run)");
+  }
+  if (given("fallbackLocations", undefined)) {
+    problems.push("fallbackLocations: not allowed with standbyPool: the agents are claimed in the pool's region, and an empty pool's fresh groups are made there too");
+  }
+  return problems;
 }
 
 /** A year: beyond it the expiry date stops being a useful dead-man timer. */

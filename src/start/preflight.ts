@@ -1,11 +1,12 @@
 // Everything checked before anything is created; each problem names the input it is about.
-import { AzureError, regionKey, type AciApi, type AciUsage } from "../azure/aci";
+import { AzureError, regionKey, type AciApi, type AciUsage, type StandbyApi } from "../azure/aci";
 import { RequestTimeout } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
 import { namingRegistrationInput, type AgentRegistry } from "../run/pools";
 import type { AgentPackages } from "./containerGroupSpec";
 import { describe } from "./failures";
+import type { StandbyTarget } from "./context";
 import type { InFlight } from "./inFlight";
 import type { StartConfig } from "./inputs";
 import { planFleet, type FleetPlan } from "./plan";
@@ -21,6 +22,8 @@ export interface Preflight {
   regions: string[];
   plan: FleetPlan | undefined;
   packages: AgentPackages | undefined;
+  /** The standby pool and its profile (standbyPool). */
+  standby: StandbyTarget | undefined;
 }
 
 /** One region's usage, or why it could not be read. */
@@ -32,7 +35,7 @@ interface UsageRead {
 
 export async function preflight(
   config: StartConfig,
-  services: { aci: AciApi; pools: AgentRegistry; log: { warning(message: string): void } },
+  services: { aci: AciApi; standby?: StandbyApi; pools: AgentRegistry; log: { warning(message: string): void; info?(message: string): void } },
   names: string[],
   signal: AbortSignal,
   inFlight: InFlight,
@@ -42,8 +45,15 @@ export async function preflight(
   const readingResourceGroup = inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
     throw namingResourceGroup(error, config.resourceGroup);
   });
-  const firstRegion = config.location === undefined ? readingResourceGroup.then(regionKey) : Promise.resolve(config.location);
-  const [pool, resourceGroupLocation, existing, regions, packages, usage] = await Promise.all([
+  const readingStandby = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyTarget(config, services.standby, signal, inFlight);
+  // A standby start's agents are all in the pool's region (fallbackLocations is refused with it).
+  const firstRegion =
+    config.standbyPool !== undefined
+      ? readingStandby.then((standby) => standby?.pool.location ?? "")
+      : config.location === undefined
+        ? readingResourceGroup.then(regionKey)
+        : Promise.resolve(config.location);
+  const [pool, resourceGroupLocation, existing, regions, packages, usage, standby] = await Promise.all([
     inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
       throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
     }),
@@ -58,9 +68,10 @@ export async function preflight(
     inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
     registersAgents ? inFlight.track("Azure DevOps to name the agent packages", agentPackages(pools, config, signal)) : Promise.resolve(undefined),
     regionUsages(aci, firstRegion, config.fallbackLocations, signal, inFlight),
+    readingStandby,
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
-  const location = config.location ?? regionKey(resourceGroupLocation);
+  const location = standby?.pool.location ?? config.location ?? regionKey(resourceGroupLocation);
   const problems = [
     ...(taken.length === 0
       ? []
@@ -69,12 +80,16 @@ export async function preflight(
         ]),
   ];
   const badRegions = regionProblems(config, location, regions);
+  if (standby !== undefined && config.location !== undefined && regionKey(config.location) !== standby.pool.location) {
+    badRegions.push(`location: '${config.location}' is not the region of standby pool '${standby.pool.name}' (${standby.pool.location}), where its agents are claimed; leave location out or set it to ${standby.pool.location}`);
+  }
   problems.push(...badRegions);
   // A region ACI does not offer has no usage to plan by: its input is the problem.
   let plan: FleetPlan | undefined;
   if (badRegions.length === 0) {
     try {
-      plan = planFrom(config, usage, signal, services.log);
+      if (standby === undefined) plan = planFrom(config, usage, signal, services.log);
+      else checkStandbyQuota(config, standby, usage, signal, services.log);
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       problems.push(...error.problems);
@@ -102,7 +117,37 @@ export async function preflight(
       `namePrefix: ${registeredNames.join(", ")} ${registeredNames.length === 1 ? "is" : "are"} already registered in pool '${pool.name}' (another start step of this run, or left by one); give each start step its own namePrefix, or remove them with AciAgentStop`,
     ]);
   }
-  return { pool, location, regions: usage.map((read) => read.region), plan, packages };
+  return { pool, location, regions: usage.map((read) => read.region), plan, packages, standby };
+}
+
+/** The standby pool named by standbyPool, and its profile; an InputError naming standbyPool when there is no such pool. */
+async function standbyTarget(config: StartConfig, api: StandbyApi | undefined, signal: AbortSignal, inFlight: InFlight): Promise<StandbyTarget> {
+  const name = config.standbyPool ?? "";
+  if (api === undefined) throw new Error("standbyPool: this step was given no way to claim from a standby pool");
+  const pool = await inFlight.track(`ARM to read standby pool '${name}'`, api.standbyPool(config.resourceGroup, name, { signal })).catch((error: unknown) => {
+    if (error instanceof AzureError && error.code === "AuthorizationFailed") throw new InputError([`standbyPool: the service connection may not read standby pool '${name}': ${error.message}`]);
+    throw error;
+  });
+  if (pool === undefined) {
+    throw new InputError([`standbyPool: there is no standby pool '${name}' in resource group '${config.resourceGroup}' (make it with AciAgentStandbyPool@1, or give its resource id)`]);
+  }
+  if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
+  const profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, api.containerGroupProfile(pool.profileId, { signal }));
+  if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
+  return { pool, profile };
+}
+
+/**
+ * A standby start's quota check, in the pool's region only: the pool's ready instances already
+ * hold their cores and a claim hands one over without taking more, so only the agents beyond
+ * maxReadyCapacity (fresh groups from the profile, when the pool runs dry) need room. The pool
+ * refilling what was claimed takes cores too, but that is the pool's to wait for, not the step's.
+ * No plan comes of it: every agent goes to the pool's region.
+ */
+function checkStandbyQuota(config: StartConfig, standby: StandbyTarget, usage: readonly UsageRead[], signal: AbortSignal, log: { warning(message: string): void }): void {
+  const fresh = Math.max(0, config.agentCount - standby.pool.maxReadyCapacity);
+  if (fresh === 0 || standby.profile === undefined) return;
+  planFrom({ ...config, agentCount: fresh, cpu: standby.profile.cpu, priority: "Regular" }, usage, signal, log);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { Backoff } from "../core/clock";
 import { RequestTimeout, unlessAborted } from "../core/deadline";
 import { DevOpsError, type AgentRegistration, type RegisteredPoolAgent } from "../devops/client";
-import { agentFiles, type AgentKey, type IdentityFileName } from "../run/agentIdentity";
+import { agentFiles, type AgentKey, type IdentityFileName, type RegisteredAgent } from "../run/agentIdentity";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { AGENT_WORK_FOLDER, type AgentPackages } from "./containerGroupSpec";
 import type { StartRun } from "./context";
@@ -15,37 +15,45 @@ import type { StartConfig } from "./inputs";
 
 /** Registers the agent and answers its files; the agent is `taken` when another step holds its name. */
 export async function registerAgent(run: StartRun, agent: FleetAgent, packages: AgentPackages): Promise<Record<IdentityFileName, string>> {
-  const { config, services, pool, signal, inFlight } = run;
+  const { services, signal, inFlight } = run;
   if (agent.key === undefined) throw new Error(`${agent.name}: no key was made for it`);
   const key = await inFlight.track(`the key of agent ${agent.name}`, unlessAborted(agent.key, signal));
   services.keepSecret(key.parameters.d);
   agent.moveTo("registering");
-  const registered = await register(run, agent, registrationOf(config, agent.name, key, packages), key);
+  const identity = await registerWithPublicKey(run, agent, key.publicKey, packages);
+  const files = agentFiles(identity, key);
+  services.keepSecret(Buffer.from(files.credentials_rsaparams, "utf8").toString("base64"));
+  return files;
+}
+
+/**
+ * Registers the agent with a public key (the step's own, or one a standby container made and
+ * printed), sets the run's pinning capabilities, and answers what its `.agent` and `.credentials`
+ * name. The agent is `taken` when another step holds its name.
+ */
+export async function registerWithPublicKey(run: StartRun, agent: FleetAgent, publicKey: AgentKey["publicKey"], packages: AgentPackages): Promise<RegisteredAgent> {
+  const { config, services, pool } = run;
+  const registered = await register(run, agent, registrationOf(config, agent.name, { publicKey }, packages), publicKey);
   agent.agentId = registered.id;
   agent.registeredAfterMs ??= run.elapsed();
   await retryingTransient(run, `Azure DevOps to set the user capabilities of agent ${agent.name}`, (attemptSignal) =>
     services.pools.setUserCapabilities(pool.id, registered.id, pinningCapabilities(config), attemptSignal),
   );
-  const files = agentFiles(
-    {
-      agentId: registered.id,
-      agentName: registered.name,
-      poolId: pool.id,
-      poolName: pool.name,
-      serverUrl: serverUrlOf(registered, config.organizationUrl),
-      workFolder: AGENT_WORK_FOLDER,
-      clientId: registered.authorization.clientId,
-      authorizationUrl: registered.authorization.authorizationUrl,
-      oauthEndpointUrl: oauthEndpointOf(registered.authorization.authorizationUrl, config.organizationUrl),
-    },
-    key,
-  );
-  services.keepSecret(Buffer.from(files.credentials_rsaparams, "utf8").toString("base64"));
-  return files;
+  return {
+    agentId: registered.id,
+    agentName: registered.name,
+    poolId: pool.id,
+    poolName: pool.name,
+    serverUrl: serverUrlOf(registered, config.organizationUrl),
+    workFolder: AGENT_WORK_FOLDER,
+    clientId: registered.authorization.clientId,
+    authorizationUrl: registered.authorization.authorizationUrl,
+    oauthEndpointUrl: oauthEndpointOf(registered.authorization.authorizationUrl, config.organizationUrl),
+  };
 }
 
 /** The body config.sh sends, with the capabilities the run's demands rely on before the agent's first session. */
-export function registrationOf(config: StartConfig, name: string, key: AgentKey, packages: AgentPackages): AgentRegistration {
+export function registrationOf(config: StartConfig, name: string, key: Pick<AgentKey, "publicKey">, packages: AgentPackages): AgentRegistration {
   return {
     name,
     version: packages.glibc.version,
@@ -105,7 +113,7 @@ export function oauthEndpointOf(authorizationUrl: string, organizationUrl: strin
  * answer that was lost may find the name taken: by this step's own registration when it holds
  * this agent's public key, or by anyone else's, which is left alone.
  */
-async function register(run: StartRun, agent: FleetAgent, registration: AgentRegistration, key: AgentKey): Promise<RegisteredPoolAgent> {
+async function register(run: StartRun, agent: FleetAgent, registration: AgentRegistration, publicKey: AgentKey["publicKey"]): Promise<RegisteredPoolAgent> {
   const { services, pool, signal, config } = run;
   return retryingTransient(run, `Azure DevOps to register agent ${agent.name}`, async () => {
     const post = services.pools.registerAgent(pool.id, registration);
@@ -118,7 +126,7 @@ async function register(run: StartRun, agent: FleetAgent, registration: AgentReg
       return await unlessAborted(post, signal);
     } catch (error) {
       if (!(error instanceof DevOpsError) || error.status !== 409) throw error;
-      if (!(await removedOwnRegistration(run, agent, key))) {
+      if (!(await removedOwnRegistration(run, agent, publicKey))) {
         agent.moveTo("taken", `the agent ${agent.name} is already registered in pool '${pool.name}' by someone else (another start step with namePrefix '${config.namePrefix}'?); it is left alone`);
         throw new StartFailure(`namePrefix: ${agent.reason ?? ""}`);
       }
@@ -146,11 +154,11 @@ class RegistrationAnswerLost extends Error {
  * single agent's GET shows the key, and not the OAuth client's URL the files need): remove it, so
  * that the registration can be sent again. Anyone else's is left alone.
  */
-async function removedOwnRegistration(run: StartRun, agent: FleetAgent, key: AgentKey): Promise<boolean> {
+async function removedOwnRegistration(run: StartRun, agent: FleetAgent, publicKey: AgentKey["publicKey"]): Promise<boolean> {
   const { pools } = run.services;
   const [named] = await pools.agentsNamed(run.pool.id, agent.name, run.signal);
   const found = named === undefined ? undefined : await pools.agent(run.pool.id, named.id, run.signal);
-  if (found?.authorization?.publicKey?.modulus !== key.publicKey.modulus) return false;
+  if (found?.authorization?.publicKey?.modulus !== publicKey.modulus) return false;
   await pools.deleteAgent(run.pool.id, found.id, run.signal);
   return true;
 }

@@ -5,6 +5,7 @@ import { formatSeconds } from "../core/clock";
 import { deadlineSignal } from "../core/deadline";
 import { agentNames } from "../run/names";
 import { agentTags } from "../run/tags";
+import { claimAgent } from "./claim";
 import { cancelledBeforeCreating, cleanUp } from "./cleanUp";
 import type { AgentAccess } from "./containerGroupSpec";
 import type { StartRun, StartServices } from "./context";
@@ -28,6 +29,8 @@ export interface StartedAgent {
   provisionedAfterMs: number | undefined;
   /** Milliseconds from the step's start until Azure DevOps showed the agent online. */
   onlineAfterMs: number | undefined;
+  /** Claimed from a standby pool: whether a warm instance was handed out (undefined: not claimed). */
+  warm?: boolean;
 }
 
 export interface StartResult {
@@ -51,13 +54,19 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const inFlight = new InFlight(step.signal);
   const names = agentNames(config.namePrefix, config.run.runId, config.run.attempt, config.agentCount);
   // Keys depend on nothing: each agent's is made from the first moment, while pre-flight reads.
-  const keys = config.osType === "Linux" ? names.map(() => services.makeKey()) : [];
+  // A standby container makes its own.
+  const keys = config.osType === "Linux" && config.standbyPool === undefined ? names.map(() => services.makeKey()) : [];
   for (const key of keys) key.catch(() => undefined);
   try {
-    const { pool, location, regions, plan, packages } = await preflight(config, services, names, step.signal, inFlight);
+    const { pool, location, regions, plan, packages, standby } = await preflight(config, services, names, step.signal, inFlight);
     const preflightMs = elapsed();
     log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}${packages === undefined ? "" : `, agent ${packages.glibc.version}`}.`);
     if (plan !== undefined) log.info(`Plan: ${describePlan(plan)}.`);
+    if (standby !== undefined) {
+      log.info(
+        `Standby pool '${standby.pool.name}' in ${standby.pool.location} (profile ${standby.pool.profileId}${standby.pool.profileRevision === undefined ? "" : ` revision ${standby.pool.profileRevision}`}, up to ${standby.pool.maxReadyCapacity} ready): its ready instances already hold their cores; the quota was checked only for agents beyond that.`,
+      );
+    }
 
     const now = new Date(clock.now());
     const fleet = names.map((name, index) => {
@@ -81,14 +90,28 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
       signal: work.signal,
       elapsed,
       inFlight,
+      standby,
+      publicKeys: new Map(),
     };
     try {
       await bringOnline(run, work, step.signal);
     } catch (error) {
       throw await cleanUp(run, failureOf(error, config, fleet, inFlight));
     }
+    if (standby !== undefined) {
+      const warm = fleet.filter((a) => a.warm === true).map((a) => a.name);
+      const fresh = fleet.filter((a) => a.warm !== true).map((a) => a.name);
+      log.info(`From standby pool '${standby.pool.name}': ${warm.length} warm${warm.length === 0 ? "" : ` (${warm.join(", ")})`}, ${fresh.length} fresh from its profile${fresh.length === 0 ? "" : ` (${fresh.join(", ")})`}.`);
+    }
     return {
-      agents: fleet.map(({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs }) => ({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs })),
+      agents: fleet.map(({ name, location: region, registeredAfterMs, provisionedAfterMs, onlineAfterMs, warm }) => ({
+        name,
+        location: region,
+        registeredAfterMs,
+        provisionedAfterMs,
+        onlineAfterMs,
+        ...(warm === undefined ? {} : { warm }),
+      })),
       plan,
       phases: { preflightMs, onlineMs: elapsed() - preflightMs, totalMs: elapsed() },
       requests: { arm: services.aci.requestCount, devops: services.pools.requestCount },
@@ -110,7 +133,7 @@ async function bringOnline(run: StartRun, work: AbortController, stepSignal: Abo
   if (stepSignal.aborted) onStepEnd();
   const tokenAccess = once(async (): Promise<AgentAccess> => run.services.agentCredential());
   const creates = run.fleet.map((agent) =>
-    createAgent(run, agent, tokenAccess).catch((error: unknown) => {
+    (run.standby === undefined ? createAgent(run, agent, tokenAccess) : claimAgent(run, agent)).catch((error: unknown) => {
       if (work.signal.aborted) return;
       if (agent.state === "taken") {
         work.abort(error);

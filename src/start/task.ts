@@ -35,8 +35,10 @@ export async function runStartTask(platform: TaskPlatform, bootstrapScript: stri
     const arm = armAccess(platform, parsed.serviceConnection, secrets);
     const registration = registrationAccess(platform, parsed.registration, parsed.organizationUrl, arm, secrets);
     const config = { ...parsed, organizationUrl: registration.organizationUrl };
+    const aci = aciFrom(arm);
     const result = await runStart(config, {
-      aci: aciFrom(arm),
+      aci,
+      standby: aci,
       pools: registration.pools,
       log: platform,
       clock: systemClock,

@@ -3,7 +3,7 @@
 // agent online `onlineMs` after that. Any call can be made to hang: it then never answers, but
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import { AzureError, type AciApi, type AciUsage, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type RequestOptions } from "../../../src/azure/aci";
+import { AzureError, type AciApi, type AciUsage, type ClaimResult, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type OperationOptions, type ProfileInfo, type RequestOptions, type StandbyApi, type StandbyPoolInfo } from "../../../src/azure/aci";
 import { DevOpsError, type AgentPackage, type AgentPool, type AgentRegistration, type PoolAgent, type RegisteredPoolAgent } from "../../../src/devops/client";
 import type { AgentRegistry } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
@@ -345,5 +345,111 @@ export class FakeAci implements AciApi {
     this.requestCount++;
     this.log.record("logs", name);
     return Promise.resolve(`log of ${name}: agent exited`);
+  }
+
+  /** For subclasses: a group made other than by beginCreate. */
+  protected addGroup(name: string, location: string, cores: number, provisioned: boolean): number {
+    const generation = ++this.generation;
+    this.groups.set(name, {
+      name, location, provisioningState: provisioned ? "Succeeded" : "Pending", state: provisioned ? "Running" : "Pending", tags: {}, events: [], generation, cores, spot: false,
+      containers: [{ name: "azp-agent", state: provisioned ? "Running" : "Waiting", exitCode: undefined, detailStatus: undefined, restartCount: 0, events: [] }],
+    });
+    return generation;
+  }
+}
+
+/**
+ * FakeAci with a standby pool `warm` of `ready` instances in westeurope: a claim takes a ready one
+ * (answered after claimMs) or, when none is left, makes a fresh group from the profile (after
+ * provisionMs). A claimed container prints its public key `keyMs` after it started (a warm one at
+ * once), and its agent comes online `onlineMs` after its config map carries `agentId`.
+ */
+export class FakeStandbyAci extends FakeAci implements StandbyApi {
+  ready = 3;
+  claimMs = 1000;
+  /** How long a fresh container takes to print its key. */
+  keyMs = 4000;
+  configMapMs = 1000;
+  /** Containers that never print a key. */
+  readonly silent = new Set<string>();
+  /** Every container prints this one modulus (an image with a baked-in key). */
+  bakedInKey = false;
+  readonly claims: { name: string; warm: boolean; body: Record<string, unknown> }[] = [];
+  readonly configMaps = new Map<string, Record<string, string>>();
+  readonly tagged = new Map<string, Record<string, string>>();
+  private readonly keyAt = new Map<string, number>();
+  readonly poolInfo: StandbyPoolInfo = {
+    id: "/subscriptions/s/resourceGroups/ci-agents/providers/Microsoft.StandbyPool/standbyContainerGroupPools/warm",
+    name: "warm",
+    location: "westeurope",
+    profileId: "/subscriptions/s/resourceGroups/ci-agents/providers/Microsoft.ContainerInstance/containerGroupProfiles/warm",
+    profileRevision: 1,
+    maxReadyCapacity: 3,
+  };
+  poolExists = true;
+
+  constructor(log: CallLog, private readonly agents: FakePool) {
+    super(log, agents);
+  }
+
+  standbyPool(_resourceGroup: string, nameOrId: string): Promise<StandbyPoolInfo | undefined> {
+    this.requestCount++;
+    this.log.record("standbyPool", nameOrId);
+    return Promise.resolve(this.poolExists ? { ...this.poolInfo, maxReadyCapacity: this.ready } : undefined);
+  }
+
+  containerGroupProfile(id: string): Promise<ProfileInfo | undefined> {
+    this.requestCount++;
+    return Promise.resolve({ id, cpu: 0.5, memoryInGB: 1, osType: "Linux" });
+  }
+
+  async claim(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult> {
+    this.requestCount++;
+    this.log.record("claim", name);
+    const warm = this.ready > 0;
+    if (warm) this.ready--;
+    this.claims.push({ name, warm, body });
+    await wait(this.putMs, undefined);
+    this.addGroup(name, "westeurope", 1, warm);
+    this.keyAt.set(name, warm ? Date.now() : Date.now() + this.provisionMs + this.keyMs);
+    const done = wait(warm ? this.claimMs : this.provisionMs, options?.signal).then(() => {
+      const group = this.groups.get(name);
+      if (group !== undefined) {
+        group.provisioningState = "Succeeded";
+        group.state = "Running";
+        const container = group.containers[0];
+        if (container !== undefined) container.state = "Running";
+      }
+    });
+    done.catch(() => undefined);
+    return { isCreatedFromStandbyPool: warm, untilDone: (signal) => Promise.race([done, hang(signal)]) };
+  }
+
+  tagGroup(_resourceGroup: string, name: string, tags: Record<string, string>): Promise<void> {
+    this.requestCount++;
+    this.log.record("tag", name);
+    this.tagged.set(name, tags);
+    const group = this.groups.get(name);
+    if (group !== undefined) group.tags = { ...tags };
+    return Promise.resolve();
+  }
+
+  async updateConfigMap(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void> {
+    this.requestCount++;
+    this.log.record("configMap", name);
+    const containers = (body.properties as { containers: { properties: { configMap: { keyValuePairs: Record<string, string> } } }[] }).containers;
+    const pairs = containers[0]?.properties.configMap.keyValuePairs ?? {};
+    this.configMaps.set(name, pairs);
+    await wait(this.configMapMs, options?.signal);
+    setTimeout(() => { if (this.groups.has(name)) this.agents.bringOnline(name); }, this.onlineMs);
+  }
+
+  override logs(_resourceGroup: string, name: string): Promise<string> {
+    this.requestCount++;
+    this.log.record("logs", name);
+    const at = this.keyAt.get(name);
+    if (at === undefined || this.silent.has(name) || Date.now() < at) return Promise.resolve("preparing\n");
+    const modulus = this.bakedInKey ? "c2hhcmVk" : Buffer.from(`modulus of ${name}`).toString("base64");
+    return Promise.resolve(`preparing\naci-agent-public-key exponent=AQAB modulus=${modulus}\nwaiting for the claim\n`);
   }
 }

@@ -41,6 +41,7 @@ describe("parseStartInputs", () => {
       tags: {},
       dryRun: false,
       run: { runId: "1234", attempt: 1, projectId: PROJECT_ID },
+      standbyPool: undefined,
     };
     assert.deepEqual(configWith(), expected);
   });
@@ -446,5 +447,46 @@ describe("parseStartInputs", () => {
       const inputs = { namePrefix: "a".repeat(53), agentCount: "50" };
       assert.equal(problemsWith(inputs, { ...BUILD_VARIABLES, jobAttempt: "12" }).length, 1);
     });
+  });
+});
+
+describe("parseStartInputs with standbyPool", () => {
+  it("accepts the pool alone, and the task.json defaults the agent fills in", () => {
+    const config = configWith({ standbyPool: "warm", image: DEFAULT_IMAGE, imageMode: "bootstrap", cpu: "2", memoryGB: "4", osType: "Linux", priority: "Regular" });
+    assert.equal(config.standbyPool, "warm");
+  });
+
+  it("refuses each container input given, and fallbackLocations, naming each", () => {
+    const problems = problemsWith({
+      standbyPool: "warm",
+      image: "contoso.azurecr.io/agent:1",
+      imageMode: "prebuilt",
+      cpu: "1",
+      memoryGB: "2",
+      environmentVariables: "A=1",
+      startupScript: "echo hi",
+      registryServer: "contoso.azurecr.io",
+      registryIdentity: IDENTITY_ID,
+      subnetIds: SUBNET_ID,
+      identity: IDENTITY_ID,
+      priority: "Spot",
+      fallbackLocations: "westus",
+    });
+    for (const name of ["image", "imageMode", "cpu", "memoryGB", "environmentVariables", "startupScript", "registryServer", "registryIdentity", "subnetIds", "identity", "priority"]) {
+      assert.ok(problems.some((p) => p.startsWith(`${name}: not allowed with standbyPool`)), `${name} in ${problems.join("\n")}`);
+    }
+    assert.ok(problems.some((p) => p.startsWith("fallbackLocations: not allowed with standbyPool") && p.includes("pool's region")));
+  });
+
+  it("refuses osType Windows with standbyPool", () => {
+    assert.ok(problemsWith({ standbyPool: "warm", osType: "Windows", imageMode: "prebuilt", image: "contoso.azurecr.io/win:1" }).some((p) => p.startsWith("osType: not allowed with standbyPool")));
+  });
+
+  it("refuses dryRun with standbyPool", () => {
+    assert.ok(problemsWith({ standbyPool: "warm", dryRun: "true" }).some((p) => p.startsWith("dryRun: not available with standbyPool")));
+  });
+
+  it("leaves the container inputs alone without standbyPool", () => {
+    assert.equal(configWith({ cpu: "1", fallbackLocations: "westus" }).standbyPool, undefined);
   });
 });

@@ -1,0 +1,114 @@
+// Claiming one agent from a standby pool: the claim (a create-only PUT naming the pool and its
+// profile, whose container carries only an empty config map), the run's tags by a tags-only PATCH
+// (a claim's tags are not kept), the public key the container made and printed, the agent's
+// registration with that key, and the config-map-only update that completes the claim: the
+// container then writes its files and starts its listener. The group never gets any other update,
+// which would restart it and lose the key made inside.
+import { Backoff, formatSeconds } from "../core/clock";
+import { unlessAborted } from "../core/deadline";
+import { armPacing } from "../run/armPacing";
+import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
+import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
+import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
+import type { StartRun } from "./context";
+import { StartFailure } from "./failures";
+import type { FleetAgent } from "./fleet";
+import { registerWithPublicKey } from "./register";
+
+/** The one container of a standby profile (AciAgentStandbyPool@1 names it so). */
+export const STANDBY_CONTAINER = "azp-agent";
+/** The line a standby container prints once its key is made. */
+const PUBLIC_KEY_LINE = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)\s*$/m;
+
+export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void> {
+  const { config, services, signal, inFlight, elapsed, standby } = run;
+  const { log } = services;
+  if (standby === undefined || services.standby === undefined || run.packages === undefined) throw new Error(`${agent.name}: no standby pool to claim it from`);
+  const api = services.standby;
+  const { operationPollMs } = armPacing(config.agentCount);
+  agent.location = standby.pool.location;
+  agent.moveTo("creating");
+  const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, {}), { signal, pollIntervalMs: operationPollMs });
+  agent.unansweredPut = claim.then(
+    () => undefined,
+    () => undefined,
+  );
+  const claimed = await inFlight.track(`ARM to answer the claim of container group ${agent.name} from standby pool '${standby.pool.name}'`, unlessAborted(claim, signal)).finally(() => {
+    if (!signal.aborted) agent.unansweredPut = undefined;
+  });
+  agent.warm = claimed.isCreatedFromStandbyPool;
+  // While the claim's operation ends and the tags go on, the container's key is read and
+  // registered: the group exists once the PUT is answered, and a warm one printed its key long ago.
+  const claimedAndTagged = (async () => {
+    await inFlight.track(`ARM to end the claim of container group ${agent.name}`, claimed.untilDone(signal));
+    await inFlight.track(`ARM to tag container group ${agent.name}`, api.tagGroup(config.resourceGroup, agent.name, agent.tags, { signal }));
+    if (agent.state === "creating") agent.moveTo("provisioned");
+    agent.provisionedAfterMs ??= elapsed();
+    log.info(`${agent.name}: claimed ${agent.warm === true ? "warm from" : "fresh (the pool had no ready instance) through"} standby pool '${standby.pool.name}' in ${agent.location} after ${formatSeconds(elapsed())}`);
+  })();
+  const registered = registerClaimed(run, agent);
+  // The first failure of either is the step's (Promise.all observes both).
+  const [, identity] = await Promise.all([claimedAndTagged, registered]);
+  const keyValuePairs: Record<string, string> = {
+    agentId: String(identity.agentId),
+    agentName: identity.agentName,
+    poolId: String(identity.poolId),
+    poolName: identity.poolName,
+    serverUrl: identity.serverUrl,
+    clientId: identity.clientId,
+    authorizationUrl: identity.authorizationUrl,
+    oauthEndpointUrl: identity.oauthEndpointUrl,
+    [RUN_ID_VARIABLE]: config.run.runId,
+    [FLEET_VARIABLE]: fleetName(config.namePrefix, config.run.runId),
+    once: String(config.ephemeral),
+    expiresAt: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES,
+  };
+  await inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs }));
+  log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+}
+
+/** The key the claimed container printed, checked to be its own, and the agent registered with it. */
+async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<RegisteredAgent> {
+  if (run.packages === undefined) throw new Error(`${agent.name}: no agent package`);
+  const publicKey = await run.inFlight.track(`container group ${agent.name} to print its public key (line 'aci-agent-public-key …' in the log of container ${STANDBY_CONTAINER})`, publicKeyOf(run, agent));
+  const holder = run.publicKeys.get(publicKey.modulus);
+  if (holder !== undefined) {
+    throw new StartFailure(
+      `${agent.name}: its container printed the same public key as ${holder}'s, which this step already registered; each standby container must make its own key, so the image has one baked in (remove any .aci-agent-key.pem from the image and rebuild it)`,
+    );
+  }
+  run.publicKeys.set(publicKey.modulus, agent.name);
+  return registerWithPublicKey(run, agent, publicKey, run.packages);
+}
+
+/** The claim's body, and the config-map-only update's with the keys: the same shape (a claim may change nothing else). */
+export function claimBody(run: Pick<StartRun, "standby">, keyValuePairs: Record<string, string>): Record<string, unknown> {
+  const standby = run.standby;
+  if (standby === undefined) throw new Error("no standby pool");
+  return {
+    location: standby.pool.location,
+    properties: {
+      standbyPoolProfile: { id: standby.pool.id, failContainerGroupCreateOnReuseFailure: false },
+      containerGroupProfile: { id: standby.pool.profileId, ...(standby.pool.profileRevision === undefined ? {} : { revision: standby.pool.profileRevision }) },
+      containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
+    },
+  };
+}
+
+/** The public key a claimed container printed: its log read at a pace until the line shows, within the step's time. */
+async function publicKeyOf(run: StartRun, agent: FleetAgent): Promise<AgentKey["publicKey"]> {
+  const { config, services, signal } = run;
+  // A warm container printed it long ago; a fresh one prints it once its dependencies are in.
+  const backoff = new Backoff(250, 2000);
+  for (;;) {
+    signal.throwIfAborted();
+    const text = await services.aci.logs(config.resourceGroup, agent.name, STANDBY_CONTAINER, undefined, { signal }).catch((error: unknown) => {
+      if (signal.aborted) throw error;
+      // Not there yet (a fresh group's container not started), or a hung read: read again.
+      return "";
+    });
+    const found = PUBLIC_KEY_LINE.exec(text);
+    if (found?.[1] !== undefined && found[2] !== undefined) return { exponent: found[1], modulus: found[2] };
+    await services.clock.sleep(backoff.next(), signal);
+  }
+}

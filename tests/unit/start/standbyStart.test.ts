@@ -1,0 +1,168 @@
+// AciAgentStart with standbyPool under sinon's fake timers: claims, tags, the key each container
+// prints, registration with it, and the config map that completes the claim.
+import { strict as assert } from "node:assert";
+import * as sinon from "sinon";
+import { systemClock } from "../../../src/core/clock";
+import { InputError } from "../../../src/core/errors";
+import { OWN_TAGS } from "../../../src/run/tags";
+import { runStart, type StartResult } from "../../../src/start/runStart";
+import { startSummary } from "../../../src/start/summary";
+import { CallLog, FakePool, FakeStandbyAci } from "./fakeAzure";
+import { configWith } from "./fixtures";
+
+type Outcome = { ok: true; result: StartResult } | { ok: false; error: Error };
+
+describe("runStart with standbyPool (fake timers)", function () {
+  this.timeout(10_000);
+  let clock: sinon.SinonFakeTimers;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+  });
+  afterEach(() => {
+    clock.restore();
+  });
+
+  function start(inputs: Record<string, string>, arrange: (aci: FakeStandbyAci, pool: FakePool) => void = () => {}) {
+    const calls = new CallLog();
+    const pool = new FakePool(calls);
+    const aci = new FakeStandbyAci(calls, pool);
+    arrange(aci, pool);
+    const lines: string[] = [];
+    const record = (message: string) => { lines.push(message); };
+    let settled: Outcome | undefined;
+    let keysMade = 0;
+    const config = configWith({ standbyPool: "warm", ...inputs });
+    void runStart(config, {
+      aci,
+      standby: aci,
+      pools: pool,
+      log: { info: record, warning: record, error: record, debug: () => {}, infoExternal: record, setProgress: () => {} },
+      clock: systemClock,
+      signal: new AbortController().signal,
+      bootstrapScript: "#!/bin/sh\n",
+      agentCredential: () => Promise.resolve({ kind: "token", token: "pat" }),
+      makeKey: () => {
+        keysMade++;
+        return Promise.reject(new Error("a standby start makes no key"));
+      },
+      keepSecret: () => {},
+    }).then(
+      (result) => { settled = { ok: true, result }; },
+      (error: unknown) => { settled = { ok: false, error: error as Error }; },
+    );
+    return { aci, pool, calls, lines, config, keysMade: () => keysMade, outcome: () => settled };
+  }
+
+  const names = (count: number) => Array.from({ length: count }, (_, i) => `azp-1234-1-${i + 1}`);
+
+  function succeeded(outcome: Outcome | undefined): StartResult {
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    return outcome.result;
+  }
+
+  function failed(outcome: Outcome | undefined): Error {
+    assert.ok(outcome !== undefined, "runStart has not ended");
+    assert.ok(!outcome.ok, "runStart succeeded");
+    return outcome.error;
+  }
+
+  it("claims 3 agents warm: claim, then tags and the key from the log with the registration, then the config map; warm in the result and summary", async () => {
+    const started = start({ agentCount: "3" });
+    await clock.tickAsync(15_000);
+    const result = succeeded(started.outcome());
+    assert.deepEqual(result.agents.map((a) => [a.name, a.warm]), names(3).map((n) => [n, true]));
+    assert.equal(started.keysMade(), 0);
+    for (const name of names(3)) {
+      const order = started.calls.calls.filter((c) => c.name === name && ["claim", "tag", "logs", "configMap"].includes(c.op)).map((c) => c.op);
+      // The key is read (and registered) while the claim's operation ends and the tags go on; the config map comes last.
+      const steps = [...new Set(order)];
+      assert.equal(steps[0], "claim", `${name}: ${order.join(",")}`);
+      assert.deepEqual(steps.slice(1, 3).sort(), ["logs", "tag"], `${name}: ${order.join(",")}`);
+      assert.equal(steps[3], "configMap", `${name}: ${order.join(",")}`);
+      assert.equal(started.aci.tagged.get(name)?.[OWN_TAGS.agent], name);
+      const claim = started.aci.claims.find((c) => c.name === name);
+      assert.deepEqual(claim?.body, {
+        location: "westeurope",
+        properties: {
+          standbyPoolProfile: { id: started.aci.poolInfo.id, failContainerGroupCreateOnReuseFailure: false },
+          containerGroupProfile: { id: started.aci.poolInfo.profileId, revision: 1 },
+          containers: [{ name: "azp-agent", properties: { configMap: { keyValuePairs: {} } } }],
+        },
+      });
+      const registered = started.pool.agents.get(name) as { authorization?: { publicKey?: { modulus: string } } } | undefined;
+      assert.equal(registered?.authorization?.publicKey?.modulus, Buffer.from(`modulus of ${name}`).toString("base64"));
+      const configMap = started.aci.configMaps.get(name) ?? {};
+      assert.deepEqual(Object.keys(configMap).sort(), ["ACI_FLEET", "ACI_RUN_ID", "agentId", "agentName", "authorizationUrl", "clientId", "expiresAt", "oauthEndpointUrl", "once", "poolId", "poolName", "serverUrl"]);
+      assert.equal(configMap.agentName, name);
+      assert.equal(configMap.ACI_FLEET, "azp-1234");
+      assert.equal(configMap.once, "true");
+    }
+    assert.ok(started.lines.some((l) => /From standby pool 'warm': 3 warm .*, 0 fresh/.test(l)), started.lines.join("\n"));
+    const summary = startSummary(started.config, result);
+    assert.match(summary, /claimed from standby pool \*\*warm\*\*: 3 warm, 0 fresh/);
+    assert.match(summary, /\| azp-1234-1-1 \| westeurope \| warm \|/);
+  });
+
+  it("falls back to fresh groups from the profile when the pool runs dry: 1 warm, 2 fresh, all online", async () => {
+    const started = start({ agentCount: "3" }, (aci) => { aci.ready = 1; });
+    await clock.tickAsync(30_000);
+    const result = succeeded(started.outcome());
+    assert.deepEqual(result.agents.map((a) => a.warm).sort(), [false, false, true]);
+    assert.ok(started.lines.some((l) => /1 warm .*, 2 fresh/.test(l)), started.lines.join("\n"));
+    assert.equal(started.calls.of("delete").length, 0);
+  });
+
+  it("a claimed group that never prints its key ends the step at timeoutMinutes, naming it, and is removed", async () => {
+    const started = start({ agentCount: "3", timeoutMinutes: "2" }, (aci) => { aci.silent.add("azp-1234-1-2"); });
+    await clock.tickAsync(3 * 60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /azp-1234-1-2 to print its public key/);
+    assert.match(error.message, /within 2 minute\(s\)/);
+    assert.ok(started.calls.of("delete").some((c) => c.name === "azp-1234-1-2"));
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    // Paced reads, not a busy loop: at most one read every 250 ms, at least one every 2 s.
+    const reads = started.calls.of("logs").filter((c) => c.name === "azp-1234-1-2").length;
+    assert.ok(reads >= 55 && reads <= 480, `${reads} log reads in 2 minutes`);
+  });
+
+  it("refuses a public key it already registered (an image with a baked-in key), and removes everything", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.bakedInKey = true; });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /same public key as azp-1234-1-\d's, which this step already registered/);
+    assert.match(error.message, /baked in/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+
+  it("refuses a pool that does not exist, naming standbyPool, before claiming anything", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.poolExists = false; });
+    await clock.tickAsync(10_000);
+    const error = failed(started.outcome());
+    assert.ok(error instanceof InputError, error.message);
+    assert.match(error.message, /standbyPool: there is no standby pool 'warm'/);
+    assert.equal(started.calls.of("claim").length, 0);
+  });
+
+  it("refuses a location other than the pool's region, naming location", async () => {
+    const started = start({ agentCount: "1", location: "northeurope" });
+    await clock.tickAsync(10_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /location: 'northeurope' is not the region of standby pool 'warm' \(westeurope\)/);
+    assert.equal(started.calls.of("claim").length, 0);
+  });
+
+  it("checks the quota only for agents beyond the pool's ready capacity", async () => {
+    // 2 ready, 5 agents: 3 fresh groups of 0.5 CPU (1 core each) must fit in what is left.
+    const started = start({ agentCount: "5" }, (aci) => {
+      aci.ready = 2;
+      aci.quotas.set("westeurope", { StandardCores: 2 });
+    });
+    await clock.tickAsync(10_000);
+    const error = failed(started.outcome());
+    assert.ok(error instanceof InputError, error.message);
+    assert.match(error.message, /agentCount: 3 agent\(s\) of 0\.5 CPU/);
+    assert.equal(started.calls.of("claim").length, 0);
+  });
+});
