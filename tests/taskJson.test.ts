@@ -88,6 +88,7 @@ const TASKS: {
       maxLifetimeMinutes: { type: "int", defaultValue: "120" },
       timeoutMinutes: { type: "int", defaultValue: "10" },
       keepOnFailure: { type: "boolean", defaultValue: "false", visibleRule: "dryRun = false" },
+      standbyPool: { type: "string", defaultValue: "" },
       tags: { type: "multiLine", defaultValue: "" },
       dryRun: { type: "boolean", defaultValue: "false" },
     },
