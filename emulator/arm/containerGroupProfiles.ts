@@ -6,9 +6,9 @@ import { Router, type Request, type Response } from "express";
 import type { EmulatorContext } from "../context";
 import { jsonBody, param, queryString } from "../http";
 import { wellKnown, type ContainerGroupProfileRecord, type EmulatorState } from "../state";
-import { invalidRequestContent, locationRequired, resourceNotFound, unreadableRequestContent, type ArmError } from "./errors";
-import { findResourceGroup } from "./resourceGroups";
-import { hasApiVersion, sendArmError } from "./respond";
+import { invalidRequestContent, locationRequired, resourceMoved, resourceNotFound, unreadableRequestContent, type ArmError } from "./errors";
+import { resolveTarget, type ResourceTarget } from "./resourceGroups";
+import { sendArmError } from "./respond";
 import { hasStandbyFields, validateContainerGroupPut } from "./validation";
 
 export const profileType = "Microsoft.ContainerInstance/containerGroupProfiles";
@@ -57,12 +57,7 @@ export function containerGroupProfileRoutes(ctx: EmulatorContext): Router {
     const key = state.groupKey(target.resourceGroup, target.name);
     const existing = state.containerGroupProfiles.get(key);
     if (existing !== undefined && existing.location !== location) {
-      // [guess] status; code and message are ARM's for a resource moved by PUT (as for groups).
-      sendArmError(res, {
-        status: 409,
-        code: "InvalidResourceLocation",
-        message: `The resource '${target.name}' already exists in location '${existing.location}' in resource group '${target.resourceGroupName}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
-      });
+      sendArmError(res, resourceMoved(target.name, existing.location, target.resourceGroupName, location));
       return;
     }
     const tags = (wire.tags ?? {}) as Record<string, string>;
@@ -141,31 +136,8 @@ export function containerGroupProfileRoutes(ctx: EmulatorContext): Router {
   return router;
 }
 
-interface Target {
-  name: string;
-  resourceGroup: string;
-  resourceGroupName: string;
-}
-
-function resolve(ctx: EmulatorContext, req: Request, res: Response, withName = true): Target | undefined {
-  if (!hasApiVersion(req, res)) return undefined;
-  const apiVersion = queryString(req, "api-version") ?? "";
-  if (!hasStandbyFields(apiVersion)) {
-    sendArmError(res, noRegisteredProvider(apiVersion, "containerGroupProfiles"));
-    return undefined;
-  }
-  const group = findResourceGroup(ctx, param(req, "subscriptionId"), param(req, "resourceGroup"), res);
-  if (group === undefined) return undefined;
-  return { name: withName ? param(req, "name") : "", resourceGroup: group.name.toLowerCase(), resourceGroupName: group.name };
-}
-
-/** ARM's answer for an api-version a resource type does not have. */
-export function noRegisteredProvider(apiVersion: string, type: string): ArmError {
-  return {
-    status: 400,
-    code: "NoRegisteredProviderFound",
-    message: `No registered resource provider found for location '${wellKnown.location}' and API version '${apiVersion}' for type '${type}'.`,
-  };
+function resolve(ctx: EmulatorContext, req: Request, res: Response, withName = true): ResourceTarget | undefined {
+  return resolveTarget(ctx, req, res, { withName, type: "containerGroupProfiles", hasVersion: hasStandbyFields });
 }
 
 function find(ctx: EmulatorContext, req: Request, res: Response): ContainerGroupProfileRecord | undefined {

@@ -8,9 +8,9 @@ import type { EmulatorContext } from "../context";
 import { jsonBody, param, queryString } from "../http";
 import { addEvent, containerSpecs, containerState } from "../runtime/containerRuntime";
 import { wellKnown, type ContainerGroupRecord, type ContainerRuntimeState } from "../state";
-import { capacityUnavailable, containerGroupNotFound, locationRequired, unreadableRequestContent, type ArmError } from "./errors";
+import { capacityUnavailable, containerGroupNotFound, locationRequired, resourceMoved, unreadableRequestContent, type ArmError } from "./errors";
 import { finishOperation, operationUrl, startOperation } from "./operations";
-import { findResourceGroup } from "./resourceGroups";
+import { resolveTarget, type ResourceTarget } from "./resourceGroups";
 import { canonicalJson, groupBodyFromProfile, profileById } from "./containerGroupProfiles";
 import { poolById, takeReadyInstance } from "./standbyPools";
 import { countRate, quotaExceeded, rateExceeded, usageList } from "./quotas";
@@ -71,12 +71,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       return;
     }
     if (existing !== undefined && existing.location !== location) {
-      // [guess] the status; code and message are ARM's for a resource moved by PUT.
-      sendArmError(res, {
-        status: 409,
-        code: "InvalidResourceLocation",
-        message: `The resource '${target.name}' already exists in location '${existing.location}' in resource group '${target.resourceGroupName}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
-      });
+      sendArmError(res, resourceMoved(target.name, existing.location, target.resourceGroupName, location));
       return;
     }
     if (existing !== undefined && hasStandbyFields(apiVersion)) {
@@ -180,7 +175,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
   });
 
   router.get(groupsPath, (req, res) => {
-    const target = resolveTarget(ctx, req, res, false);
+    const target = resolveTarget(ctx, req, res, { withName: false });
     if (target === undefined) return;
     const groups = [...state.containerGroups.values()].filter((g) => g.resourceGroup.toLowerCase() === target.resourceGroup);
     sendPage(ctx, req, res, groups);
@@ -297,7 +292,7 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
 function claimFromPool(
   ctx: EmulatorContext,
   wire: Record<string, unknown>,
-  target: Target,
+  target: ResourceTarget,
   location: string,
 ): { error: ArmError } | { instance: ContainerGroupRecord } | { fresh: Record<string, unknown> } {
   const properties = wire.properties as {
@@ -354,7 +349,7 @@ function claimFromPool(
  * create: 201 with Azure-AsyncOperation, `isCreatedFromStandbyPool: true`. The claim's tags are
  * ignored (README, Guesses); a tags-only PATCH sets them.
  */
-function handOut(ctx: EmulatorContext, instance: ContainerGroupRecord, wire: Record<string, unknown>, target: Target, res: Response): void {
+function handOut(ctx: EmulatorContext, instance: ContainerGroupRecord, wire: Record<string, unknown>, target: ResourceTarget, res: Response): void {
   const merged = configMapOnlyUpdate(instance.body, wire);
   const body = merged !== undefined && !("error" in merged) ? merged.body : instance.body;
   const properties = body.properties as Record<string, unknown>;
@@ -436,21 +431,6 @@ function updateConfigMapsInPlace(ctx: EmulatorContext, record: ContainerGroupRec
   });
   res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
   res.status(200).json(groupView(record, "created"));
-}
-
-interface Target {
-  name: string;
-  /** Lower case, for keys. */
-  resourceGroup: string;
-  /** As the resource group was created. */
-  resourceGroupName: string;
-}
-
-function resolveTarget(ctx: EmulatorContext, req: Request, res: Response, withName = true): Target | undefined {
-  if (!hasApiVersion(req, res)) return undefined;
-  const group = findResourceGroup(ctx, param(req, "subscriptionId"), param(req, "resourceGroup"), res);
-  if (group === undefined) return undefined;
-  return { name: withName ? param(req, "name") : "", resourceGroup: group.name.toLowerCase(), resourceGroupName: group.name };
 }
 
 function findGroup(ctx: EmulatorContext, req: Request, res: Response): ContainerGroupRecord | undefined {

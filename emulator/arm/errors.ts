@@ -6,6 +6,8 @@
 // Codes and message texts below were checked against public recordings and issue reports
 // (see emulator/arm/VALIDATION.md); the ones no public source confirmed carry "[guess]".
 
+import { wellKnown } from "../state";
+
 export interface ArmErrorDetail {
   code: string;
   message: string;
@@ -141,4 +143,22 @@ export function inaccessibleImage(image: string, containerGroup: string, target?
 /** Numbers the way ACI prints them in messages: `1`, `1.5`, never `1.5000000000000002`. */
 export function formatAmount(value: number): string {
   return String(Math.round(value * 1e6) / 1e6);
+}
+
+/** ARM's answer for an api-version a resource type does not have. */
+export function noRegisteredProvider(apiVersion: string, type: string): ArmError {
+  return {
+    status: 400,
+    code: "NoRegisteredProviderFound",
+    message: `No registered resource provider found for location '${wellKnown.location}' and API version '${apiVersion}' for type '${type}'.`,
+  };
+}
+
+/** [guess] the status; code and message are ARM's for a resource that a PUT would move to another region. */
+export function resourceMoved(name: string, existingLocation: string, resourceGroup: string, location: string): ArmError {
+  return {
+    status: 409,
+    code: "InvalidResourceLocation",
+    message: `The resource '${name}' already exists in location '${existingLocation}' in resource group '${resourceGroup}'. A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
+  };
 }

@@ -1,9 +1,9 @@
 // Resource groups: only what the tasks read (GET one) and what every ARM route checks.
-import { Router, type Response } from "express";
+import { Router, type Request, type Response } from "express";
 import type { EmulatorContext } from "../context";
-import { param } from "../http";
+import { param, queryString } from "../http";
 import { wellKnown, type ResourceGroup } from "../state";
-import { resourceGroupNotFound } from "./errors";
+import { noRegisteredProvider, resourceGroupNotFound } from "./errors";
 import { hasApiVersion, sendArmError } from "./respond";
 
 export function resourceGroupRoutes(ctx: EmulatorContext): Router {
@@ -32,4 +32,34 @@ export function findResourceGroup(ctx: EmulatorContext, subscriptionId: string, 
   const group = ctx.state.resourceGroups.get(name.toLowerCase());
   if (group === undefined) sendArmError(res, resourceGroupNotFound(name));
   return group;
+}
+
+/** A resource a route names: its name and its resource group's, as keys and as created. */
+export interface ResourceTarget {
+  name: string;
+  /** Lower case, for keys. */
+  resourceGroup: string;
+  /** As the resource group was created. */
+  resourceGroupName: string;
+}
+
+/**
+ * What every ARM route of a resource type checks first: an api-version (one the type has, when
+ * `type` and `hasVersion` are given), the subscription and the resource group; else answered.
+ */
+export function resolveTarget(
+  ctx: EmulatorContext,
+  req: Request,
+  res: Response,
+  options: { withName?: boolean; type?: string; hasVersion?: (apiVersion: string) => boolean } = {},
+): ResourceTarget | undefined {
+  if (!hasApiVersion(req, res)) return undefined;
+  const apiVersion = queryString(req, "api-version") ?? "";
+  if (options.type !== undefined && options.hasVersion?.(apiVersion) === false) {
+    sendArmError(res, noRegisteredProvider(apiVersion, options.type));
+    return undefined;
+  }
+  const group = findResourceGroup(ctx, param(req, "subscriptionId"), param(req, "resourceGroup"), res);
+  if (group === undefined) return undefined;
+  return { name: options.withName === false ? "" : param(req, "name"), resourceGroup: group.name.toLowerCase(), resourceGroupName: group.name };
 }

@@ -14,12 +14,12 @@ import { Router, type Request, type Response } from "express";
 import type { EmulatorContext } from "../context";
 import { jsonBody, param, queryString } from "../http";
 import { wellKnown, type ContainerGroupRecord, type StandbyPoolRecord } from "../state";
-import { groupBodyFromProfile, noRegisteredProvider, profileById } from "./containerGroupProfiles";
+import { groupBodyFromProfile, profileById } from "./containerGroupProfiles";
 import { invalidRequestContent, locationRequired, resourceNotFound, unreadableRequestContent, type ArmError } from "./errors";
 import { finishOperation, operationResultUrl, operationUrl, startOperation } from "./operations";
 import { quotaExceeded } from "./quotas";
-import { findResourceGroup } from "./resourceGroups";
-import { hasApiVersion, sendArmError } from "./respond";
+import { resolveTarget, type ResourceTarget } from "./resourceGroups";
+import { sendArmError } from "./respond";
 
 const provider = "Microsoft.StandbyPool";
 export const poolType = "Microsoft.StandbyPool/standbyContainerGroupPools";
@@ -142,23 +142,13 @@ export function standbyPoolRoutes(ctx: EmulatorContext): Router {
   return router;
 }
 
-interface Target {
-  name: string;
-  resourceGroup: string;
-  resourceGroupName: string;
+/** The provider's first stable version is 2024-03-01 (earlier: 2023-12-01-preview, 2024-03-01-preview). */
+function hasPools(apiVersion: string): boolean {
+  return apiVersion.slice(0, 10) >= "2023-12-01";
 }
 
-function resolve(ctx: EmulatorContext, req: Request, res: Response, withName = true): Target | undefined {
-  if (!hasApiVersion(req, res)) return undefined;
-  const apiVersion = queryString(req, "api-version") ?? "";
-  // The provider's first stable version is 2024-03-01 (earlier: 2023-12-01-preview, 2024-03-01-preview).
-  if (apiVersion.slice(0, 10) < "2023-12-01") {
-    sendArmError(res, noRegisteredProvider(apiVersion, "standbyContainerGroupPools"));
-    return undefined;
-  }
-  const group = findResourceGroup(ctx, param(req, "subscriptionId"), param(req, "resourceGroup"), res);
-  if (group === undefined) return undefined;
-  return { name: withName ? param(req, "name") : "", resourceGroup: group.name.toLowerCase(), resourceGroupName: group.name };
+function resolve(ctx: EmulatorContext, req: Request, res: Response, withName = true): ResourceTarget | undefined {
+  return resolveTarget(ctx, req, res, { withName, type: "standbyContainerGroupPools", hasVersion: hasPools });
 }
 
 function find(ctx: EmulatorContext, req: Request, res: Response): StandbyPoolRecord | undefined {
