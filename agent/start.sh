@@ -909,12 +909,24 @@ print_public_key() {
   printf '%s\n' "$public_line"
 }
 
-# Waits, once a second (a sleep, so a stop signal is handled at once), for the config map key that
-# completes the claim, then for the other required keys (CLAIM_SETTLE_SECONDS).
+# Writes the agent's .credentials_rsaparams from its key before the claim: it depends on nothing
+# of the run, and every moment after the claim is on the agent's way online.
+write_key_params() {
+  rm -f "$agent_dir/.credentials_rsaparams"
+  (umask 077 && rsa_fields "$agent_dir/.credentials_rsaparams") ||
+    fail "$EX_KEY" "cannot write $agent_dir/.credentials_rsaparams from $key_file"
+}
+
+# Waits for the config map key that completes the claim, then for the other required keys
+# (CLAIM_SETTLE_SECONDS). Every claimed agent waits here on its way online, so the key is looked for
+# five times a second where sleep takes fractions (GNU coreutils and busybox do; POSIX promises
+# whole seconds only), else once a second; each look is a sleep, so a stop signal is handled at once.
 await_claim() {
-  phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY"
+  claim_poll=1
+  if sleep 0.01 2>/dev/null; then claim_poll=0.2; fi
+  phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY" every="${claim_poll}s"
   while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
-    pause 1
+    pause "$claim_poll"
   done
   waited=0
   while :; do
@@ -931,14 +943,21 @@ await_claim() {
 }
 
 # claim_value KEY [http|number|text]: sets value to the config map key's text (without trailing
-# newlines), checked: one line without control characters.
+# newlines), checked: one line without control characters. Read with the shell's own read (no
+# child process: twenty agents claimed at once share their host's cores in the emulator).
 claim_value() {
-  value=
-  [ -f "$configmap_dir/$1" ] && value=$(cat -- "$configmap_dir/$1" 2>/dev/null)
+  value='' extra=''
+  if [ -f "$configmap_dir/$1" ]; then
+    {
+      IFS= read -r value || :
+      while IFS= read -r line || [ -n "$line" ]; do extra="$extra$line"; line=; done
+    } <"$configmap_dir/$1" 2>/dev/null
+  fi
   value=${value%"$cr"}
-  case $value in
+  case $value$extra in
     *[[:cntrl:]]*) fail "$EX_USAGE" "the config map key $1 holds a control character" ;;
   esac
+  [ -z "$extra" ] || fail "$EX_USAGE" "the config map key $1 holds a control character (a line break)"
   case ${2:-text} in
     number)
       case $value in
@@ -954,9 +973,21 @@ claim_value() {
   esac
 }
 
-# A JSON string's text: \ and " escaped (claim_value refused control characters).
+# json_text VALUE: sets text to VALUE as a JSON string's text, \ and " escaped (claim_value refused
+# control characters); by parameter expansion, without a child process.
 json_text() {
-  printf '%s' "$1" | sed 's/[\\"]/\\&/g'
+  rest=$1 text=
+  while :; do
+    case $rest in
+      *[\\\"]*) ;;
+      *) break ;;
+    esac
+    head=${rest%%[\\\"]*}
+    rest=${rest#"$head"}
+    text="$text$head\\${rest%"${rest#?}"}"
+    rest=${rest#?}
+  done
+  text=$text$rest
 }
 
 # Reads the claim and writes the agent's three files as config.sh writes them (a UTF-8 byte order
@@ -970,18 +1001,25 @@ claim_identity() {
   c_pool_id=$value
   claim_value agentName
   agent_name=$value
-  c_agent_name=$(json_text "$value")
+  json_text "$value"
+  c_agent_name=$text
   claim_value poolName
-  c_pool_name=$(json_text "$value")
+  json_text "$value"
+  c_pool_name=$text
   claim_value serverUrl http
-  c_server_url=$(json_text "$value")
+  json_text "$value"
+  c_server_url=$text
   claim_value clientId
-  c_client_id=$(json_text "$value")
+  json_text "$value"
+  c_client_id=$text
   claim_value authorizationUrl http
-  c_authorization_url=$(json_text "$value")
+  json_text "$value"
+  c_authorization_url=$text
   claim_value oauthEndpointUrl http
-  c_oauth_url=$(json_text "$value")
-  c_work=$(json_text "$work")
+  json_text "$value"
+  c_oauth_url=$text
+  json_text "$work"
+  c_work=$text
   claim_value ACI_RUN_ID
   if [ -n "$value" ]; then ACI_RUN_ID=$value && export ACI_RUN_ID; fi
   claim_value ACI_FLEET
@@ -1017,9 +1055,7 @@ claim_identity() {
       printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
         "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
   ) || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
-  rm -f "$agent_dir/.credentials_rsaparams"
-  (umask 077 && rsa_fields "$agent_dir/.credentials_rsaparams") ||
-    fail "$EX_KEY" "cannot write $agent_dir/.credentials_rsaparams from $key_file"
+  [ -s "$agent_dir/.credentials_rsaparams" ] || write_key_params
   chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
     fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
   phase identity source=config-map agent_id="$c_agent_id"
@@ -1213,6 +1249,7 @@ stage2() {
     make_agent_key 4<&-
     download_given_package 4<&-
     startup_script_child
+    write_key_params
     await_claim
     claim_identity
     start_lifetime_timer
