@@ -329,6 +329,11 @@ export interface Behaviour {
    */
   muslFeedServesGlibc: boolean;
   /**
+   * The Standby Pool Resource Provider has none of the roles it needs (Learn, "Configure role
+   * permissions for standby pools"): its pools cannot create instances and turn degraded.
+   */
+  standbyProviderWithoutRoles: boolean;
+  /**
    * How the agent token endpoint refuses a client it does not know (a deleted registration):
    * 400 with `{"error":"invalid_client"}` as the server's OAuth2TokenController answers (the real
    * listener then retries session creation forever), or 401 (it then stops with VS30063).
@@ -507,6 +512,7 @@ function defaultBehaviour(): Behaviour {
     listPageSize: 100,
     strict: true,
     muslFeedServesGlibc: false,
+    standbyProviderWithoutRoles: false,
     agentTokenRefusal: 400,
     armRequestLimits: { ...armDefaultRequestLimits },
   };

@@ -22,6 +22,9 @@ import { resolveTarget, type ResourceTarget } from "./resourceGroups";
 import { sendArmError } from "./respond";
 
 const provider = "Microsoft.StandbyPool";
+/** "Standby Pool Resource Provider" (app id from a third-party test file; object id made up). */
+const STANDBY_PROVIDER_APP_ID = "d4398a72-b879-49e5-9f3a-ff22c32efb42";
+const STANDBY_PROVIDER_OBJECT_ID = "5b1d0c6e-0000-4000-8000-00000057a7db";
 export const poolType = "Microsoft.StandbyPool/standbyContainerGroupPools";
 const poolsPath = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.StandbyPool/standbyContainerGroupPools";
 const poolPath = `${poolsPath}/:name`;
@@ -302,6 +305,10 @@ function createInstance(ctx: EmulatorContext, pool: StandbyPoolRecord): boolean 
   const subnetIds = (pool.properties.containerGroupProperties as { subnetIds?: unknown[] }).subnetIds;
   if (subnetIds !== undefined) (body.properties as Record<string, unknown>).subnetIds = structuredClone(subnetIds);
   const location = pool.location;
+  if (state.behaviour.standbyProviderWithoutRoles) {
+    degrade(ctx, pool, providerRefused(pool));
+    return false;
+  }
   const overQuota = quotaExceeded(state, location, { ...body, location });
   if (overQuota !== undefined) {
     degrade(ctx, pool, overQuota.message);
@@ -336,6 +343,16 @@ function createInstance(ctx: EmulatorContext, pool: StandbyPoolRecord): boolean 
     instance.provisioningState = "Succeeded";
   })();
   return true;
+}
+
+/**
+ * [guess] What the pool's health shows when its provider may not create a container group: ARM's
+ * AuthorizationFailed text for the provider's application (Learn names no message; the app id is
+ * from a third-party test, README).
+ */
+function providerRefused(pool: StandbyPoolRecord): string {
+  const scope = `/subscriptions/${wellKnown.subscriptionId}/resourceGroups/${pool.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups`;
+  return `AuthorizationFailed: The client '${STANDBY_PROVIDER_APP_ID}' with object id '${STANDBY_PROVIDER_OBJECT_ID}' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`;
 }
 
 /** Deletes an instance (it shows Deleting for the delete delay) and refills the pool. */

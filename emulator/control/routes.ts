@@ -263,6 +263,7 @@ function applyBehaviour(behaviour: Behaviour, body: Record<string, unknown>): st
   if (typeof body.agentPackageHash === "string") behaviour.agentPackageHash = body.agentPackageHash;
   if (body.agentPackageHash === null) behaviour.agentPackageHash = undefined;
   if (typeof body.muslFeedServesGlibc === "boolean") behaviour.muslFeedServesGlibc = body.muslFeedServesGlibc;
+  if (typeof body.standbyProviderWithoutRoles === "boolean") behaviour.standbyProviderWithoutRoles = body.standbyProviderWithoutRoles;
   if (body.agentTokenRefusal === 400 || body.agentTokenRefusal === 401) behaviour.agentTokenRefusal = body.agentTokenRefusal;
   if (isRecord(body.armRequestLimits)) {
     for (const kind of ["reads", "writes", "deletes"] as const) {
@@ -355,6 +356,7 @@ function behaviourJson(behaviour: Behaviour): Record<string, unknown> {
     strict: behaviour.strict,
     agentPackageHash: behaviour.agentPackageHash,
     muslFeedServesGlibc: behaviour.muslFeedServesGlibc,
+    standbyProviderWithoutRoles: behaviour.standbyProviderWithoutRoles,
     agentTokenRefusal: behaviour.agentTokenRefusal,
     armRequestLimits: behaviour.armRequestLimits,
   };

@@ -29,7 +29,7 @@ import {
   type ImageMode,
   type RegistryAccess,
 } from "../run/containerInputs";
-import { registration, registrationUrlProblems, resourceGroupName, type Registration } from "../run/inputs";
+import { MAX_TIMEOUT_MINUTES, registration, registrationUrlProblems, resourceGroupName, type Registration } from "../run/inputs";
 
 const ACTIONS = ["apply", "delete"] as const;
 export type StandbyAction = (typeof ACTIONS)[number];
@@ -47,6 +47,8 @@ export interface StandbyConfig {
   standbyPool: string;
   readyCapacity: number;
   action: StandbyAction;
+  /** How long apply waits for the pool's first running instance. */
+  timeoutMinutes: number;
   dryRun: boolean;
   /** https, without a trailing slash: where the agent feed is read. */
   organizationUrl: string;
@@ -71,6 +73,7 @@ export function parseStandbyInputs(read: InputReader, vars: PipelineVariables): 
     standbyPool: parseInput(read, "standbyPool", required(standbyPoolName)),
     readyCapacity: parseInput(read, "readyCapacity", withDefault(1, wholeNumber(0, MAX_READY_CAPACITY))),
     action: parseInput(read, "action", withDefault("apply", choice(ACTIONS))),
+    timeoutMinutes: parseInput(read, "timeoutMinutes", withDefault(10, wholeNumber(1, MAX_TIMEOUT_MINUTES))),
     dryRun: parseInput(read, "dryRun", withDefault(false, bool)),
     organizationUrl: parseInput(read, "organizationUrl", (given) =>
       required(httpsBaseUrl, "required, and System.CollectionUri is not set either")(given ?? nonEmpty(vars.collectionUri)),

@@ -1,8 +1,10 @@
 // action apply: the profile (only when its hash tag differs: a profile change drains and refills
 // the whole pool), then the pool; action delete: the pool, then the profile.
 import type { StandbyArmApi, ArmResource } from "../azure/standby";
+import type { Clock } from "../core/clock";
 import type { AgentPackages } from "../start/containerGroupSpec";
 import type { StandbyConfig } from "./inputs";
+import { awaitRunningInstance, type PoolHealth } from "./readiness";
 import { POOL_API_VERSION, PROFILE_API_VERSION, PROFILE_HASH_TAG, poolBody, profileBody, profileId, type PoolBody } from "./resources";
 
 export interface StandbyDeps {
@@ -13,6 +15,7 @@ export interface StandbyDeps {
   packages(): Promise<AgentPackages>;
   bootstrapScript: string;
   log: { info(message: string): void };
+  clock: Clock;
   signal: AbortSignal;
 }
 
@@ -23,6 +26,8 @@ export interface ApplyResult {
   revision: number | undefined;
   profileChanged: boolean;
   poolChanged: boolean;
+  /** The pool's instances once one ran (undefined: readyCapacity 0, nothing to wait for). */
+  health: PoolHealth | undefined;
 }
 
 export interface DeleteResult {
@@ -64,7 +69,12 @@ async function applyStandby(config: StandbyConfig, deps: StandbyDeps): Promise<A
   } else {
     log.info(`The standby pool ${config.standbyPool} is up to date.`);
   }
-  return { action: "apply", profileId: profile, poolId: pool, revision, profileChanged, poolChanged };
+  const health =
+    config.readyCapacity === 0
+      ? undefined
+      : await awaitRunningInstance({ arm, poolId: pool, poolName: config.standbyPool, resourceGroup: config.resourceGroup, subnetIds: config.subnetIds, timeoutMinutes: config.timeoutMinutes, clock: deps.clock, log, signal });
+  if (health === undefined) log.info(`readyCapacity is 0: the pool keeps no instance, so nothing shows yet whether its resource provider can create them.`);
+  return { action: "apply", profileId: profile, poolId: pool, revision, profileChanged, poolChanged, health };
 }
 
 async function deleteStandby(config: StandbyConfig, deps: StandbyDeps): Promise<DeleteResult> {

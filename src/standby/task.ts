@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SdkStandbyArm } from "../azure/standby";
+import { systemClock } from "../core/clock";
 import { aciFrom, armAccess, inputReader, pipelineVariables, registrationAccess, StepSecrets } from "../composition/pipelineServices";
 import type { TaskPlatform } from "../platform/types";
 import type { AgentPackages } from "../start/containerGroupSpec";
@@ -35,6 +36,7 @@ export async function runStandbyPoolTask(platform: TaskPlatform, bootstrapScript
       packages: () => agentPackages(registrationAccess(platform, config.registration, config.organizationUrl, arm, secrets).pools, signal),
       bootstrapScript,
       log: platform,
+      clock: systemClock,
       signal,
     });
     if (result.action === "delete") {

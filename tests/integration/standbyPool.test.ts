@@ -67,4 +67,21 @@ describe("AciAgentStandbyPool@1 against the emulator (bundle, as the agent runs 
     assert.equal(profileRecord(emu), undefined);
     assertNoSecretLeaks(emu);
   });
+
+  it("a standby pool provider without its roles: apply fails naming the role assignments to make; the pool stays and fills once they are made", async function () {
+    const emu = emulator();
+    emu.state.behaviour.standbyProviderWithoutRoles = true;
+    const refused = await apply(emu);
+    assert.equal(refused.result, "Failed", plainOutput(refused));
+    assert.match(refused.message, /standby pool 'warm-agents' cannot create its containers \(the pool is degraded: AuthorizationFailed: .*containerGroups\/write/);
+    const group = `/subscriptions/${emu.info.subscriptionId}/resourceGroups/${emu.info.resourceGroup}`;
+    assert.ok(refused.message.includes(`'Standby Pool Resource Provider'`), refused.message);
+    assert.ok(refused.message.includes(`Azure Container Instances Contributor on ${group}; Standby Container Group Pool Contributor on ${group}`), refused.message);
+    assert.ok(poolRecord(emu) !== undefined, "the pool was removed");
+
+    emu.state.behaviour.standbyProviderWithoutRoles = false;
+    const granted = await apply(emu);
+    assertSucceeded(granted);
+    assert.match(plainOutput(granted), /Standby pool warm-agents: \d+ instance\(s\) running/);
+  });
 });

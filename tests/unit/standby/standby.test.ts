@@ -7,6 +7,9 @@ import { PROFILE_HASH_TAG, STANDBY_CONTAINER, canonicalJson, poolBody, profileBo
 import { runStandby, type ApplyResult, type DeleteResult } from "../../../src/standby/runStandby";
 import { standbyTemplateFor } from "../../../src/standby/armTemplate";
 import { inputProblems, parserWith } from "../fixtures";
+import { systemClock } from "../../../src/core/clock";
+import { providerRoleAssignments, StandbyPoolNotReady } from "../../../src/standby/readiness";
+import * as sinon from "sinon";
 
 const PAT = "pat-standby-secret";
 const SUBNET = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/agents";
@@ -111,14 +114,28 @@ describe("the standby profile and pool", function () {
   });
 });
 
+/** A pool's runtime view as the standby pool provider answers it (SP-2026-04-01). */
+function runtimeView(counts: Record<string, number>, degraded?: string): ArmResource {
+  return {
+    properties: {
+      instanceCountSummary: [{ instanceCountsByState: Object.entries(counts).map(([state, count]) => ({ state, count })) }],
+      status: degraded === undefined ? { code: "HealthState/healthy", message: "The pool is healthy." } : { code: "HealthState/degraded", message: degraded },
+    },
+  };
+}
+
 /** ARM's profiles and pools in memory: a PUT of a profile raises its revision when its properties change. */
 class FakeArm implements StandbyArmApi {
   readonly subscriptionId = "11111111-2222-3333-4444-555555555555";
   readonly resources = new Map<string, ArmResource>();
   readonly calls: string[] = [];
 
+  /** The runtime views the pool shows, one per read (the last one stays); by default one instance running. */
+  views: ArmResource[] = [runtimeView({ Running: 1 })];
+
   get(id: string): Promise<ArmResource | undefined> {
     this.calls.push(`GET ${id.split("/").at(-2) ?? ""}`);
+    if (id.endsWith("/runtimeViews/latest")) return Promise.resolve(this.views.length > 1 ? this.views.shift() : this.views[0]);
     return Promise.resolve(this.resources.get(id.toLowerCase()));
   }
 
@@ -147,6 +164,7 @@ describe("apply and delete", function () {
     packages: () => Promise.resolve(PACKAGES),
     bootstrapScript: "echo",
     log: { info: () => undefined },
+    clock: systemClock,
     signal: new AbortController().signal,
   });
 
@@ -154,7 +172,7 @@ describe("apply and delete", function () {
     const arm = new FakeArm();
     const first = (await runStandby(configWith({ readyCapacity: "2" }), deps(arm))) as ApplyResult;
     assert.deepEqual([first.profileChanged, first.poolChanged, first.revision], [true, true, 1]);
-    assert.deepEqual(arm.calls, ["GET containerGroupProfiles", "PUT containerGroupProfiles", "GET standbyContainerGroupPools", "PUT standbyContainerGroupPools"]);
+    assert.deepEqual(arm.calls, ["GET containerGroupProfiles", "PUT containerGroupProfiles", "GET standbyContainerGroupPools", "PUT standbyContainerGroupPools", "GET runtimeViews"]);
     arm.calls.splice(0);
     const again = (await runStandby(configWith({ readyCapacity: "2" }), deps(arm))) as ApplyResult;
     assert.deepEqual([again.profileChanged, again.poolChanged, again.revision], [false, false, 1]);
@@ -193,4 +211,126 @@ describe("apply and delete", function () {
     const again = (await runStandby(configWith({ action: "delete" }), deps(arm))) as DeleteResult;
     assert.deepEqual([again.poolRemoved, again.profileRemoved], [false, false]);
   });
+});
+
+describe("apply waits for the pool's first running instance (fake timers)", function () {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    clock.restore();
+  });
+
+  const SUBSCRIPTION = "11111111-2222-3333-4444-555555555555";
+  const GROUP_SCOPE = `/subscriptions/${SUBSCRIPTION}/resourceGroups/ci-agents`;
+  const AUTHORIZATION_FAILED = `AuthorizationFailed: The client 'd4398a72-b879-49e5-9f3a-ff22c32efb42' with object id '5b1d' does not have authorization to perform action 'Microsoft.ContainerInstance/containerGroups/write' over scope '${GROUP_SCOPE}/providers/Microsoft.ContainerInstance/containerGroups'`;
+
+  function apply(arm: FakeArm, inputs: Record<string, string> = {}) {
+    const lines: string[] = [];
+    let settled: { ok: true; result: ApplyResult } | { ok: false; error: Error } | undefined;
+    void runStandby(configWith(inputs), {
+      arm,
+      resourceGroupLocation: () => Promise.resolve("westeurope"),
+      packages: () => Promise.resolve(PACKAGES),
+      bootstrapScript: "echo",
+      log: { info: (line: string) => { lines.push(line); } },
+      clock: systemClock,
+      signal: new AbortController().signal,
+    }).then(
+      (result) => { settled = { ok: true, result: result as ApplyResult }; },
+      (error: unknown) => { settled = { ok: false, error: error as Error }; },
+    );
+    return { lines, outcome: () => settled };
+  }
+
+  it("reads the runtime view until an instance runs, then succeeds with the counts", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({ Creating: 2, Running: 0 }), runtimeView({ Creating: 2 }), runtimeView({ Creating: 1, Running: 1 })];
+    const run = apply(arm, { readyCapacity: "2" });
+    await clock.tickAsync(3_000);
+    assert.equal(run.outcome(), undefined, "ended before an instance ran");
+    await clock.tickAsync(30_000);
+    const outcome = run.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    assert.deepEqual(outcome.result.health, { running: 1, creating: 1, degraded: undefined });
+    assert.equal(arm.calls.filter((c) => c === "GET runtimeViews").length, 3);
+    assert.ok(run.lines.some((l) => /2 instance\(s\) being created, none running yet/.test(l)), run.lines.join("\n"));
+  });
+
+  it("a pool that stays degraded for authorization fails after 45 s with the role assignments to make, the subnet's network included", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({ Creating: 0 }, AUTHORIZATION_FAILED)];
+    const run = apply(arm, { subnetIds: SUBNET });
+    await clock.tickAsync(40_000);
+    assert.equal(run.outcome(), undefined, "gave up before the pool's next tries");
+    assert.ok(run.lines.some((l) => /Standby pool warm: degraded \(AuthorizationFailed.*\); it tries again every 30 seconds/.test(l)), run.lines.join("\n"));
+    await clock.tickAsync(10_000);
+    const outcome = run.outcome();
+    assert.ok(outcome?.ok === false, "apply succeeded");
+    assert.ok(outcome.error instanceof StandbyPoolNotReady);
+    assert.match(outcome.error.message, /standby pool 'warm' cannot create its containers \(the pool is degraded: AuthorizationFailed/);
+    assert.match(outcome.error.message, /'Standby Pool Resource Provider'/);
+    assert.match(outcome.error.message, new RegExp(`Azure Container Instances Contributor on ${GROUP_SCOPE}; Standby Container Group Pool Contributor on ${GROUP_SCOPE}; Network Contributor on /subscriptions/${SUBSCRIPTION}/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v,`));
+  });
+
+  it("a pool still degraded from before the roles were granted: its next try runs an instance, and apply succeeds", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({}, AUTHORIZATION_FAILED), runtimeView({}, AUTHORIZATION_FAILED), runtimeView({}, AUTHORIZATION_FAILED), runtimeView({ Creating: 1 }), runtimeView({ Running: 1 })];
+    const run = apply(arm);
+    await clock.tickAsync(45_000);
+    assert.equal(run.outcome()?.ok, true, run.outcome()?.ok === false ? "failed" : "not ended");
+  });
+
+  it("a pool that stays degraded for another reason fails with it and names no roles", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({ Creating: 0 }, "Resource type 'Microsoft.ContainerInstance/containerGroups' container group quota 'StandardCores' exceeded in region 'westeurope'.")];
+    const run = apply(arm);
+    await clock.tickAsync(50_000);
+    const outcome = run.outcome();
+    assert.ok(outcome?.ok === false, "apply succeeded");
+    assert.match(outcome.error.message, /quota 'StandardCores' exceeded/);
+    assert.doesNotMatch(outcome.error.message, /Contributor/);
+  });
+
+  it("a pool that never runs an instance fails at timeoutMinutes, naming the roles as the likely cause", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({ Creating: 1 })];
+    const run = apply(arm, { timeoutMinutes: "3" });
+    await clock.tickAsync(3 * 60_000 - 1_000);
+    assert.equal(run.outcome(), undefined, "ended before timeoutMinutes");
+    await clock.tickAsync(2_000);
+    const outcome = run.outcome();
+    assert.ok(outcome?.ok === false, "apply succeeded");
+    assert.match(outcome.error.message, /no instance of standby pool 'warm' was running within timeoutMinutes \(3\)/);
+    assert.match(outcome.error.message, /Azure Container Instances Contributor on /);
+    // Paced: at most one read every 2 s, at least one every 10 s.
+    const reads = arm.calls.filter((c) => c === "GET runtimeViews").length;
+    assert.ok(reads >= 18 && reads <= 90, `${reads} reads in 3 minutes`);
+  });
+
+  it("readyCapacity 0 reads no runtime view", async function () {
+    const arm = new FakeArm();
+    arm.views = [runtimeView({}, AUTHORIZATION_FAILED)];
+    const run = apply(arm, { readyCapacity: "0" });
+    await clock.tickAsync(1_000);
+    assert.equal(run.outcome()?.ok, true);
+    assert.equal(arm.calls.includes("GET runtimeViews"), false);
+  });
+});
+
+describe("the standby pool provider's role assignments", function () {
+  const cases: [string, string[], string[]][] = [
+    ["no subnets", [], ["Azure Container Instances Contributor on /subscriptions/s/resourceGroups/rg", "Standby Container Group Pool Contributor on /subscriptions/s/resourceGroups/rg"]],
+    [
+      "two subnets of one network: one assignment on the network",
+      ["/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/a", "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/b"],
+      ["Azure Container Instances Contributor on /subscriptions/s/resourceGroups/rg", "Standby Container Group Pool Contributor on /subscriptions/s/resourceGroups/rg", "Network Contributor on /subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v"],
+    ],
+  ];
+  for (const [name, subnets, expected] of cases) {
+    it(name, function () {
+      assert.deepEqual(providerRoleAssignments("s", "rg", subnets).map((a) => `${a.role} on ${a.scope}`), expected);
+    });
+  }
 });
