@@ -13,7 +13,7 @@ import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
 import type { StartRun } from "./context";
 import { isCreateRateError } from "./create";
-import { StartFailure } from "./failures";
+import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
 import { registerWithPublicKey } from "./register";
 
@@ -67,10 +67,24 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     once: String(config.ephemeral),
     expiresAt: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES,
   };
-  await putWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
-    inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
-  );
+  await updateConfigMap(run, agent, keyValuePairs);
   log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+}
+
+/** The config-map-only update that completes the claim; its failure names the agent's update and ARM's answer. */
+async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: Record<string, string>): Promise<void> {
+  const { config, services, signal, inFlight } = run;
+  if (services.standby === undefined) throw new Error(`${agent.name}: no standby pool`);
+  const api = services.standby;
+  const { operationPollMs } = armPacing(config.agentCount);
+  try {
+    await putWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
+      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
+    );
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new StartFailure(`its config map update, which completes the claim, failed: ${describe(error)}`);
+  }
 }
 
 /**

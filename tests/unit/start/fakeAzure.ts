@@ -379,6 +379,8 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   /** The next this many config map updates are answered 429 (ARM's write throttling), with Retry-After `throttleRetryAfterMs`. */
   throttledConfigMaps = 0;
   throttleRetryAfterMs: number | undefined = 30_000;
+  /** Per name, what its config map update throws (a PUT answered 400, or its operation ended Failed). */
+  readonly configMapFailures = new Map<string, Error>();
   readonly claims: { name: string; warm: boolean; body: Record<string, unknown> }[] = [];
   readonly configMaps = new Map<string, Record<string, string>>();
   readonly tagged = new Map<string, Record<string, string>>();
@@ -449,6 +451,11 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     if (this.throttledConfigMaps > 0) {
       this.throttledConfigMaps--;
       await this.throttledAnswer("configMapThrottled", name);
+    }
+    const failure = this.configMapFailures.get(name);
+    if (failure !== undefined) {
+      await wait(this.configMapMs, options?.signal);
+      throw failure;
     }
     const containers = (body.properties as { containers: { properties: { configMap: { keyValuePairs: Record<string, string> } } }[] }).containers;
     const pairs = containers[0]?.properties.configMap.keyValuePairs ?? {};

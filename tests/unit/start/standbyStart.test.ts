@@ -2,6 +2,7 @@
 // prints, registration with it, and the config map that completes the claim.
 import { strict as assert } from "node:assert";
 import * as sinon from "sinon";
+import { AzureError } from "../../../src/azure/aci";
 import { systemClock } from "../../../src/core/clock";
 import { InputError } from "../../../src/core/errors";
 import { OWN_TAGS } from "../../../src/run/tags";
@@ -215,5 +216,27 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.ok((updates[1]?.at ?? 0) - throttled.at >= 20_000, "the config map update was sent again before Retry-After");
     assert.equal(started.aci.configMaps.get("azp-1234-1-1")?.agentName, "azp-1234-1-1");
     assert.ok(started.lines.some((l) => l.startsWith("azp-1234-1-1: ARM refused the config map update of container group azp-1234-1-1") && l.endsWith("trying again in 20.0 s, as ARM asks")), started.lines.join("\n"));
+  });
+
+  it("a config map update that fails ends the step naming the agent, the update and ARM's answer, and leaves nothing behind", async () => {
+    const started = start({ agentCount: "3" }, (aci) => {
+      aci.configMapFailures.set("azp-1234-1-2", new AzureError("The property 'configMap' is invalid.", "InvalidConfigMap", 400));
+    });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /^azp-1234-1-2: its config map update, which completes the claim, failed: InvalidConfigMap: The property 'configMap' is invalid\. Everything this step created was removed/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+
+  it("a config map update whose operation ends Failed ends the step the same way", async () => {
+    const started = start({ agentCount: "1" }, (aci) => {
+      aci.configMapFailures.set("azp-1234-1-1", new AzureError("The config map update of container group azp-1234-1-1 ended failed", "Failed", undefined));
+    });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /^azp-1234-1-1: its config map update, which completes the claim, failed: Failed: The config map update of container group azp-1234-1-1 ended failed\. Everything this step created was removed/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
   });
 });
