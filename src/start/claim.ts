@@ -4,6 +4,7 @@
 // registration with that key, and the config-map-only update that completes the claim: the
 // container then writes its files and starts its listener. The group never gets any other update,
 // which would restart it and lose the key made inside.
+import { AzureError } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
@@ -11,7 +12,8 @@ import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
 import type { StartRun } from "./context";
-import { StartFailure } from "./failures";
+import { isCreateRateError } from "./create";
+import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
 import { registerWithPublicKey } from "./register";
 
@@ -28,13 +30,15 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   const { operationPollMs } = armPacing(config.agentCount);
   agent.location = standby.pool.location;
   agent.moveTo("creating");
-  const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, {}), { signal, pollIntervalMs: operationPollMs });
-  agent.unansweredPut = claim.then(
-    () => undefined,
-    () => undefined,
-  );
-  const claimed = await inFlight.track(`ARM to answer the claim of container group ${agent.name} from standby pool '${standby.pool.name}'`, unlessAborted(claim, signal)).finally(() => {
-    if (!signal.aborted) agent.unansweredPut = undefined;
+  const claimed = await putWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
+    const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, {}), { signal, pollIntervalMs: operationPollMs });
+    agent.unansweredPut = claim.then(
+      () => undefined,
+      () => undefined,
+    );
+    return inFlight.track(`ARM to answer the claim of container group ${agent.name} from standby pool '${standby.pool.name}'`, unlessAborted(claim, signal)).finally(() => {
+      if (!signal.aborted) agent.unansweredPut = undefined;
+    });
   });
   agent.warm = claimed.isCreatedFromStandbyPool;
   // While the claim's operation ends and the tags go on, the container's key is read and
@@ -63,8 +67,45 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     once: String(config.ephemeral),
     expiresAt: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES,
   };
-  await inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs }));
+  await updateConfigMap(run, agent, keyValuePairs);
   log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+}
+
+/** The config-map-only update that completes the claim; its failure names the agent's update and ARM's answer. */
+async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: Record<string, string>): Promise<void> {
+  const { config, services, signal, inFlight } = run;
+  if (services.standby === undefined) throw new Error(`${agent.name}: no standby pool`);
+  const api = services.standby;
+  const { operationPollMs } = armPacing(config.agentCount);
+  try {
+    await putWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
+      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
+    );
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new StartFailure(`its config map update, which completes the claim, failed: ${describe(error)}`);
+  }
+}
+
+/**
+ * Sends a PUT until ARM takes it: one answered 429 (ACI's create rate for a claim, ARM's write
+ * throttling for either) is sent again after the wait ARM asks for, which the SDK leaves to the
+ * step; the step's time and a cancel end the wait.
+ */
+async function putWaitingOutRate<T>(run: StartRun, agent: FleetAgent, what: string, put: () => Promise<T>): Promise<T> {
+  const { services, signal, inFlight } = run;
+  // When ARM gives no Retry-After.
+  const rateBackoff = new Backoff(10_000, 60_000);
+  for (;;) {
+    try {
+      return await put();
+    } catch (error) {
+      if (!(error instanceof AzureError) || !isCreateRateError(error) || signal.aborted) throw error;
+      const waitMs = error.retryAfterMs ?? rateBackoff.next();
+      services.log.warning(`${agent.name}: ARM refused the ${what} for its rate limits (${error.code}: ${error.message}); trying again in ${formatSeconds(waitMs)}, as ARM asks`);
+      await inFlight.track(`ARM's rate limit: ${formatSeconds(waitMs)} before sending the ${what} again`, services.clock.sleep(waitMs, signal));
+    }
+  }
 }
 
 /** The key the claimed container printed, checked to be its own, and the agent registered with it. */

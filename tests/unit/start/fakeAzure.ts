@@ -374,6 +374,13 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   readonly silent = new Set<string>();
   /** Every container prints this one modulus (an image with a baked-in key). */
   bakedInKey = false;
+  /** The next this many claims are answered 429 (ACI's create rate), with Retry-After `throttleRetryAfterMs`; nothing is claimed. */
+  throttledClaims = 0;
+  /** The next this many config map updates are answered 429 (ARM's write throttling), with Retry-After `throttleRetryAfterMs`. */
+  throttledConfigMaps = 0;
+  throttleRetryAfterMs: number | undefined = 30_000;
+  /** Per name, what its config map update throws (a PUT answered 400, or its operation ended Failed). */
+  readonly configMapFailures = new Map<string, Error>();
   readonly claims: { name: string; warm: boolean; body: Record<string, unknown> }[] = [];
   readonly configMaps = new Map<string, Record<string, string>>();
   readonly tagged = new Map<string, Record<string, string>>();
@@ -406,6 +413,10 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   async claim(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult> {
     this.requestCount++;
     this.log.record("claim", name);
+    if (this.throttledClaims > 0) {
+      this.throttledClaims--;
+      await this.throttledAnswer("claimThrottled", name);
+    }
     const warm = this.ready > 0;
     if (warm) this.ready--;
     this.claims.push({ name, warm, body });
@@ -437,11 +448,27 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   async updateConfigMap(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void> {
     this.requestCount++;
     this.log.record("configMap", name);
+    if (this.throttledConfigMaps > 0) {
+      this.throttledConfigMaps--;
+      await this.throttledAnswer("configMapThrottled", name);
+    }
+    const failure = this.configMapFailures.get(name);
+    if (failure !== undefined) {
+      await wait(this.configMapMs, options?.signal);
+      throw failure;
+    }
     const containers = (body.properties as { containers: { properties: { configMap: { keyValuePairs: Record<string, string> } } }[] }).containers;
     const pairs = containers[0]?.properties.configMap.keyValuePairs ?? {};
     this.configMaps.set(name, pairs);
     await wait(this.configMapMs, options?.signal);
     setTimeout(() => { if (this.groups.has(name)) this.agents.bringOnline(name); }, this.onlineMs);
+  }
+
+  /** A PUT answered 429 after putMs, as SdkAci throws it. */
+  private async throttledAnswer(op: string, name: string): Promise<never> {
+    await wait(this.putMs, undefined);
+    this.log.record(op, name);
+    throw new AzureError("The request is being throttled.", "TooManyRequests", 429, this.throttleRetryAfterMs);
   }
 
   override logs(_resourceGroup: string, name: string): Promise<string> {

@@ -2,6 +2,7 @@
 // prints, registration with it, and the config map that completes the claim.
 import { strict as assert } from "node:assert";
 import * as sinon from "sinon";
+import { AzureError } from "../../../src/azure/aci";
 import { systemClock } from "../../../src/core/clock";
 import { InputError } from "../../../src/core/errors";
 import { OWN_TAGS } from "../../../src/run/tags";
@@ -164,5 +165,78 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.ok(error instanceof InputError, error.message);
     assert.match(error.message, /agentCount: 3 agent\(s\) of 0\.5 CPU/);
     assert.equal(started.calls.of("claim").length, 0);
+  });
+
+  it("waits Retry-After when a claim is answered 429, then claims again, and every agent comes online", async () => {
+    const started = start({ agentCount: "2" }, (aci) => {
+      aci.throttledClaims = 1;
+      aci.throttleRetryAfterMs = 30_000;
+    });
+    await clock.tickAsync(60_000);
+    succeeded(started.outcome());
+    const [throttled] = started.calls.of("claimThrottled");
+    assert.ok(throttled?.name !== undefined, "no claim was answered 429");
+    const claims = started.calls.of("claim").filter((c) => c.name === throttled.name);
+    assert.equal(claims.length, 2);
+    assert.ok((claims[1]?.at ?? 0) - throttled.at >= 30_000, "the claim was sent again before Retry-After");
+    assert.ok(
+      started.lines.some((l) => l.startsWith(`${throttled.name ?? ""}: ARM refused the claim of container group ${throttled.name ?? ""}`) && l.includes("TooManyRequests: The request is being throttled.") && l.endsWith("trying again in 30.0 s, as ARM asks")),
+      started.lines.join("\n"),
+    );
+    assert.equal(started.calls.of("delete").length, 0);
+  });
+
+  it("a claim answered 429 with a Retry-After beyond timeoutMinutes ends the step at timeoutMinutes, naming the wait, and leaves nothing behind", async () => {
+    const started = start({ agentCount: "2", timeoutMinutes: "1" }, (aci) => {
+      aci.throttledClaims = 1;
+      aci.throttleRetryAfterMs = 5 * 60_000;
+    });
+    await clock.tickAsync(59_000);
+    assert.equal(started.outcome(), undefined, "the step ended before timeoutMinutes");
+    await clock.tickAsync(15_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /did not come online within 1 minute\(s\)/);
+    assert.match(error.message, /still waiting for ARM's rate limit: 300\.0 s before sending the claim of container group azp-1234-1-\d again/);
+    assert.equal(started.calls.of("claimThrottled").length, 1);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+
+  it("waits Retry-After when the config map update is answered 429, then sends it again", async () => {
+    const started = start({ agentCount: "1" }, (aci) => {
+      aci.throttledConfigMaps = 1;
+      aci.throttleRetryAfterMs = 20_000;
+    });
+    await clock.tickAsync(60_000);
+    succeeded(started.outcome());
+    const [throttled] = started.calls.of("configMapThrottled");
+    assert.ok(throttled !== undefined, "no config map update was answered 429");
+    const updates = started.calls.of("configMap");
+    assert.equal(updates.length, 2);
+    assert.ok((updates[1]?.at ?? 0) - throttled.at >= 20_000, "the config map update was sent again before Retry-After");
+    assert.equal(started.aci.configMaps.get("azp-1234-1-1")?.agentName, "azp-1234-1-1");
+    assert.ok(started.lines.some((l) => l.startsWith("azp-1234-1-1: ARM refused the config map update of container group azp-1234-1-1") && l.endsWith("trying again in 20.0 s, as ARM asks")), started.lines.join("\n"));
+  });
+
+  it("a config map update that fails ends the step naming the agent, the update and ARM's answer, and leaves nothing behind", async () => {
+    const started = start({ agentCount: "3" }, (aci) => {
+      aci.configMapFailures.set("azp-1234-1-2", new AzureError("The property 'configMap' is invalid.", "InvalidConfigMap", 400));
+    });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /^azp-1234-1-2: its config map update, which completes the claim, failed: InvalidConfigMap: The property 'configMap' is invalid\. Everything this step created was removed/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+
+  it("a config map update whose operation ends Failed ends the step the same way", async () => {
+    const started = start({ agentCount: "1" }, (aci) => {
+      aci.configMapFailures.set("azp-1234-1-1", new AzureError("The config map update of container group azp-1234-1-1 ended failed", "Failed", undefined));
+    });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /^azp-1234-1-1: its config map update, which completes the claim, failed: Failed: The config map update of container group azp-1234-1-1 ended failed\. Everything this step created was removed/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
   });
 });
