@@ -115,7 +115,7 @@ async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<Regist
   const holder = run.publicKeys.get(publicKey.modulus);
   if (holder !== undefined) {
     throw new StartFailure(
-      `${agent.name}: its container printed the same public key as ${holder}'s, which this step already registered; each standby container must make its own key, so the image has one baked in (remove any .aci-agent-key.pem from the image and rebuild it)`,
+      `its container printed the same public key as ${holder}'s, which this step already registered; each standby container must make its own key, so the image has one baked in (remove any .aci-agent-key.pem from the image and rebuild it)`,
     );
   }
   run.publicKeys.set(publicKey.modulus, agent.name);

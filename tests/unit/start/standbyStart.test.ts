@@ -133,6 +133,7 @@ describe("runStart with standbyPool (fake timers)", function () {
     const error = failed(started.outcome());
     assert.match(error.message, /same public key as azp-1234-1-\d's, which this step already registered/);
     assert.match(error.message, /baked in/);
+    assert.match(error.message, /^azp-1234-1-\d: its container printed/, "the agent named once");
     assert.deepEqual([...started.aci.groups.keys()], []);
     assert.deepEqual([...started.pool.agents.keys()], []);
   });
