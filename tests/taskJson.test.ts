@@ -117,6 +117,8 @@ const TASKS: {
       standbyPool: { type: "string", defaultValue: "", required: true },
       readyCapacity: { type: "int", defaultValue: "1" },
       action: { type: "pickList", defaultValue: "apply", options: ["apply", "delete"] },
+      // DESIGN: every wait ends at timeoutMinutes; apply waits for the pool's first running container.
+      timeoutMinutes: { type: "int", defaultValue: "10" },
       image: { type: "string", defaultValue: "mcr.microsoft.com/dotnet/runtime-deps:8.0" },
       imageMode: { type: "pickList", defaultValue: "bootstrap", options: ["bootstrap", "prebuilt"] },
       registryServer: { type: "string", defaultValue: "" },
