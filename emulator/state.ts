@@ -330,7 +330,8 @@ export interface Behaviour {
   muslFeedServesGlibc: boolean;
   /**
    * The Standby Pool Resource Provider has none of the roles it needs (Learn, "Configure role
-   * permissions for standby pools"): its pools cannot create instances and turn degraded.
+   * permissions for standby pools"): its pools cannot create instances and turn degraded. True by
+   * default, as in a subscription where nobody assigned them yet; set-up grants them.
    */
   standbyProviderWithoutRoles: boolean;
   /**
@@ -512,7 +513,7 @@ function defaultBehaviour(): Behaviour {
     listPageSize: 100,
     strict: true,
     muslFeedServesGlibc: false,
-    standbyProviderWithoutRoles: false,
+    standbyProviderWithoutRoles: true,
     agentTokenRefusal: 400,
     armRequestLimits: { ...armDefaultRequestLimits },
   };

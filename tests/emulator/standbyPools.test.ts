@@ -106,6 +106,10 @@ type GroupJson = { tags?: Record<string, string>; properties: Record<string, unk
 describe("emulator ACI standby pools", function () {
   this.timeout(60_000);
   const emulator = useEmulator();
+  // The roles the pool's provider needs are granted once, at set-up (README, Permissions); one test goes without.
+  beforeEach(async function () {
+    await setBehaviour(emulator().info, { standbyProviderWithoutRoles: false });
+  });
 
   it("a container group profile: revision 1 when created, raised only when its properties change, each revision readable; secrets not echoed", async function () {
     const { info } = emulator();
@@ -219,6 +223,22 @@ describe("emulator ACI standby pools", function () {
     assert.equal(deleted.status, 202);
     assert.equal(typeof deleted.headers.location, "string");
     await eventually("the pool to be gone", async () => ((await arm(info, "GET", at(poolId(info, "broken"), poolApiVersion))).status === 404 ? true : undefined));
+  });
+
+  it("by default the pool's provider has none of its roles: the pool makes no instance and is degraded with ARM's AuthorizationFailed; granted, it fills", async function () {
+    const { info } = emulator();
+    await control(info, "POST", "/reset");
+    await putProfile(info, "agents", profileBody(info));
+    await arm(info, "PUT", at(poolId(info, "unauthorized"), poolApiVersion), { body: poolBody(info, "agents", 1) });
+    const message = await eventually("the pool to be degraded", async () => {
+      const res = await arm(info, "GET", at(poolId(info, "unauthorized"), poolApiVersion, "/runtimeViews/latest"));
+      const status = (res.json as { properties: { status: { code: string; message: string } } }).properties.status;
+      return status.code === "HealthState/degraded" ? status.message : undefined;
+    });
+    assert.match(message, /^AuthorizationFailed: The client '[0-9a-f-]{36}' .* does not have authorization to perform action 'Microsoft\.ContainerInstance\/containerGroups\/write'/);
+    assert.equal((await counts(info, "unauthorized")).Running, 0);
+    await setBehaviour(info, { standbyProviderWithoutRoles: false });
+    await filled(info, "unauthorized", 1);
   });
 
   it("a pool moved to another profile revision drains and replaces its instances; reset clears pools and profiles", async function () {

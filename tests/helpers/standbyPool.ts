@@ -26,6 +26,8 @@ async function agentPackage(info: EmulatorInfo, platform: string): Promise<{ dow
 /** The profile and the pool AciAgentStandbyPool@1 would make, `capacity` instances of 0.5 CPU; waits until `capacity` are Running. */
 export async function makeStandbyPool(emu: RunningEmulator, capacity: number, timeoutMs = 240_000): Promise<void> {
   const { info } = emu;
+  // The one-time set-up: the roles the pool's provider needs (README, Permissions).
+  emu.state.behaviour.standbyProviderWithoutRoles = false;
   const glibc = await agentPackage(info, "linux-x64");
   const musl = await agentPackage(info, "linux-musl-x64");
   assert.ok(glibc !== undefined);
