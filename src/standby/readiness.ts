@@ -115,7 +115,6 @@ function notReadyMessage(context: ReadinessContext, reason: string): string {
 }
 
 function assignmentsText(context: ReadinessContext): string {
-  const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(context.poolId)?.[1] ?? "";
-  const assignments = providerRoleAssignments(subscriptionId, context.resourceGroup, context.subnetIds).map((a) => `${a.role} on ${a.scope}`);
+  const assignments = providerRoleAssignments(context.arm.subscriptionId, context.resourceGroup, context.subnetIds).map((a) => `${a.role} on ${a.scope}`);
   return `Assign to the enterprise application '${STANDBY_PROVIDER_APPLICATION}' (a Contributor cannot; an Owner, User Access Administrator or Role Based Access Control Administrator can): ${assignments.join("; ")}`;
 }
