@@ -84,6 +84,9 @@ async function play(emu: RunningEmulator, run: SnippetRun): Promise<void> {
     "System.CollectionUri": info.organizationUrl,
   };
   const placeholders = { sub: info.subscriptionId };
+  // The README's set-up, done once by a user before any standby example: the roles the standby
+  // pool's provider needs (README, Permissions).
+  emu.state.behaviour.standbyProviderWithoutRoles = false;
   for (const [index, step] of run.steps.entries()) {
     assertDemandsMet(emu, run, index, { macros, placeholders });
     const definition = definitions[step.task];
