@@ -67,6 +67,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     once: String(config.ephemeral),
     expiresAt: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES,
   };
+  agent.identitySent = true;
   await updateConfigMap(run, agent, keyValuePairs);
   log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
 }

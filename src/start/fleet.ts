@@ -49,6 +49,8 @@ export class FleetAgent {
   registeredAfterMs: number | undefined;
   /** Claimed from a standby pool: true when a warm instance was handed out, false for a fresh group from its profile. */
   warm: boolean | undefined;
+  /** Its claim's config map is on its way: the container's listener starts as soon as it lands. */
+  identitySent = false;
   /** What the watch last showed of the group, so that only changes are logged. */
   shownState: string | undefined;
   readonly shownEvents = new Set<string>();

@@ -12,6 +12,11 @@ import { StartFailure } from "./failures";
  * each moment between its coming online and the step noticing delays every job of the run.
  */
 const poolReadWhileRegisteringMs = 250;
+/**
+ * Once a claimed container's config map is sent, its agent comes online within about a second (the
+ * map's propagation and the listener's start): the pool is read more often for that short while.
+ */
+const poolReadWhileListenerStartsMs = 100;
 
 export async function watchUntilOnline(run: StartRun): Promise<void> {
   const { fleet, pool, signal, elapsed, inFlight } = run;
@@ -35,8 +40,9 @@ export async function watchUntilOnline(run: StartRun): Promise<void> {
     }
     if (onlineCount === fleet.length) return;
     await watchGroups(run);
+    const listenerStarting = fleet.some((a) => a.identitySent && a.state !== "online");
     const registering = fleet.some((a) => a.state === "provisioned");
-    await clock.sleep(registering ? poolReadWhileRegisteringMs : backoff.next(), signal);
+    await clock.sleep(listenerStarting ? poolReadWhileListenerStartsMs : registering ? poolReadWhileRegisteringMs : backoff.next(), signal);
   }
 }
 

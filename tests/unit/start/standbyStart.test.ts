@@ -105,6 +105,21 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.match(summary, /\| azp-1234-1-1 \| westeurope \| warm \|/);
   });
 
+  it("reads the pool every 100 ms once a claimed container's config map is sent, until its agent is online", async () => {
+    const started = start({ agentCount: "1" });
+    await clock.tickAsync(15_000);
+    const result = succeeded(started.outcome());
+    const onlineAt = Date.parse("2026-03-01T12:00:00Z") + (result.agents[0]?.onlineAfterMs ?? Number.NaN);
+    const sentAt = started.calls.of("configMap")[0]?.at ?? Number.NaN;
+    const reads = started.calls.of("listAgents").map((c) => c.at);
+    const before = reads.filter((at) => at < sentAt);
+    const gapsBefore = before.slice(1).map((at, i) => at - (before[i] ?? 0)).filter((gap) => gap > 0);
+    const after = reads.filter((at) => at > sentAt + 150 && at <= onlineAt);
+    const gapsAfter = after.slice(1).map((at, i) => at - (after[i] ?? 0));
+    assert.ok(gapsBefore.length > 0 && gapsBefore.every((gap) => gap >= 250), JSON.stringify(gapsBefore));
+    assert.ok(gapsAfter.length > 5 && gapsAfter.every((gap) => gap <= 150), JSON.stringify(gapsAfter));
+  });
+
   it("falls back to fresh groups from the profile when the pool runs dry: 1 warm, 2 fresh, all online", async () => {
     const started = start({ agentCount: "3" }, (aci) => { aci.ready = 1; });
     await clock.tickAsync(30_000);
