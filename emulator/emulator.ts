@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import express from "express";
 import { armAuthentication } from "./arm/auth";
 import { armThrottling } from "./arm/throttling";
+import { compileSchemas } from "./arm/validation";
 import { containerGroupRoutes } from "./arm/containerGroups";
 import { containerGroupProfileRoutes } from "./arm/containerGroupProfiles";
 import { standbyPoolRoutes } from "./arm/standbyPools";
@@ -55,6 +56,7 @@ export interface RunningEmulator {
 const repositoryRoot = resolve(__dirname, "..");
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  compileSchemas();
   const stateDir = options.stateDir ?? join(repositoryRoot, ".emulator");
   const tls = loadOrCreateTls(stateDir);
   const state = new EmulatorState();
