@@ -105,6 +105,21 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.match(summary, /\| azp-1234-1-1 \| westeurope \| warm \|/);
   });
 
+  it("20 agents: no MaxListenersExceededWarning in the step's log (each agent's waits listen to the step's signals at once)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => { warnings.push(`${warning.name}: ${warning.message}`); };
+    process.on("warning", onWarning);
+    try {
+      const started = start({ agentCount: "20" });
+      await clock.tickAsync(30_000);
+      assert.equal(succeeded(started.outcome()).agents.length, 20);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    assert.deepEqual(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning")), []);
+  });
+
   it("reads the pool every 100 ms once a claimed container's config map is sent, until its agent is online", async () => {
     const started = start({ agentCount: "1" });
     await clock.tickAsync(15_000);
