@@ -75,6 +75,9 @@ readonly IDENTITY_FILES='agent credentials credentials_rsaparams'
 # Standby mode: the config map keys (files in AZP_CONFIGMAP_DIR) that complete a claim. The claim
 # is complete when CLAIM_KEY is there; the task writes every key in one config-map-only update.
 readonly CLAIM_KEY=agentId
+# The claim itself carries the run's keys; once this one is there, the container is claimed and
+# only its agent's registration is still to come.
+readonly CLAIMED_KEY=ACI_RUN_ID
 readonly CLAIM_REQUIRED='agentId agentName poolId poolName serverUrl clientId authorizationUrl oauthEndpointUrl'
 # How long the other required keys may lag behind CLAIM_KEY (ACI does not say whether a config
 # map update appears at once).
@@ -918,14 +921,27 @@ write_key_params() {
 }
 
 # Waits for the config map key that completes the claim, then for the other required keys
-# (CLAIM_SETTLE_SECONDS). Every claimed agent waits here on its way online, so the key is looked for
-# five times a second where sleep takes fractions (GNU coreutils and busybox do; POSIX promises
-# whole seconds only), else once a second; each look is a sleep, so a stop signal is handled at once.
+# (CLAIM_SETTLE_SECONDS). Unclaimed, it looks five times a second; claimed (CLAIMED_KEY there), the
+# rest comes within the registration's time and every moment is on the agent's way online, so it
+# looks twenty times a second. Where sleep takes no fractions (POSIX promises whole seconds only;
+# GNU coreutils and busybox take them) it looks once a second. Each look is a sleep, so a stop
+# signal is handled at once.
 await_claim() {
   claim_poll=1
-  if sleep 0.01 2>/dev/null; then claim_poll=0.2; fi
+  claimed_poll=1
+  if sleep 0.01 2>/dev/null; then
+    claim_poll=0.2
+    claimed_poll=0.05
+  fi
   phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY" every="${claim_poll}s"
   while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
+    if [ -s "$configmap_dir/$CLAIMED_KEY" ]; then
+      phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s"
+      while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
+        pause "$claimed_poll"
+      done
+      break
+    fi
     pause "$claim_poll"
   done
   waited=0

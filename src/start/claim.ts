@@ -1,5 +1,5 @@
 // Claiming one agent from a standby pool: the claim (a create-only PUT naming the pool and its
-// profile, whose container carries only an empty config map), the run's tags by a tags-only PATCH
+// profile, whose container carries only a config map with the run's keys), the run's tags by a tags-only PATCH
 // (a claim's tags are not kept), the public key the container made and printed, the agent's
 // registration with that key, and the config-map-only update that completes the claim: the
 // container then writes its files and starts its listener. The group never gets any other update,
@@ -31,7 +31,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   agent.location = standby.pool.location;
   agent.moveTo("creating");
   const claimed = await putWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
-    const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, {}), { signal, pollIntervalMs: operationPollMs });
+    const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, runKeys(run, agent)), { signal, pollIntervalMs: operationPollMs });
     agent.unansweredPut = claim.then(
       () => undefined,
       () => undefined,
@@ -62,14 +62,25 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     clientId: identity.clientId,
     authorizationUrl: identity.authorizationUrl,
     oauthEndpointUrl: identity.oauthEndpointUrl,
+    ...runKeys(run, agent),
+  };
+  agent.identitySent = true;
+  await updateConfigMap(run, agent, keyValuePairs);
+  log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+}
+
+/**
+ * The keys of the run, which the claim already carries: once they are in its config map, the
+ * container knows it is claimed and looks for the rest (the agent's identity) more often.
+ */
+function runKeys(run: StartRun, agent: FleetAgent): Record<string, string> {
+  const { config } = run;
+  return {
     [RUN_ID_VARIABLE]: config.run.runId,
     [FLEET_VARIABLE]: fleetName(config.namePrefix, config.run.runId),
     once: String(config.ephemeral),
     expiresAt: agent.tags[OWN_TAGS.expires] ?? NEVER_EXPIRES,
   };
-  agent.identitySent = true;
-  await updateConfigMap(run, agent, keyValuePairs);
-  log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
 }
 
 /** The config-map-only update that completes the claim; its failure names the agent's update and ARM's answer. */

@@ -1100,6 +1100,21 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     assert.deepEqual(await containerRequests(), []);
   });
 
+  it("claimed (the claim's run keys in its config map), it says so and looks for its agent's identity twenty times a second; completed, it comes online", async function () {
+    const run = await standbyRun("azp-standby-claimed", "309");
+    await harness.start(run);
+    const waiting = await harness.logMatching(run.name, /phase=claim-wait /);
+    assert.ok(phaseLine(waiting, "claim-wait", "every=0.2s"), waiting);
+    assert.equal(phaseLine(waiting, "claimed"), undefined, waiting);
+    writeConfigMap(run.standby.configMapDir, { ACI_RUN_ID: run.runId, ACI_FLEET: `azp-${run.runId}`, once: "true" });
+    const claimed = await harness.logMatching(run.name, /phase=claimed /);
+    assert.ok(phaseLine(claimed, "claimed", "key=ACI_RUN_ID every=0.05s"), claimed);
+    assert.equal(await harness.agentStatus(run.name), undefined, "no agent before the claim is complete");
+    await claim(run);
+    await harness.waitOnline(run.name);
+    assert.ok(phaseLine(await harness.logs(run.name), "claim", `run_id=${run.runId}`));
+  });
+
   it("a config map with agentId but without the other keys: exit 10 naming them", async function () {
     const run = await standbyRun("azp-standby-partial", "304");
     await harness.start(run);

@@ -88,7 +88,8 @@ describe("runStart with standbyPool (fake timers)", function () {
         properties: {
           standbyPoolProfile: { id: started.aci.poolInfo.id, failContainerGroupCreateOnReuseFailure: false },
           containerGroupProfile: { id: started.aci.poolInfo.profileId, revision: 1 },
-          containers: [{ name: "azp-agent", properties: { configMap: { keyValuePairs: {} } } }],
+          // The run's keys: the container knows from them that it is claimed; the agent's identity comes with the registration.
+          containers: [{ name: "azp-agent", properties: { configMap: { keyValuePairs: { ACI_RUN_ID: "1234", ACI_FLEET: "azp-1234", once: "true", expiresAt: started.aci.tagged.get(name)?.[OWN_TAGS.expires] ?? "never" } } } }],
         },
       });
       const registered = started.pool.agents.get(name) as { authorization?: { publicKey?: { modulus: string } } } | undefined;
