@@ -316,8 +316,24 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     assert.equal(await agentStatus(info, name), undefined, "an agent of that name exists before the claim");
     assert.equal([...(await logs(name)).matchAll(/^aci-agent-public-key /gm)].length, 1, "the key line was printed again");
 
-    // The claim: the agent registered with the printed key, then the config map in one update.
+    // The claim, carrying the run's keys as AciAgentStart's does; then the agent registered with the
+    // printed key, then the whole config map in one update.
     const claimed = Date.now();
+    const runValues: Record<string, string> = {
+      ACI_RUN_ID: runId,
+      ACI_FLEET: `aci-ct-${runId}`,
+      once: "false",
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    };
+    // Each file written aside (same file system), then renamed in: no half-written value is ever seen.
+    const staging = mkdtempSync(join(scratch, "configmap-staging-"));
+    const writeConfigMap = (entries: Record<string, string>): void => {
+      for (const [key, value] of Object.entries(entries)) writeFileSync(join(staging, key), value, { mode: 0o644 });
+      for (const key of Object.keys(entries)) renameSync(join(staging, key), join(configMapDir, key));
+    };
+    writeConfigMap(runValues);
+    await eventually("the standby container to see its claim", async () => (/phase=claimed .*key=ACI_RUN_ID every=0\.05s/.test(await logs(name)) ? true : undefined), 30_000)
+      .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
     const { agent, registered } = await registerAgent(info, name, publicKey);
     const values: Record<string, string> = {
       agentId: String(registered.agentId),
@@ -328,19 +344,13 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
       clientId: registered.clientId,
       authorizationUrl: registered.authorizationUrl,
       oauthEndpointUrl: registered.oauthEndpointUrl,
-      ACI_RUN_ID: runId,
-      ACI_FLEET: `aci-ct-${runId}`,
-      once: "false",
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+      ...runValues,
     };
     const secrets = [info.pat, canary];
     for (const [key, value] of Object.entries(values)) {
       for (const [index, secret] of secrets.entries()) assert.ok(!value.includes(secret), `the config map key ${key} holds secret #${index}`);
     }
-    // Each file written aside (same file system), then renamed in: no half-written value is ever seen.
-    const staging = mkdtempSync(join(scratch, "configmap-staging-"));
-    for (const [key, value] of Object.entries(values)) writeFileSync(join(staging, key), value, { mode: 0o644 });
-    for (const key of Object.keys(values)) renameSync(join(staging, key), join(configMapDir, key));
+    writeConfigMap(values);
     assert.deepEqual(readdirSync(configMapDir).sort(), Object.keys(values).sort());
     await eventually(`${name} to come online`, async () => ((await agentStatus(info, name)) === "online" ? true : undefined), 120_000)
       .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
