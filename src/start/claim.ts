@@ -1,9 +1,9 @@
 // Claiming one agent from a standby pool: the claim (a create-only PUT naming the pool and its
-// profile, whose container carries only a config map with the run's keys), the run's tags by a tags-only PATCH
-// (a claim's tags are not kept), the public key the container made and printed, the agent's
-// registration with that key, and the config-map-only update that completes the claim: the
-// container then writes its files and starts its listener. The group never gets any other update,
-// which would restart it and lose the key made inside.
+// profile, whose container carries only a config map with the run's keys), the run's tags by a
+// tags-only PATCH (a claim's tags are not kept), the public key the container made and printed,
+// the agent's registration with that key, and the config-map-only update that completes the
+// claim: the container then writes its files and starts its listener. The group never gets any
+// other update, which would restart it and lose the key made inside.
 import { AzureError } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
