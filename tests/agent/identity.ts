@@ -60,3 +60,17 @@ export async function writeIdentity(info: EmulatorInfo, parent: string, name: st
   chmodSync(dir, 0o755);
   return { dir, agent, key };
 }
+
+/** The agent's keys in the config map that completes a claim (AciAgentStart adds the run's keys). */
+export function identityConfigMap(registered: RegisteredAgent): Record<string, string> {
+  return {
+    agentId: String(registered.agentId),
+    agentName: registered.agentName,
+    poolId: String(registered.poolId),
+    poolName: registered.poolName,
+    serverUrl: registered.serverUrl,
+    clientId: registered.clientId,
+    authorizationUrl: registered.authorizationUrl,
+    oauthEndpointUrl: registered.oauthEndpointUrl,
+  };
+}

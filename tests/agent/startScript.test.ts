@@ -24,7 +24,7 @@ import {
   type EmulatorInfo,
 } from "../helpers/emulator";
 import { agentFiles, rsaParametersOf, type RegisteredAgent } from "../../src/run/agentIdentity";
-import { agentPackage, registerAgent, writeIdentity } from "./identity";
+import { agentPackage, identityConfigMap, registerAgent, writeIdentity } from "./identity";
 import { assertHuntFoundNothing, huntReport, secretHuntJob } from "./secretHunt";
 
 const startScriptPath = resolve(__dirname, "..", "..", "agent", "start.sh");
@@ -968,14 +968,7 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
   /** The config map as AciAgentStart completes a claim: what the agent needs that is not secret. */
   function claimValues(registered: RegisteredAgent, runId: string, extra: Record<string, string> = {}): Record<string, string> {
     return {
-      agentId: String(registered.agentId),
-      agentName: registered.agentName,
-      poolId: String(registered.poolId),
-      poolName: registered.poolName,
-      serverUrl: registered.serverUrl,
-      clientId: registered.clientId,
-      authorizationUrl: registered.authorizationUrl,
-      oauthEndpointUrl: registered.oauthEndpointUrl,
+      ...identityConfigMap(registered),
       ACI_RUN_ID: runId,
       ACI_FLEET: `azp-${runId}`,
       once: "true",

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rename
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
-import { agentPackage, registerAgent, writeIdentity } from "../agent/identity";
+import { agentPackage, identityConfigMap, registerAgent, writeIdentity } from "../agent/identity";
 import { assertHuntFoundNothing, assertHuntFoundOnlyItsOwn, encodingsOf, huntReport, secretHuntJob, type HuntReport } from "../agent/secretHunt";
 import { control, devops, eventually, poolId, requestLog, useEmulator, type AgentJson, type EmulatorInfo } from "../helpers/emulator";
 
@@ -335,17 +335,7 @@ describe("real containers (podman + runc, Debian 12 minbase): start.sh and the D
     await eventually("the standby container to see its claim", async () => (/phase=claimed .*key=ACI_RUN_ID every=0\.05s/.test(await logs(name)) ? true : undefined), 30_000)
       .catch(async (error: unknown) => { throw new Error(`${String(error)}\n${await logs(name)}`); });
     const { agent, registered } = await registerAgent(info, name, publicKey);
-    const values: Record<string, string> = {
-      agentId: String(registered.agentId),
-      agentName: registered.agentName,
-      poolId: String(registered.poolId),
-      poolName: registered.poolName,
-      serverUrl: registered.serverUrl,
-      clientId: registered.clientId,
-      authorizationUrl: registered.authorizationUrl,
-      oauthEndpointUrl: registered.oauthEndpointUrl,
-      ...runValues,
-    };
+    const values: Record<string, string> = { ...identityConfigMap(registered), ...runValues };
     const secrets = [info.pat, canary];
     for (const [key, value] of Object.entries(values)) {
       for (const [index, secret] of secrets.entries()) assert.ok(!value.includes(secret), `the config map key ${key} holds secret #${index}`);
