@@ -934,15 +934,15 @@ await_claim() {
     claimed_poll=0.05
   fi
   phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY" every="${claim_poll}s"
+  poll=$claim_poll
+  claimed=
   while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
-    if [ -s "$configmap_dir/$CLAIMED_KEY" ]; then
+    if [ -z "$claimed" ] && [ -s "$configmap_dir/$CLAIMED_KEY" ]; then
+      claimed=true
+      poll=$claimed_poll
       phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s"
-      while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
-        pause "$claimed_poll"
-      done
-      break
     fi
-    pause "$claim_poll"
+    pause "$poll"
   done
   waited=0
   while :; do
