@@ -30,6 +30,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   const { operationPollMs } = armPacing(config.agentCount);
   agent.location = standby.pool.location;
   agent.moveTo("creating");
+  agent.lastWatchAt = services.clock.now();
   const claimed = await putWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
     const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, runKeys(run, agent)), { signal, pollIntervalMs: operationPollMs });
     agent.unansweredPut = claim.then(
@@ -41,6 +42,9 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     });
   });
   agent.warm = claimed.isCreatedFromStandbyPool;
+  // A warm group runs (the claim's answer says so): the watch reads it a group-read interval after
+  // the claim, not in the moments its key is read and registered. A fresh one is followed at once.
+  if (!agent.warm) agent.lastWatchAt = Number.NEGATIVE_INFINITY;
   // While the claim's operation ends and the tags go on, the container's key is read and
   // registered: the group exists once the PUT is answered, and a warm one printed its key long ago.
   const claimedAndTagged = (async () => {

@@ -5,6 +5,7 @@ import * as sinon from "sinon";
 import { AzureError } from "../../../src/azure/aci";
 import { systemClock } from "../../../src/core/clock";
 import { InputError } from "../../../src/core/errors";
+import { armPacing } from "../../../src/run/armPacing";
 import { OWN_TAGS } from "../../../src/run/tags";
 import { runStart, type StartResult } from "../../../src/start/runStart";
 import { startSummary } from "../../../src/start/summary";
@@ -134,6 +135,20 @@ describe("runStart with standbyPool (fake timers)", function () {
     const gapsAfter = after.slice(1).map((at, i) => at - (after[i] ?? 0));
     assert.ok(gapsBefore.length > 0 && gapsBefore.every((gap) => gap >= 250), JSON.stringify(gapsBefore));
     assert.ok(gapsAfter.length > 5 && gapsAfter.every((gap) => gap <= 150), JSON.stringify(gapsAfter));
+  });
+
+  it("does not read a warm claimed group before the pacing's group read is due: its claim answered that it runs", async () => {
+    const started = start({ agentCount: "3" }, (aci) => { aci.ready = 1; });
+    await clock.tickAsync(30_000);
+    const result = succeeded(started.outcome());
+    const warm = result.agents.find((a) => a.warm === true)?.name;
+    const fresh = result.agents.filter((a) => a.warm === false).map((a) => a.name);
+    assert.ok(warm !== undefined && fresh.length === 2);
+    const claimedAt = started.calls.of("claim").find((c) => c.name === warm)?.at ?? Number.NaN;
+    const reads = started.calls.of("get").filter((c) => c.name === warm).map((c) => c.at - claimedAt);
+    assert.ok(reads.every((after) => after >= armPacing(3).groupReadMs), `reads ${JSON.stringify(reads)} ms after the claim`);
+    // A fresh group from the profile is followed as a created one is, from its first turn.
+    for (const name of fresh) assert.ok(started.calls.of("get").some((c) => c.name === name), name);
   });
 
   it("falls back to fresh groups from the profile when the pool runs dry: 1 warm, 2 fresh, all online", async () => {
