@@ -422,7 +422,14 @@ iso_epoch() {
   epoch=$(((era * 146097 + day_of_era - 719468) * 86400 + hour * 3600 + minute * 60 + second - offset))
 }
 
+# Started once claimed; the claim's completion restarts it only for another expiresAt.
 start_lifetime_timer() {
+  if [ -n "${lifetime_pid:-}" ]; then
+    [ "$expires_at" != "${timer_expires_at:-}" ] || return 0
+    kill "$lifetime_pid" 2>/dev/null
+    lifetime_pid=
+  fi
+  timer_expires_at=$expires_at
   if [ "$lifetime_seconds" -lt 0 ]; then
     log "phase=lifetime result=passed expires_at=$expires_at action=exit"
     shutdown "$EX_LIFETIME" "AZP_EXPIRES_AT reached"
@@ -940,7 +947,10 @@ await_claim() {
     if [ -z "$claimed" ] && [ -s "$configmap_dir/$CLAIMED_KEY" ]; then
       claimed=true
       poll=$claimed_poll
-      phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s"
+      # Claimed, the container's lifetime runs, even if its step dies before completing the claim.
+      claim_lifetime
+      phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s" expires_at="${expires_at:-none}"
+      start_lifetime_timer
     fi
     pause "$poll"
   done
@@ -1010,7 +1020,6 @@ json_text() {
 # mark, two-space indentation, no final newline; src/run/agentIdentity.ts), mode 0600; exports
 # ACI_RUN_ID and ACI_FLEET; once and expiresAt replace AZP_ONCE and AZP_EXPIRES_AT.
 claim_identity() {
-  cr=$(printf '\r')
   claim_value agentId number
   c_agent_id=$value
   claim_value poolId number
@@ -1045,8 +1054,26 @@ claim_identity() {
     once=false
     is_true "$value" && once=true
   fi
-  # Without expiresAt in the claim: AZP_EXPIRES_AT of the profile, else AZP_MAX_LIFETIME_MINUTES
-  # counted from the claim.
+  claim_lifetime
+  phase claim agent_id="$c_agent_id" agent="$agent_name" pool_id="$c_pool_id" run_id="${ACI_RUN_ID:-none}" \
+    fleet="${ACI_FLEET:-none}" once="$once" expires_at="${expires_at:-none}"
+
+  (
+    umask 077
+    printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
+      "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
+      printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
+        "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
+  ) || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
+  [ -s "$agent_dir/.credentials_rsaparams" ] || write_key_params
+  chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
+    fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
+  phase identity source=config-map agent_id="$c_agent_id"
+}
+
+# The lifetime the claim gives (expiresAt, also among the run's keys the claim itself carries):
+# without it, AZP_EXPIRES_AT of the profile, else AZP_MAX_LIFETIME_MINUTES counted from the claim.
+claim_lifetime() {
   claim_value expiresAt
   [ -n "$value" ] || value=${AZP_EXPIRES_AT:-}
   case $value in
@@ -1060,21 +1087,13 @@ claim_identity() {
       [ "$lifetime_seconds" -gt 0 ] || lifetime_seconds=-1
       ;;
   esac
-  phase claim agent_id="$c_agent_id" agent="$agent_name" pool_id="$c_pool_id" run_id="${ACI_RUN_ID:-none}" \
-    fleet="${ACI_FLEET:-none}" once="$once" expires_at="${expires_at:-none}"
+}
 
+# What the claim's last moments need and no claim decides, made while the container waits: the
+# characters the files are written with, and the FIFO of the listener's output.
+prepare_claim() {
+  cr=$(printf '\r')
   bom=$(printf '\357\273\277')
-  (
-    umask 077
-    printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
-      "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
-      printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
-        "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
-  ) || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
-  [ -s "$agent_dir/.credentials_rsaparams" ] || write_key_params
-  chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
-    fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
-  phase identity source=config-map agent_id="$c_agent_id"
   prepare_watch
 }
 
@@ -1266,6 +1285,7 @@ stage2() {
     download_given_package 4<&-
     startup_script_child
     write_key_params
+    prepare_claim
     await_claim
     claim_identity
     start_lifetime_timer

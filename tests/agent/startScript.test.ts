@@ -1119,6 +1119,23 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     assert.equal(await harness.agentStatus(run.name), undefined);
   });
 
+  it("claimed, with a claim never completed (its step killed before the registration): it stops itself at the claim's expiresAt, exit 0, no agent", async function () {
+    const run = await standbyRun("azp-standby-orphan", "310");
+    await harness.start(run);
+    await harness.logMatching(run.name, /phase=claim-wait /);
+    const expiresAt = isoIn(6);
+    // expiresAt first: this test writes the files one by one, and ACI_RUN_ID says the claim is there.
+    writeConfigMap(run.standby.configMapDir, { expiresAt, once: "true", ACI_FLEET: `azp-${run.runId}`, ACI_RUN_ID: run.runId });
+    assert.equal(await harness.exitCode(run.name, 30_000), 0);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "lifetime", `result=reached expires_at=${expiresAt}`), log);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+    assert.equal(phaseLine(log, "run"), undefined, log);
+    assert.equal(await harness.agentStatus(run.name), undefined);
+  });
+
   it("expiresAt of the claim: the listener is stopped then and the container exits 0", async function () {
     const run = await standbyRun("azp-standby-expiring", "305");
     await harness.start(run);
