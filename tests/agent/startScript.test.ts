@@ -1108,6 +1108,21 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     assert.ok(phaseLine(await harness.logs(run.name), "claim", `run_id=${run.runId}`));
   });
 
+  it("a claim whose files land one by one, agentId first: it looks for the rest twenty times a second, not once a second, then comes online", async function () {
+    const run = await standbyRun("azp-standby-settling", "311");
+    await harness.start(run);
+    const log = await harness.logMatching(run.name, /phase=claim-wait /);
+    const printed = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/m.exec(log);
+    assert.ok(printed !== null, log);
+    const { registered } = await registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
+    const { agentId, ...rest } = claimValues(registered, run.runId);
+    writeConfigMap(run.standby.configMapDir, { agentId: agentId ?? "" });
+    const settling = await harness.logMatching(run.name, /note=keys-pending /);
+    assert.match(settling, /phase=claim-wait note=keys-pending key=agentId every=0\.05s absent=agentName,poolId,poolName,serverUrl,clientId,authorizationUrl,oauthEndpointUrl\n/);
+    writeConfigMap(run.standby.configMapDir, rest);
+    await harness.waitOnline(run.name);
+  });
+
   it("a config map with agentId but without the other keys: exit 10 naming them", async function () {
     const run = await standbyRun("azp-standby-partial", "304");
     await harness.start(run);
