@@ -57,8 +57,9 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   const registered = registerClaimed(run, agent);
   // The first failure of either is the step's (Promise.all observes both).
   const [, identity] = await Promise.all([claimedAndTagged, registered]);
+  // agentId last: its file tells the container that the claim is complete, and a config map's
+  // files may change one by one, perhaps in this order.
   const keyValuePairs: Record<string, string> = {
-    agentId: String(identity.agentId),
     agentName: identity.agentName,
     poolId: String(identity.poolId),
     poolName: identity.poolName,
@@ -67,6 +68,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     authorizationUrl: identity.authorizationUrl,
     oauthEndpointUrl: identity.oauthEndpointUrl,
     ...runKeys(run, agent),
+    agentId: String(identity.agentId),
   };
   agent.identitySent = true;
   await updateConfigMap(run, agent, keyValuePairs);

@@ -98,6 +98,8 @@ describe("runStart with standbyPool (fake timers)", function () {
       const configMap = started.aci.configMaps.get(name) ?? {};
       assert.deepEqual(Object.keys(configMap).sort(), ["ACI_FLEET", "ACI_RUN_ID", "agentId", "agentName", "authorizationUrl", "clientId", "expiresAt", "oauthEndpointUrl", "once", "poolId", "poolName", "serverUrl"]);
       assert.equal(configMap.agentName, name);
+      // agentId, whose file tells the container that its claim is complete, comes last.
+      assert.equal(Object.keys(configMap).at(-1), "agentId");
       assert.equal(configMap.ACI_FLEET, "azp-1234");
       assert.equal(configMap.once, "true");
     }
