@@ -424,16 +424,16 @@ iso_epoch() {
 
 # Started once claimed; the claim's completion restarts it only for another expiresAt.
 start_lifetime_timer() {
+  if [ "$lifetime_seconds" -lt 0 ]; then
+    log "phase=lifetime result=passed expires_at=$expires_at action=exit"
+    shutdown "$EX_LIFETIME" "AZP_EXPIRES_AT reached"
+  fi
   if [ -n "${lifetime_pid:-}" ]; then
     [ "$expires_at" != "${timer_expires_at:-}" ] || return 0
     kill "$lifetime_pid" 2>/dev/null
     lifetime_pid=
   fi
   timer_expires_at=$expires_at
-  if [ "$lifetime_seconds" -lt 0 ]; then
-    log "phase=lifetime result=passed expires_at=$expires_at action=exit"
-    shutdown "$EX_LIFETIME" "AZP_EXPIRES_AT reached"
-  fi
   [ "$lifetime_seconds" -gt 0 ] || return 0
   # A separate process so that nothing here has to poll; its output does not hold the
   # container's log open.
@@ -944,14 +944,19 @@ await_claim() {
   fi
   phase claim-wait dir="$configmap_dir" key="$CLAIM_KEY" every="${claim_poll}s"
   poll=$claim_poll
-  claimed=
+  claimed='' timed=''
   while [ ! -s "$configmap_dir/$CLAIM_KEY" ]; do
     if [ -z "$claimed" ] && [ -s "$configmap_dir/$CLAIMED_KEY" ]; then
       claimed=true
       poll=$claimed_poll
-      # Claimed, the container's lifetime runs, even if its step dies before completing the claim.
+      phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s"
+    fi
+    # Claimed, the container's lifetime runs, even if its step dies before completing the claim.
+    # The claim's expiresAt may land a moment after its other keys.
+    if [ -n "$claimed" ] && [ -z "$timed" ] && [ -s "$configmap_dir/expiresAt" ]; then
+      timed=true
       claim_lifetime
-      phase claimed key="$CLAIMED_KEY" every="${claimed_poll}s" expires_at="${expires_at:-none}"
+      log "phase=claimed note=lifetime-started expires_at=$expires_at"
       start_lifetime_timer
     fi
     pause "$poll"

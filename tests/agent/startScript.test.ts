@@ -1115,7 +1115,10 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     const printed = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/m.exec(log);
     assert.ok(printed !== null, log);
     const { registered } = await registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
-    const { agentId, ...rest } = claimValues(registered, run.runId);
+    const { agentId, ACI_RUN_ID, ACI_FLEET, once, expiresAt, ...rest } = claimValues(registered, run.runId);
+    // As the step does it: the claim brings the run's keys; its completion the rest.
+    writeConfigMap(run.standby.configMapDir, { ACI_RUN_ID: ACI_RUN_ID ?? "", ACI_FLEET: ACI_FLEET ?? "", once: once ?? "", expiresAt: expiresAt ?? "" });
+    await harness.logMatching(run.name, /phase=claimed /);
     writeConfigMap(run.standby.configMapDir, { agentId: agentId ?? "" });
     const settling = await harness.logMatching(run.name, /note=keys-pending /);
     assert.match(settling, /phase=claim-wait note=keys-pending key=agentId every=0\.05s absent=agentName,poolId,poolName,serverUrl,clientId,authorizationUrl,oauthEndpointUrl\n/);
@@ -1138,9 +1141,11 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     const run = await standbyRun("azp-standby-orphan", "310");
     await harness.start(run);
     await harness.logMatching(run.name, /phase=claim-wait /);
+    // A config map's files may change one by one: expiresAt lands after the container saw itself claimed.
+    writeConfigMap(run.standby.configMapDir, { ACI_RUN_ID: run.runId, ACI_FLEET: `azp-${run.runId}`, once: "true" });
+    await harness.logMatching(run.name, /phase=claimed /);
     const expiresAt = isoIn(6);
-    // expiresAt first: this test writes the files one by one, and ACI_RUN_ID says the claim is there.
-    writeConfigMap(run.standby.configMapDir, { expiresAt, once: "true", ACI_FLEET: `azp-${run.runId}`, ACI_RUN_ID: run.runId });
+    writeConfigMap(run.standby.configMapDir, { expiresAt });
     assert.equal(await harness.exitCode(run.name, 30_000), 0);
     const finished = (await harness.currentState(run.name)).finishTime;
     assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
