@@ -997,12 +997,27 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
 
   /** Waits for the container's key line, registers an agent with that key and completes the claim. */
   async function claim(run: AgentRun & { standby: StandbyRun }, extra: Record<string, string> = {}): Promise<{ agent: AgentJson; registered: RegisteredAgent }> {
+    const registration = await registerPrintedKey(run);
+    writeConfigMap(run.standby.configMapDir, claimValues(registration.registered, run.runId, extra));
+    return registration;
+  }
+
+  /** Waits for the container's key line and registers an agent with that key. */
+  async function registerPrintedKey(run: AgentRun): Promise<{ agent: AgentJson; registered: RegisteredAgent }> {
     const log = await harness.logMatching(run.name, /phase=claim-wait /);
     const printed = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/m.exec(log);
     assert.ok(printed !== null, log);
-    const registration = await registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
-    writeConfigMap(run.standby.configMapDir, claimValues(registration.registered, run.runId, extra));
-    return registration;
+    return registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
+  }
+
+  /** Waits for the container to exit 0 at expiresAt (not before) and answers its log, which says why. */
+  async function endedAtExpiry(run: AgentRun, expiresAt: string): Promise<string> {
+    assert.equal(await harness.exitCode(run.name, 30_000), 0);
+    const finished = (await harness.currentState(run.name)).finishTime;
+    assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
+    return log;
   }
 
   it("prepares, prints one public key line and waits; claimed, it writes the files agentFiles would, comes online and runs a job; its private key is in no log line", async function () {
@@ -1111,10 +1126,7 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
   it("a claim whose files land one by one, agentId first: it looks for the rest twenty times a second, not once a second, then comes online", async function () {
     const run = await standbyRun("azp-standby-settling", "311");
     await harness.start(run);
-    const log = await harness.logMatching(run.name, /phase=claim-wait /);
-    const printed = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)$/m.exec(log);
-    assert.ok(printed !== null, log);
-    const { registered } = await registerAgent(emulator().info, run.name, { exponent: printed[1] ?? "", modulus: printed[2] ?? "" });
+    const { registered } = await registerPrintedKey(run);
     const { agentId, ACI_RUN_ID, ACI_FLEET, once, expiresAt, ...rest } = claimValues(registered, run.runId);
     // As the step does it: the claim brings the run's keys; its completion the rest.
     writeConfigMap(run.standby.configMapDir, { ACI_RUN_ID: ACI_RUN_ID ?? "", ACI_FLEET: ACI_FLEET ?? "", once: once ?? "", expiresAt: expiresAt ?? "" });
@@ -1146,12 +1158,8 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     await harness.logMatching(run.name, /phase=claimed /);
     const expiresAt = isoIn(6);
     writeConfigMap(run.standby.configMapDir, { expiresAt });
-    assert.equal(await harness.exitCode(run.name, 30_000), 0);
-    const finished = (await harness.currentState(run.name)).finishTime;
-    assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
-    const log = await harness.logs(run.name);
+    const log = await endedAtExpiry(run, expiresAt);
     assert.ok(phaseLine(log, "lifetime", `result=reached expires_at=${expiresAt}`), log);
-    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
     assert.equal(phaseLine(log, "run"), undefined, log);
     assert.equal(await harness.agentStatus(run.name), undefined);
   });
@@ -1162,13 +1170,9 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     const expiresAt = isoIn(8);
     await claim(run, { once: "false", expiresAt });
     await harness.waitOnline(run.name);
-    assert.equal(await harness.exitCode(run.name, 30_000), 0);
-    const finished = (await harness.currentState(run.name)).finishTime;
-    assert.ok(finished !== undefined && finished.getTime() >= Date.parse(expiresAt) - 1000, `ended at ${String(finished?.toISOString())}, before ${expiresAt}`);
-    const log = await harness.logs(run.name);
+    const log = await endedAtExpiry(run, expiresAt);
     assert.ok(phaseLine(log, "claim", `once=false expires_at=${expiresAt}`), log);
     assert.ok(phaseLine(log, "run", "once=false"), log);
-    assert.ok(phaseLine(log, "exit", "code=0 reason='AZP_EXPIRES_AT reached'"), log);
   });
 
   it("deleting the agent's registration ends the claimed container with exit 0, as on the identity path", async function () {
