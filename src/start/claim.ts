@@ -4,15 +4,14 @@
 // the agent's registration with that key, and the config-map-only update that completes the
 // claim: the container then writes its files and starts its listener. The group never gets any
 // other update, which would restart it and lose the key made inside.
-import { AzureError } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
+import { putWaitingOutRate } from "./armRate";
 import type { StartRun } from "./context";
-import { isCreateRateError } from "./create";
 import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
 import { registerWithPublicKey } from "./register";
@@ -102,27 +101,6 @@ async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: 
   } catch (error) {
     if (signal.aborted) throw error;
     throw new StartFailure(`its config map update, which completes the claim, failed: ${describe(error)}`);
-  }
-}
-
-/**
- * Sends a PUT until ARM takes it: one answered 429 (ACI's create rate for a claim, ARM's write
- * throttling for either) is sent again after the wait ARM asks for, which the SDK leaves to the
- * step; the step's time and a cancel end the wait.
- */
-async function putWaitingOutRate<T>(run: StartRun, agent: FleetAgent, what: string, put: () => Promise<T>): Promise<T> {
-  const { services, signal, inFlight } = run;
-  // When ARM gives no Retry-After.
-  const rateBackoff = new Backoff(10_000, 60_000);
-  for (;;) {
-    try {
-      return await put();
-    } catch (error) {
-      if (!(error instanceof AzureError) || !isCreateRateError(error) || signal.aborted) throw error;
-      const waitMs = error.retryAfterMs ?? rateBackoff.next();
-      services.log.warning(`${agent.name}: ARM refused the ${what} for its rate limits (${error.code}: ${error.message}); trying again in ${formatSeconds(waitMs)}, as ARM asks`);
-      await inFlight.track(`ARM's rate limit: ${formatSeconds(waitMs)} before sending the ${what} again`, services.clock.sleep(waitMs, signal));
-    }
   }
 }
 

@@ -1,12 +1,13 @@
 // Creating one agent: its registration (Linux agents, registered by the step), then its container
 // group: a create-only PUT in its planned region, the next region when ACI has no capacity or the
 // region's quota is used up, the same region again after the time ARM asks when it refuses for
-// the create rate, and the SDK's own poller until the create operation ends.
+// a rate (armRate.ts), and the SDK's own poller until the create operation ends.
 import { AzureError, type GroupSnapshot } from "../azure/aci";
-import { Backoff, formatSeconds } from "../core/clock";
+import { formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import { OWN_TAGS } from "../run/tags";
+import { putWaitingOutRate } from "./armRate";
 import { containerGroupFor, type AgentAccess } from "./containerGroupSpec";
 import type { StartRun } from "./context";
 import { StartFailure } from "./failures";
@@ -15,28 +16,28 @@ import { registerAgent } from "./register";
 
 export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess: () => Promise<AgentAccess>): Promise<void> {
   const { config, services, signal, inFlight, elapsed } = run;
-  const { aci, log, clock } = services;
+  const { aci, log } = services;
   // A Linux agent is registered by the step and gets its files; a Windows image registers itself.
   const access: AgentAccess = run.packages === undefined ? await tokenAccess() : { kind: "identity", files: await registerAgent(run, agent, run.packages), packages: run.packages };
   const { operationPollMs } = armPacing(config.agentCount);
-  // When ARM gives no Retry-After with a create refused for its rate.
-  const rateBackoff = new Backoff(10_000, 60_000);
   const quotaRefusals: string[] = [];
   for (let attempt = 0; attempt < agent.regions.length; ) {
     const location = agent.regions[attempt] ?? "";
     signal.throwIfAborted();
     agent.location = location;
-    agent.moveTo("creating");
-    const spec = containerGroupFor(config, agent, location, services.bootstrapScript, access);
     try {
-      let accepted = false;
-      const put = aci.beginCreate(config.resourceGroup, spec, { signal, pollIntervalMs: operationPollMs, onAccepted: () => { accepted = true; } });
-      agent.unansweredPut = answered(put);
-      const waitingFor = () =>
-        accepted ? `ARM to answer the first poll of the create operation of container group ${agent.name}` : `ARM to answer the create of container group ${agent.name}`;
-      const operation = await inFlight.track(waitingFor, unlessAborted(put, signal)).finally(() => {
-        // Cut short by a cancel, the PUT stays unanswered for the clean-up to follow.
-        if (!signal.aborted) agent.unansweredPut = undefined;
+      const operation = await putWaitingOutRate(run, agent, `create of container group ${agent.name} in ${location}`, () => {
+        agent.moveTo("creating");
+        const spec = containerGroupFor(config, agent, location, services.bootstrapScript, access);
+        let accepted = false;
+        const put = aci.beginCreate(config.resourceGroup, spec, { signal, pollIntervalMs: operationPollMs, onAccepted: () => { accepted = true; } });
+        agent.unansweredPut = answered(put);
+        const waitingFor = () =>
+          accepted ? `ARM to answer the first poll of the create operation of container group ${agent.name}` : `ARM to answer the create of container group ${agent.name}`;
+        return inFlight.track(waitingFor, unlessAborted(put, signal)).finally(() => {
+          // Cut short by a cancel, the PUT stays unanswered for the clean-up to follow.
+          if (!signal.aborted) agent.unansweredPut = undefined;
+        });
       });
       await inFlight.track(`ARM to end the create operation of container group ${agent.name}`, operation.untilDone(signal));
       if (agent.state === "creating") agent.moveTo("provisioned");
@@ -49,12 +50,6 @@ export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess:
         return;
       }
       if (!(error instanceof AzureError) || signal.aborted) throw error;
-      if (isCreateRateError(error)) {
-        const waitMs = error.retryAfterMs ?? rateBackoff.next();
-        log.warning(`${agent.name}: ARM refused the create in ${location} for the rate of creates (${error.code}: ${error.message}); trying again in ${formatSeconds(waitMs)}, as ARM asks`);
-        await inFlight.track(`ARM's create rate: ${formatSeconds(waitMs)} before sending the create of container group ${agent.name} again`, clock.sleep(waitMs, signal));
-        continue;
-      }
       const quota = quotaExceeded(error);
       if (quota === undefined && !isCapacityError(error)) throw error;
       if (quota !== undefined) quotaRefusals.push(location);
@@ -83,14 +78,6 @@ export function isCapacityError(error: AzureError): boolean {
  */
 export function quotaExceeded(error: AzureError): string | undefined {
   return /container group quota '([^']+)' exceeded in region/i.exec(error.message)?.[1];
-}
-
-/**
- * A create refused for the rate of creates (ACI allows so many per subscription in five and in
- * sixty minutes) or by ARM's write throttling: 429, which the SDK leaves to the step for a PUT.
- */
-export function isCreateRateError(error: AzureError): boolean {
-  return error.status === 429;
 }
 
 /** The last region refused for quota too: what was tried, and the ways out. */

@@ -121,7 +121,7 @@ describe("integration: AciAgentStart@1 against the emulator's quotas and create 
     const name = putName(throttled[0] ?? armPuts(emu)[0] ?? ({ url: "" } as RequestLogEntry));
     const puts = armPuts(emu).filter((p) => putName(p) === name);
     assert.equal(puts.at(-1)?.status, 201);
-    assert.ok(run.lines.some((l) => l.includes(`${name}: ARM refused the create in westeurope for the rate of creates`) && /trying again in \d+\.\d s, as ARM asks/.test(l)), plainOutput(run));
+    assert.ok(run.lines.some((l) => l.includes(`${name}: ARM refused the create of container group ${name} in westeurope for its rate limits (ResourceRequestsThrottled: `) && /trying again in \d+\.\d s, as ARM asks/.test(l)), plainOutput(run));
   });
 
   it("warns once and creates as without a plan when the identity may not read the usage", async function () {

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { AzureError } from "../../../src/azure/aci";
 import { OWN_TAGS } from "../../../src/run/tags";
-import { isCapacityError, isCreateRateError, isThisStepsGroup, quotaExceeded } from "../../../src/start/create";
+import { isCreateRateError } from "../../../src/start/armRate";
+import { isCapacityError, isThisStepsGroup, quotaExceeded } from "../../../src/start/create";
 
 describe("isCapacityError", () => {
   const cases: [string, AzureError, boolean][] = [

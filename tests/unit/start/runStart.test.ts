@@ -486,7 +486,7 @@ describe("runStart (fake timers)", function () {
       assert.equal(puts.length, 2);
       assert.ok((puts[1]?.at ?? 0) - (puts[0]?.at ?? 0) >= 30_000, "the create was sent again before Retry-After");
       assert.deepEqual(result.agents.map((a) => a.location), ["westeurope", "westeurope"]);
-      assert.ok(started.lines.some((l) => l.startsWith(`${refused.name ?? ""}: ARM refused the create in westeurope for the rate of creates`) && l.endsWith("trying again in 30.0 s, as ARM asks")), started.lines.join("\n"));
+      assert.ok(started.lines.some((l) => l.startsWith(`${refused.name ?? ""}: ARM refused the create of container group ${refused.name ?? ""} in westeurope for its rate limits`) && l.endsWith("trying again in 30.0 s, as ARM asks")), started.lines.join("\n"));
     });
 
     it("ends at timeoutMinutes while ARM keeps refusing creates for the rate, naming the wait, and removes the registrations", async () => {
@@ -498,7 +498,7 @@ describe("runStart (fake timers)", function () {
       await clock.tickAsync(5_000);
       const message = failure(started).message;
       assert.match(message, /did not come online within 1 minute\(s\)/);
-      assert.match(message, /still waiting for ARM's create rate: \d+\.\d s before sending the create of container group azp-1234-1-1 again/);
+      assert.match(message, /still waiting for ARM's rate limit: \d+\.\d s before sending the create of container group azp-1234-1-1 in westeurope again/);
       assert.ok(started.calls.of("put").length >= 3, "the create was not sent again");
       assert.deepEqual([...started.pool.agents.keys()], []);
     });
