@@ -33,19 +33,24 @@ interface UsageRead {
   error: unknown;
 }
 
-export async function preflight(
-  config: StartConfig,
-  services: { aci: AciApi; standby?: StandbyApi; pools: AgentRegistry; log: { warning(message: string): void; info?(message: string): void } },
-  names: string[],
-  signal: AbortSignal,
-  inFlight: InFlight,
-): Promise<Preflight> {
+/** What pre-flight reads with: the step's inputs and services, the agents' names, and the step's end. */
+export interface PreflightRun {
+  config: StartConfig;
+  services: { aci: AciApi; standby?: StandbyApi; pools: AgentRegistry; log: { warning(message: string): void } };
+  names: string[];
+  /** Ends at timeoutMinutes and on cancel. */
+  signal: AbortSignal;
+  inFlight: InFlight;
+}
+
+export async function preflight(run: PreflightRun): Promise<Preflight> {
+  const { config, services, names, signal, inFlight } = run;
   const { aci, pools } = services;
   const registersAgents = config.osType === "Linux";
   const readingResourceGroup = inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
     throw namingResourceGroup(error, config.resourceGroup);
   });
-  const readingStandby = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyTarget(config, services.standby, signal, inFlight);
+  const readingStandby = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyTarget(run);
   // A standby start's agents are all in the pool's region (fallbackLocations is refused with it).
   const firstRegion =
     config.standbyPool !== undefined
@@ -67,7 +72,7 @@ export async function preflight(
     }),
     inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
     registersAgents ? inFlight.track("Azure DevOps to name the agent packages", agentPackages(pools, config, signal)) : Promise.resolve(undefined),
-    regionUsages(aci, firstRegion, config.fallbackLocations, signal, inFlight),
+    regionUsages(run, firstRegion),
     readingStandby,
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
@@ -89,7 +94,7 @@ export async function preflight(
   if (badRegions.length === 0) {
     try {
       if (standby === undefined) plan = planFrom(config, usage, signal, services.log);
-      else checkStandbyQuota(config, standby, usage, signal, services.log);
+      else checkStandbyQuota(run, standby, usage);
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       problems.push(...error.problems);
@@ -121,8 +126,9 @@ export async function preflight(
 }
 
 /** The standby pool named by standbyPool, and its profile; an InputError naming standbyPool when there is no such pool. */
-async function standbyTarget(config: StartConfig, api: StandbyApi | undefined, signal: AbortSignal, inFlight: InFlight): Promise<StandbyTarget> {
+async function standbyTarget({ config, services, signal, inFlight }: PreflightRun): Promise<StandbyTarget> {
   const name = config.standbyPool ?? "";
+  const api = services.standby;
   if (api === undefined) throw new Error("standbyPool: this step was given no way to claim from a standby pool");
   const pool = await inFlight.track(`ARM to read standby pool '${name}'`, api.standbyPool(config.resourceGroup, name, { signal })).catch((error: unknown) => {
     if (error instanceof AzureError && error.code === "AuthorizationFailed") throw new InputError([`standbyPool: the service connection may not read standby pool '${name}': ${error.message}`]);
@@ -144,24 +150,24 @@ async function standbyTarget(config: StartConfig, api: StandbyApi | undefined, s
  * refilling what was claimed takes cores too, but that is the pool's to wait for, not the step's.
  * No plan comes of it: every agent goes to the pool's region.
  */
-function checkStandbyQuota(config: StartConfig, standby: StandbyTarget, usage: readonly UsageRead[], signal: AbortSignal, log: { warning(message: string): void }): void {
+function checkStandbyQuota({ config, services, signal }: PreflightRun, standby: StandbyTarget, usage: readonly UsageRead[]): void {
   const fresh = Math.max(0, config.agentCount - standby.pool.maxReadyCapacity);
   if (fresh === 0 || standby.profile === undefined) return;
-  planFrom({ ...config, agentCount: fresh, cpu: standby.profile.cpu, priority: "Regular" }, usage, signal, log);
+  planFrom({ ...config, agentCount: fresh, cpu: standby.profile.cpu, priority: "Regular" }, usage, signal, services.log);
 }
 
 /**
  * Reads the usage of `location` and of each fallback region at once: the fallbacks' at the
  * start, the first region's once it is known (the resource group's, when `location` is not set).
  */
-async function regionUsages(aci: AciApi, firstRegion: Promise<string>, fallbackLocations: readonly string[], signal: AbortSignal, inFlight: InFlight): Promise<UsageRead[]> {
+async function regionUsages({ config, services, signal, inFlight }: PreflightRun, firstRegion: Promise<string>): Promise<UsageRead[]> {
   const read = (region: string): Promise<UsageRead> =>
-    inFlight.track(`ARM to read the Container Instances usage of ${region}`, aci.usages(region, { signal })).then(
+    inFlight.track(`ARM to read the Container Instances usage of ${region}`, services.aci.usages(region, { signal })).then(
       (usages) => ({ region, usages, error: undefined }),
       (error: unknown) => ({ region, usages: undefined, error }),
     );
   const fallbacks = new Map<string, Promise<UsageRead>>();
-  for (const region of fallbackLocations) if (!fallbacks.has(region)) fallbacks.set(region, read(region));
+  for (const region of config.fallbackLocations) if (!fallbacks.has(region)) fallbacks.set(region, read(region));
   const location = await firstRegion;
   const first = fallbacks.get(location) ?? read(location);
   fallbacks.delete(location);

@@ -59,7 +59,7 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
   const keys = config.osType === "Linux" && config.standbyPool === undefined ? names.map(() => services.makeKey()) : [];
   for (const key of keys) key.catch(() => undefined);
   try {
-    const { pool, location, regions, plan, packages, standby } = await preflight(config, services, names, step.signal, inFlight);
+    const { pool, location, regions, plan, packages, standby } = await preflight({ config, services, names, signal: step.signal, inFlight });
     const preflightMs = elapsed();
     log.info(`Pre-flight passed in ${formatSeconds(preflightMs)}: pool '${pool.name}' (id ${pool.id}), region ${location}${packages === undefined ? "" : `, agent ${packages.glibc.version}`}.`);
     if (plan !== undefined) log.info(`Plan: ${describePlan(plan)}.`);
