@@ -224,9 +224,9 @@ export class ContainerRuntime {
     };
     this.running.set(key, run);
     const output = logWriter(container);
-    child.stdout.on("data", output.append);
-    child.stderr.on("data", output.append);
-    child.once("error", (error) => { output.append(Buffer.from(`${error.message}\n`)); });
+    child.stdout.on("data", output.stdout.append);
+    child.stderr.on("data", output.stderr.append);
+    child.once("error", (error) => { output.stderr.append(Buffer.from(`${error.message}\n`)); });
 
     if (container.state !== "Waiting" && container.startTime !== undefined) {
       container.previousState = { ...container, events: [], log: [], previousState: undefined };
@@ -240,7 +240,10 @@ export class ContainerRuntime {
 
     const generation = group.generation;
     // Output may still arrive from processes the main one left behind, until they are killed.
-    child.once("close", () => { output.flush(); });
+    child.once("close", () => {
+      output.stdout.flush();
+      output.stderr.flush();
+    });
     child.once("exit", (code, signal) => {
       // As in a container, everything inside ends with its main process.
       signalGroup(child, "SIGKILL");
@@ -439,8 +442,11 @@ export function addEvent(events: ArmEvent[], name: string, message: string, type
   events.push({ count: 1, firstTimestamp: now, lastTimestamp: now, name, message, type });
 }
 
-function logWriter(container: ContainerRuntimeState): { append: (chunk: Buffer) => void; flush: () => void } {
-  let partial = "";
+/**
+ * The container's log, fed by its stdout and stderr. Each stream is cut into lines of its own,
+ * as Docker's log copier does, so a part line on one never joins a line of the other.
+ */
+function logWriter(container: ContainerRuntimeState): { stdout: LogStream; stderr: LogStream } {
   let bytes = 0;
   const push = (lines: string[]) => {
     const at = new Date().toISOString();
@@ -452,17 +458,26 @@ function logWriter(container: ContainerRuntimeState): { append: (chunk: Buffer) 
       bytes -= (container.log.shift()?.text.length ?? 0) + 1;
     }
   };
-  return {
-    append: (chunk) => {
-      const lines = (partial + chunk.toString("utf8")).split("\n");
-      partial = lines.pop() ?? "";
-      push(lines);
-    },
-    flush: () => {
-      if (partial !== "") push([partial]);
-      partial = "";
-    },
+  const stream = (): LogStream => {
+    let partial = "";
+    return {
+      append: (chunk) => {
+        const lines = (partial + chunk.toString("utf8")).split("\n");
+        partial = lines.pop() ?? "";
+        push(lines);
+      },
+      flush: () => {
+        if (partial !== "") push([partial]);
+        partial = "";
+      },
+    };
   };
+  return { stdout: stream(), stderr: stream() };
+}
+
+interface LogStream {
+  append: (chunk: Buffer) => void;
+  flush: () => void;
 }
 
 /** Signals the container's whole process group, which may outlive its main process. */

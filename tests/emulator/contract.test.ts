@@ -317,6 +317,18 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       assert.match(stamped.content ?? "", /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z three\n$/);
     });
 
+    it("logs: stdout and stderr are each cut into lines of their own, so a part line on one never joins a line of the other", async function () {
+      const { info } = emulator();
+      const client = armClient(info);
+      const script = "printf 'out-begins '; sleep 0.3; echo err-line >&2; sleep 0.3; echo out-ends; sleep 600";
+      await createGroup(info, "cg-log-streams", containerGroup(info, { command: ["/bin/sh", "-c", script] }));
+      const content = await eventually("both streams in the log", async () => {
+        const log = (await client.containers.listLogs(info.resourceGroup, "cg-log-streams", "main")).content ?? "";
+        return log.includes("out-ends") ? log : undefined;
+      });
+      assert.equal(content, "err-line\nout-begins out-ends\n");
+    });
+
     it("listByResourceGroup pages with an absolute nextLink and the SDK follows it to all groups", async function () {
       const { info } = emulator();
       await setBehaviour(info, { listPageSize: 2 });

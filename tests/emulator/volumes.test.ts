@@ -136,11 +136,11 @@ describe("emulator ACI volumes", function () {
     // Fails on its first run, runs on after its restart.
     const script =
       `echo "secret=$(cat '${path}/agent')"; n=$(cat "$HOME/runs" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$HOME/runs"; ` +
-      `echo "run=$n"; if echo x > '${path}/agent'; then echo write-ok; else echo write-failed; fi; [ "$n" -ge 2 ] || exit 3; sleep 30`;
+      `echo "run=$n"; if (echo x > '${path}/agent') 2>/dev/null; then echo write-ok; else echo write-failed; fi; [ "$n" -ge 2 ] || exit 3; sleep 30`;
     const group = groupWith(info, [container("main", script, [{ name: "identity", mountPath: path, readOnly: true }])], [{ name: "identity", secret: { agent: base64("agent-json") } }], "OnFailure");
     const client = armClient(info);
     await client.containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-restart-volume", group, fastPolling);
-    const log = await logOf(info, "cg-restart-volume", "main", /run=2\n.*write-(ok|failed)/, 30_000);
+    const log = await logOf(info, "cg-restart-volume", "main", /run=2\n[\s\S]*write-(ok|failed)/, 30_000);
     assert.deepEqual(log.match(/^secret=.*$/gm), ["secret=agent-json", "secret=agent-json"], "the restarted container did not see its secret volume");
     assert.deepEqual(log.match(/^write-\w+$/gm), ["write-failed", "write-failed"]);
     const view = (await client.containerGroups.get(info.resourceGroup, "cg-restart-volume")).containers[0]?.instanceView;
