@@ -14,7 +14,7 @@ import { putWaitingOutRate } from "./armRate";
 import type { StartRun } from "./context";
 import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
-import { registerWithPublicKey } from "./register";
+import { pinToRun, registerWithPublicKey } from "./register";
 
 /** The one container of a standby profile (AciAgentStandbyPool@1 names it so). */
 export const STANDBY_CONTAINER = "azp-agent";
@@ -70,7 +70,9 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
     agentId: String(identity.agentId),
   };
   agent.identitySent = true;
-  await updateConfigMap(run, agent, keyValuePairs);
+  // The registration carries the pinning values already: the config map need not wait for them
+  // to become user capabilities (Promise.all observes both).
+  await Promise.all([pinToRun(run, identity), updateConfigMap(run, agent, keyValuePairs)]);
   log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
 }
 

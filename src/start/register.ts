@@ -21,6 +21,7 @@ export async function registerAgent(run: StartRun, agent: FleetAgent, packages: 
   services.keepSecret(key.parameters.d);
   agent.moveTo("registering");
   const identity = await registerWithPublicKey(run, agent, key.publicKey, packages);
+  await pinToRun(run, identity);
   const files = agentFiles(identity, key);
   services.keepSecret(Buffer.from(files.credentials_rsaparams, "utf8").toString("base64"));
   return files;
@@ -28,17 +29,15 @@ export async function registerAgent(run: StartRun, agent: FleetAgent, packages: 
 
 /**
  * Registers the agent with a public key (the step's own, or one a standby container made and
- * printed), sets the run's pinning capabilities, and answers what its `.agent` and `.credentials`
- * name. The agent is `taken` when another step holds its name.
+ * printed) and answers what its `.agent` and `.credentials` name. The agent is `taken` when
+ * another step holds its name. The registration carries the run's pinning values as system
+ * capabilities; `pinToRun` makes them user capabilities.
  */
 export async function registerWithPublicKey(run: StartRun, agent: FleetAgent, publicKey: AgentKey["publicKey"], packages: AgentPackages): Promise<RegisteredAgent> {
-  const { config, services, pool } = run;
+  const { config, pool } = run;
   const registered = await register(run, agent, registrationOf(config, agent.name, { publicKey }, packages), publicKey);
   agent.agentId = registered.id;
   agent.registeredAfterMs ??= run.elapsed();
-  await retryingTransient(run, `Azure DevOps to set the user capabilities of agent ${agent.name}`, (attemptSignal) =>
-    services.pools.setUserCapabilities(pool.id, registered.id, pinningCapabilities(config), attemptSignal),
-  );
   return {
     agentId: registered.id,
     agentName: registered.name,
@@ -50,6 +49,16 @@ export async function registerWithPublicKey(run: StartRun, agent: FleetAgent, pu
     authorizationUrl: registered.authorization.authorizationUrl,
     oauthEndpointUrl: oauthEndpointOf(registered.authorization.authorizationUrl, config.organizationUrl),
   };
+}
+
+/**
+ * Sets the run's pinning values as the agent's user capabilities, which no agent session can
+ * change (each session brings the system capabilities the agent finds itself).
+ */
+export async function pinToRun(run: StartRun, identity: Pick<RegisteredAgent, "agentId" | "agentName" | "poolId">): Promise<void> {
+  await retryingTransient(run, `Azure DevOps to set the user capabilities of agent ${identity.agentName}`, (attemptSignal) =>
+    run.services.pools.setUserCapabilities(identity.poolId, identity.agentId, pinningCapabilities(run.config), attemptSignal),
+  );
 }
 
 /** The body config.sh sends, with the capabilities the run's demands rely on before the agent's first session. */

@@ -20,6 +20,8 @@ async function startRunStop(emu: RunningEmulator, buildId: string, count: number
     const configMap = (group.body.properties as { containers: { properties: { configMap?: { keyValuePairs: Record<string, string> } } }[] }).containers[0]?.properties.configMap?.keyValuePairs ?? {};
     assert.equal(configMap.agentName, name);
     assert.equal(configMap.ACI_FLEET, `azp-${buildId}`);
+    const pool = emu.state.poolByName(emu.info.pool);
+    assert.deepEqual(pool === undefined ? undefined : emu.state.agentByName(pool.id, name)?.userCapabilities, { ACI_RUN_ID: buildId, ACI_FLEET: `azp-${buildId}` }, `${name}'s pinning values are user capabilities`);
   }
   const stop = await stopAgents(emu, buildId);
   assert.equal(stop.result, "Succeeded", `AciAgentStop failed: ${stop.message}\n${plainOutput(stop)}`);

@@ -67,6 +67,10 @@ export class FakePool implements AgentRegistry {
   readonly userCapabilities = new Map<string, Record<string, string>>();
   /** How long a registration takes to be answered (the registration is made when it is answered). */
   registerMs = 100;
+  /** How long setting an agent's user capabilities takes to be answered. */
+  capabilitiesMs = 0;
+  /** What setting user capabilities fails with, if anything. */
+  capabilitiesFailure: Error | undefined;
   requestCount = 0;
   private nextId = 1;
 
@@ -102,11 +106,14 @@ export class FakePool implements AgentRegistry {
     return { id: agent.id, name: agent.name, authorization: { clientId: `client-${agent.name}`, authorizationUrl: "https://vstoken.example/token" } };
   }
 
-  setUserCapabilities(_poolId: number, agentId: number, capabilities: Record<string, string>): Promise<void> {
+  async setUserCapabilities(_poolId: number, agentId: number, capabilities: Record<string, string>): Promise<void> {
     this.requestCount++;
     const agent = [...this.agents.values()].find((a) => a.id === agentId);
+    this.log.record("setUserCapabilities", agent?.name);
+    if (this.capabilitiesMs > 0) await wait(this.capabilitiesMs, undefined);
+    if (this.capabilitiesFailure !== undefined) throw this.capabilitiesFailure;
     if (agent !== undefined) this.userCapabilities.set(agent.name, capabilities);
-    return Promise.resolve();
+    this.log.record("userCapabilitiesSet", agent?.name);
   }
 
   /** As Azure DevOps lists agents: without their authorization. */

@@ -11,6 +11,7 @@ import { runStart, type StartResult } from "../../../src/start/runStart";
 import { startSummary } from "../../../src/start/summary";
 import { CallLog, FakePool, FakeStandbyAci } from "./fakeAzure";
 import { configWith } from "./fixtures";
+import { DevOpsError } from "../../../src/devops/client";
 
 type Outcome = { ok: true; result: StartResult } | { ok: false; error: Error };
 
@@ -285,6 +286,29 @@ describe("runStart with standbyPool (fake timers)", function () {
     await clock.tickAsync(60_000);
     const error = failed(started.outcome());
     assert.match(error.message, /^azp-1234-1-1: its config map update, which completes the claim, failed: Failed: The config map update of container group azp-1234-1-1 ended failed\. Everything this step created was removed/);
+    assert.deepEqual([...started.aci.groups.keys()], []);
+    assert.deepEqual([...started.pool.agents.keys()], []);
+  });
+  it("sends the config map while the run's user capabilities are being set: the registration already carries them as system capabilities", async () => {
+    const started = start({ agentCount: "3" }, (_aci, pool) => { pool.capabilitiesMs = 500; });
+    await clock.tickAsync(15_000);
+    assert.equal(succeeded(started.outcome()).agents.length, 3);
+    for (const name of names(3)) {
+      const registeredAt = started.calls.of("registered").find((c) => c.name === name)?.at ?? Number.NaN;
+      const configMapAt = started.calls.of("configMap").find((c) => c.name === name)?.at ?? Number.NaN;
+      const capabilitiesSetAt = started.calls.of("userCapabilitiesSet").find((c) => c.name === name)?.at ?? Number.NaN;
+      assert.ok(configMapAt < capabilitiesSetAt, `${name}: config map sent ${configMapAt - registeredAt} ms after the registration, user capabilities set ${capabilitiesSetAt - registeredAt} ms after it`);
+      assert.deepEqual(started.pool.userCapabilities.get(name), { ACI_RUN_ID: "1234", ACI_FLEET: "azp-1234" });
+    }
+  });
+
+  it("user capabilities that cannot be set end the step naming the agent and Azure DevOps' answer, and leave nothing behind", async () => {
+    const started = start({ agentCount: "2" }, (_aci, pool) => {
+      pool.capabilitiesFailure = new DevOpsError("Azure DevOps answered 403: Access denied. Needs Manage permissions for pool aci.", 403, "AccessDeniedException");
+    });
+    await clock.tickAsync(60_000);
+    const error = failed(started.outcome());
+    assert.match(error.message, /^azp-1234-1-\d: Azure DevOps answered 403: Access denied\. Needs Manage permissions for pool aci\..*Everything this step created was removed/);
     assert.deepEqual([...started.aci.groups.keys()], []);
     assert.deepEqual([...started.pool.agents.keys()], []);
   });
