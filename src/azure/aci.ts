@@ -210,16 +210,16 @@ export class SdkAci implements AciApi, StandbyApi {
           },
         },
         {
-          // Inside the SDK's retry loop: a PUT answered 429 (ACI's create rate, or ARM's write
-          // throttling) is not retried by the SDK after Retry-After, which could be minutes, all
-          // inside the one request's deadline: the caller waits and sends it again. Nothing was
-          // created. Every other 429 (reads, deletes) is still the SDK's to retry.
+          // Inside the SDK's retry loop: a PUT or PATCH answered 429 (ACI's create rate, or ARM's
+          // write throttling) is not retried by the SDK after Retry-After, which could be minutes,
+          // all inside the one request's deadline: the caller waits and sends it again. Nothing was
+          // written. Every other 429 (reads, deletes) is still the SDK's to retry.
           position: "perRetry",
           policy: {
-            name: "throttledCreateToCaller",
+            name: "throttledWriteToCaller",
             sendRequest: async (request, next) => {
               const response = await next(request);
-              if (request.method !== "PUT" || response.status !== 429) return response;
+              if ((request.method !== "PUT" && request.method !== "PATCH") || response.status !== 429) return response;
               throw throttled(response.status, response.bodyAsText, (name) => response.headers.get(name));
             },
           },

@@ -1,5 +1,6 @@
-// ARM's refusals for its rates, which the SDK leaves to the step for a PUT: a create or a claim
-// (ACI's create rate per subscription) and any write (ARM's write throttling) answered 429.
+// ARM's refusals for its rates, which the SDK leaves to the step for a write (PUT or PATCH): a
+// create or a claim (ACI's create rate per subscription) and any write (ARM's write throttling)
+// answered 429.
 import { AzureError } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import type { StartRun } from "./context";
@@ -14,11 +15,11 @@ export function isCreateRateError(error: AzureError): boolean {
 }
 
 /**
- * Sends a PUT until ARM takes it: one refused for a rate is sent again after the wait ARM asks
+ * Sends a write until ARM takes it: one refused for a rate is sent again after the wait ARM asks
  * for (Retry-After), or a growing one when it asks for none; the step's time and a cancel end
  * the wait. Every other answer is the caller's.
  */
-export async function putWaitingOutRate<T>(run: Pick<StartRun, "services" | "signal" | "inFlight">, agent: FleetAgent, what: string, put: () => Promise<T>): Promise<T> {
+export async function writeWaitingOutRate<T>(run: Pick<StartRun, "services" | "signal" | "inFlight">, agent: FleetAgent, what: string, put: () => Promise<T>): Promise<T> {
   const { services, signal, inFlight } = run;
   const rateBackoff = new Backoff(10_000, 60_000);
   for (;;) {

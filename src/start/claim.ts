@@ -10,7 +10,7 @@ import { armPacing } from "../run/armPacing";
 import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
-import { putWaitingOutRate } from "./armRate";
+import { writeWaitingOutRate } from "./armRate";
 import type { StartRun } from "./context";
 import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
@@ -30,7 +30,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   agent.location = standby.pool.location;
   agent.moveTo("creating");
   agent.lastWatchAt = services.clock.now();
-  const claimed = await putWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
+  const claimed = await writeWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
     const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, runKeys(run, agent)), { signal, pollIntervalMs: operationPollMs });
     agent.unansweredPut = claim.then(
       () => undefined,
@@ -48,7 +48,9 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   // registered: the group exists once the PUT is answered, and a warm one printed its key long ago.
   const claimedAndTagged = (async () => {
     await inFlight.track(`ARM to end the claim of container group ${agent.name}`, claimed.untilDone(signal));
-    await inFlight.track(`ARM to tag container group ${agent.name}`, api.tagGroup(config.resourceGroup, agent.name, agent.tags, { signal }));
+    await writeWaitingOutRate(run, agent, `tags PATCH of container group ${agent.name}`, () =>
+      inFlight.track(`ARM to tag container group ${agent.name}`, api.tagGroup(config.resourceGroup, agent.name, agent.tags, { signal })),
+    );
     if (agent.state === "creating") agent.moveTo("provisioned");
     agent.provisionedAfterMs ??= elapsed();
     log.info(`${agent.name}: claimed ${agent.warm === true ? "warm from" : "fresh (the pool had no ready instance) through"} standby pool '${standby.pool.name}' in ${agent.location} after ${formatSeconds(elapsed())}`);
@@ -97,7 +99,7 @@ async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: 
   const api = services.standby;
   const { operationPollMs } = armPacing(config.agentCount);
   try {
-    await putWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
+    await writeWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
       inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
     );
   } catch (error) {

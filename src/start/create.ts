@@ -7,7 +7,7 @@ import { formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import { OWN_TAGS } from "../run/tags";
-import { putWaitingOutRate } from "./armRate";
+import { writeWaitingOutRate } from "./armRate";
 import { containerGroupFor, type AgentAccess } from "./containerGroupSpec";
 import type { StartRun } from "./context";
 import { StartFailure } from "./failures";
@@ -26,7 +26,7 @@ export async function createAgent(run: StartRun, agent: FleetAgent, tokenAccess:
     signal.throwIfAborted();
     agent.location = location;
     try {
-      const operation = await putWaitingOutRate(run, agent, `create of container group ${agent.name} in ${location}`, () => {
+      const operation = await writeWaitingOutRate(run, agent, `create of container group ${agent.name} in ${location}`, () => {
         agent.moveTo("creating");
         const spec = containerGroupFor(config, agent, location, services.bootstrapScript, access);
         let accepted = false;

@@ -178,7 +178,7 @@ describe("SdkAci.usages", () => {
   });
 });
 
-describe("SdkAci: a create answered 429 is the caller's to wait for", () => {
+describe("SdkAci: a write answered 429 is the caller's to wait for", () => {
   it("fails the PUT at once, without the SDK's own retries, with ARM's code and Retry-After", async () => {
     const { aci, sent } = sdkAciAnswering(() => ({
       status: 429,
@@ -194,6 +194,18 @@ describe("SdkAci: a create answered 429 is the caller's to wait for", () => {
       message: "Too many container groups were created in this subscription.",
     });
     assert.deepEqual(sent.map((r) => r.method), ["PUT"], "the SDK sent the PUT again itself");
+  });
+
+  it("fails a tags PATCH answered 429 at once too, with ARM's code and Retry-After", async () => {
+    const { aci, sent } = sdkAciAnswering(() => ({
+      status: 429,
+      headers: { "retry-after": "12" },
+      body: { error: { code: "SubscriptionRequestsThrottled", message: "Number of 'write' requests for subscription exceeded the limit." } },
+    }));
+    const error = await aci.tagGroup("rg", "azp-1-1-1", { "aci-agents-agent": "azp-1-1-1" }).catch((e: unknown) => e);
+    assert.ok(error instanceof AzureError, String(error));
+    assert.deepEqual({ code: error.code, status: error.status, retryAfterMs: error.retryAfterMs }, { code: "SubscriptionRequestsThrottled", status: 429, retryAfterMs: 12_000 });
+    assert.deepEqual(sent.map((r) => r.method), ["PATCH"], "the SDK sent the PATCH again itself");
   });
 
   it("leaves a read answered 429 to the SDK's own retries", async () => {

@@ -385,6 +385,8 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   throttledClaims = 0;
   /** The next this many config map updates are answered 429 (ARM's write throttling), with Retry-After `throttleRetryAfterMs`. */
   throttledConfigMaps = 0;
+  /** The next this many tags PATCHes are answered 429 (ARM's write throttling), with Retry-After `throttleRetryAfterMs`. */
+  throttledTags = 0;
   throttleRetryAfterMs: number | undefined = 30_000;
   /** Per name, what its config map update throws (a PUT answered 400, or its operation ended Failed). */
   readonly configMapFailures = new Map<string, Error>();
@@ -443,13 +445,16 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     return { isCreatedFromStandbyPool: warm, untilDone: (signal) => Promise.race([done, hang(signal)]) };
   }
 
-  tagGroup(_resourceGroup: string, name: string, tags: Record<string, string>): Promise<void> {
+  async tagGroup(_resourceGroup: string, name: string, tags: Record<string, string>): Promise<void> {
     this.requestCount++;
     this.log.record("tag", name);
+    if (this.throttledTags > 0) {
+      this.throttledTags--;
+      await this.throttledAnswer("tagThrottled", name);
+    }
     this.tagged.set(name, tags);
     const group = this.groups.get(name);
     if (group !== undefined) group.tags = { ...tags };
-    return Promise.resolve();
   }
 
   async updateConfigMap(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void> {

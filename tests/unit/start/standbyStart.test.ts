@@ -268,6 +268,22 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.ok(started.lines.some((l) => l.startsWith("azp-1234-1-1: ARM refused the config map update of container group azp-1234-1-1") && l.endsWith("trying again in 20.0 s, as ARM asks")), started.lines.join("\n"));
   });
 
+  it("waits Retry-After when the tags PATCH is answered 429, then sends it again, and every agent comes online tagged", async () => {
+    const started = start({ agentCount: "2" }, (aci) => {
+      aci.throttledTags = 1;
+      aci.throttleRetryAfterMs = 90_000;
+    });
+    await clock.tickAsync(150_000);
+    succeeded(started.outcome());
+    const [throttled] = started.calls.of("tagThrottled");
+    assert.ok(throttled?.name !== undefined, "no tags PATCH was answered 429");
+    const patches = started.calls.of("tag").filter((c) => c.name === throttled.name);
+    assert.equal(patches.length, 2);
+    assert.ok((patches[1]?.at ?? 0) - throttled.at >= 90_000, "the tags PATCH was sent again before Retry-After");
+    assert.equal(started.aci.tagged.get(throttled.name)?.[OWN_TAGS.agent], throttled.name);
+    assert.ok(started.lines.some((l) => l.startsWith(`${throttled.name}: ARM refused the tags PATCH of container group ${throttled.name}`) && l.endsWith("trying again in 90.0 s, as ARM asks")), started.lines.join("\n"));
+  });
+
   it("a config map update that fails ends the step naming the agent, the update and ARM's answer, and leaves nothing behind", async () => {
     const started = start({ agentCount: "3" }, (aci) => {
       aci.configMapFailures.set("azp-1234-1-2", new AzureError("The property 'configMap' is invalid.", "InvalidConfigMap", 400));
