@@ -159,10 +159,14 @@ export interface ProfileInfo {
   osType: string;
 }
 
-/** The claim's answer: whether a warm instance of the pool was handed out; `untilDone` follows its operation until it ends. */
-export interface ClaimResult {
-  isCreatedFromStandbyPool: boolean;
+/** A write ARM took, whose operation `untilDone` follows until it ends (its failure is an AzureError). */
+export interface AcceptedWrite {
   untilDone(signal?: AbortSignal): Promise<void>;
+}
+
+/** The claim's answer: whether a warm instance of the pool was handed out, and its operation. */
+export interface ClaimResult extends AcceptedWrite {
+  isCreatedFromStandbyPool: boolean;
 }
 
 /** The calls of a standby start (claims from a standby pool), beside AciApi. */
@@ -179,8 +183,11 @@ export interface StandbyApi {
   claim(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult>;
   /** A tags-only PATCH (a claim's tags are not kept). */
   tagGroup(resourceGroup: string, name: string, tags: Record<string, string>, options?: RequestOptions): Promise<void>;
-  /** A config-map-only PUT on the claimed group (no restart); polls its operation until it ends. */
-  updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void>;
+  /**
+   * A config-map-only PUT on the claimed group (no restart); answers once ARM took it. Its
+   * operation is polled every pollIntervalMs: the agent coming online tells its success sooner.
+   */
+  updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<AcceptedWrite>;
 }
 
 export class SdkAci implements AciApi, StandbyApi {
@@ -387,7 +394,8 @@ export class SdkAci implements AciApi, StandbyApi {
     return {
       isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool,
       untilDone: async (signal) => {
-        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal });
+        // The config map waits for the claim's end: polled soon, then less often.
+        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal }, 250);
       },
     };
   }
@@ -396,10 +404,15 @@ export class SdkAci implements AciApi, StandbyApi {
     await this.arm(`PATCH of the tags of container group ${name}`, options.signal, (abortSignal) => this.client.containerGroups.update(resourceGroup, name, { tags }, { abortSignal }));
   }
 
-  async updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<void> {
+  async updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<AcceptedWrite> {
     const what = `config map update of container group ${name}`;
-    const answer = await this.groupPut(what, resourceGroup, name, body, true, options);
-    if (answer.operation !== undefined) await this.untilOperationEnds(what, answer.operation, options);
+    const { operation } = await this.groupPut(what, resourceGroup, name, body, true, options);
+    const pollMs = options.pollIntervalMs ?? operationPollMs;
+    return {
+      untilDone: async (signal) => {
+        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal }, pollMs);
+      },
+    };
   }
 
   /** A PUT of a container group at the standby api-version: the answer, and its Azure-AsyncOperation URL when it has one. */
@@ -423,11 +436,11 @@ export class SdkAci implements AciApi, StandbyApi {
 
   /**
    * Polls an Azure-AsyncOperation URL until its status is Succeeded; a Failed or Canceled one
-   * throws its error. A claim or a config map update takes about a second, and each moment lost
-   * delays the agent: the first poll comes after 250 ms, the pause doubles up to pollIntervalMs.
+   * throws its error. The first poll comes after firstPollMs, the pause doubles up to
+   * pollIntervalMs.
    */
-  private async untilOperationEnds(what: string, url: string, options: OperationOptions): Promise<void> {
-    let pauseMs = 250;
+  private async untilOperationEnds(what: string, url: string, options: OperationOptions, firstPollMs: number): Promise<void> {
+    let pauseMs = firstPollMs;
     await sleep(pauseMs, undefined, { signal: options.signal });
     for (;;) {
       const response = await this.arm(`poll of the ${what}`, options.signal, (abortSignal) => this.client.sendRequest(createPipelineRequest({ url, method: "GET", abortSignal })));

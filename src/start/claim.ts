@@ -75,7 +75,6 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   // The registration carries the pinning values already: the config map need not wait for them
   // to become user capabilities (Promise.all observes both).
   await Promise.all([pinToRun(run, identity), updateConfigMap(run, agent, keyValuePairs)]);
-  log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
 }
 
 /**
@@ -92,16 +91,22 @@ function runKeys(run: StartRun, agent: FleetAgent): Record<string, string> {
   };
 }
 
-/** The config-map-only update that completes the claim; its failure names the agent's update and ARM's answer. */
+/**
+ * The config-map-only update that completes the claim; its failure names the agent's update and
+ * ARM's answer. Its operation is followed at the fleet's pace, for a failure only: the agent
+ * coming online says it succeeded, and the step ends then.
+ */
 async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: Record<string, string>): Promise<void> {
-  const { config, services, signal, inFlight } = run;
+  const { config, services, signal, inFlight, elapsed } = run;
   if (services.standby === undefined) throw new Error(`${agent.name}: no standby pool`);
   const api = services.standby;
   const { operationPollMs } = armPacing(config.agentCount);
   try {
-    await writeWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
+    const update = await writeWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
       inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
     );
+    services.log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
+    await inFlight.track(`ARM to end the config map update of container group ${agent.name}`, update.untilDone(signal));
   } catch (error) {
     if (signal.aborted) throw error;
     throw new StartFailure(`its config map update, which completes the claim, failed: ${describe(error)}`);

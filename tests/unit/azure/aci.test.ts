@@ -229,3 +229,44 @@ describe("retryAfterMs", () => {
   ];
   for (const [name, headers, expected] of cases) it(`${name}: ${String(expected)}`, () => { assert.equal(retryAfterMs((header) => headers[header], now), expected); });
 });
+
+describe("SdkAci: the operations of a claim and of a config map update", () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => { clock = sinon.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] }); });
+  afterEach(() => { clock.restore(); });
+
+  /** A PUT answered with an operation that runs for `runsMs`, and the times of the operation's polls. */
+  function operationRunning(runsMs: number) {
+    const polls: number[] = [];
+    let acceptedAt = Number.NaN;
+    const { aci } = sdkAciAnswering((request) => {
+      if (request.method === "PUT") {
+        acceptedAt = Date.now();
+        return { status: 200, headers: { "azure-asyncoperation": "https://management.example/operations/op-1?api-version=x" }, body: { properties: { isCreatedFromStandbyPool: true } } };
+      }
+      polls.push(Date.now() - acceptedAt);
+      return { status: 200, body: { status: Date.now() - acceptedAt >= runsMs ? "Succeeded" : "InProgress" } };
+    });
+    return { aci, polls };
+  }
+  const body = { properties: { containers: [] } };
+
+  it("a claim's operation is polled soon (250 ms, then doubling), since the config map waits for its end", async () => {
+    const { aci, polls } = operationRunning(1_000);
+    const claim = await aci.claim("rg", "azp-1-1-1", body, { pollIntervalMs: 2_500 });
+    const done = claim.untilDone();
+    await clock.tickAsync(5_000);
+    await done;
+    assert.deepEqual(polls, [250, 750, 1_750]);
+  });
+
+  it("a config map update is answered once ARM takes the PUT; its operation, followed only for a failure, is polled at the fleet's pace", async () => {
+    const { aci, polls } = operationRunning(1_000);
+    const update = await aci.updateConfigMap("rg", "azp-1-1-1", body, { pollIntervalMs: 2_500 });
+    assert.deepEqual(polls, [], "polled before the caller asked");
+    const done = update.untilDone();
+    await clock.tickAsync(6_000);
+    await done;
+    assert.deepEqual(polls, [2_500]);
+  });
+});

@@ -3,7 +3,7 @@
 // agent online `onlineMs` after that. Any call can be made to hang: it then never answers, but
 // gives up when its abort signal fires, as the SDK does with `abortSignal`.
 import type { ContainerGroup } from "@azure/arm-containerinstance";
-import { AzureError, type AciApi, type AciUsage, type ClaimResult, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type OperationOptions, type ProfileInfo, type RequestOptions, type StandbyApi, type StandbyPoolInfo } from "../../../src/azure/aci";
+import { AzureError, type AcceptedWrite, type AciApi, type AciUsage, type ClaimResult, type ContainerSnapshot, type CreateOperation, type CreateOptions, type GroupSnapshot, type OperationOptions, type ProfileInfo, type RequestOptions, type StandbyApi, type StandbyPoolInfo } from "../../../src/azure/aci";
 import { DevOpsError, type AgentPackage, type AgentPool, type AgentRegistration, type PoolAgent, type RegisteredPoolAgent } from "../../../src/devops/client";
 import type { AgentRegistry } from "../../../src/run/pools";
 import { RequestTimeout } from "../../../src/core/deadline";
@@ -457,23 +457,26 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     if (group !== undefined) group.tags = { ...tags };
   }
 
-  async updateConfigMap(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<void> {
+  async updateConfigMap(_resourceGroup: string, name: string, body: Record<string, unknown>): Promise<AcceptedWrite> {
     this.requestCount++;
     this.log.record("configMap", name);
     if (this.throttledConfigMaps > 0) {
       this.throttledConfigMaps--;
       await this.throttledAnswer("configMapThrottled", name);
     }
+    const acceptedAt = Date.now();
     const failure = this.configMapFailures.get(name);
-    if (failure !== undefined) {
-      await wait(this.configMapMs, options?.signal);
-      throw failure;
+    if (failure === undefined) {
+      const containers = (body.properties as { containers: { properties: { configMap: { keyValuePairs: Record<string, string> } } }[] }).containers;
+      this.configMaps.set(name, containers[0]?.properties.configMap.keyValuePairs ?? {});
+      setTimeout(() => { if (this.groups.has(name)) this.agents.bringOnline(name); }, this.configMapMs + this.onlineMs);
     }
-    const containers = (body.properties as { containers: { properties: { configMap: { keyValuePairs: Record<string, string> } } }[] }).containers;
-    const pairs = containers[0]?.properties.configMap.keyValuePairs ?? {};
-    this.configMaps.set(name, pairs);
-    await wait(this.configMapMs, options?.signal);
-    setTimeout(() => { if (this.groups.has(name)) this.agents.bringOnline(name); }, this.onlineMs);
+    return {
+      untilDone: async (signal) => {
+        await wait(Math.max(0, acceptedAt + this.configMapMs - Date.now()), signal);
+        if (failure !== undefined) throw failure;
+      },
+    };
   }
 
   /** A PUT answered 429 after putMs, as SdkAci throws it. */
