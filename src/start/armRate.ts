@@ -7,10 +7,10 @@ import type { StartRun } from "./context";
 import type { FleetAgent } from "./fleet";
 
 /**
- * A PUT refused for the rate of creates (ACI allows so many per subscription in five and in
+ * A write refused for the rate of creates (ACI allows so many per subscription in five and in
  * sixty minutes) or by ARM's write throttling.
  */
-export function isCreateRateError(error: AzureError): boolean {
+export function isWriteRateError(error: AzureError): boolean {
   return error.status === 429;
 }
 
@@ -19,14 +19,14 @@ export function isCreateRateError(error: AzureError): boolean {
  * for (Retry-After), or a growing one when it asks for none; the step's time and a cancel end
  * the wait. Every other answer is the caller's.
  */
-export async function writeWaitingOutRate<T>(run: Pick<StartRun, "services" | "signal" | "inFlight">, agent: FleetAgent, what: string, put: () => Promise<T>): Promise<T> {
+export async function writeWaitingOutRate<T>(run: Pick<StartRun, "services" | "signal" | "inFlight">, agent: FleetAgent, what: string, write: () => Promise<T>): Promise<T> {
   const { services, signal, inFlight } = run;
   const rateBackoff = new Backoff(10_000, 60_000);
   for (;;) {
     try {
-      return await put();
+      return await write();
     } catch (error) {
-      if (!(error instanceof AzureError) || !isCreateRateError(error) || signal.aborted) throw error;
+      if (!(error instanceof AzureError) || !isWriteRateError(error) || signal.aborted) throw error;
       const waitMs = error.retryAfterMs ?? rateBackoff.next();
       services.log.warning(`${agent.name}: ARM refused the ${what} for its rate limits (${error.code}: ${error.message}); trying again in ${formatSeconds(waitMs)}, as ARM asks`);
       await inFlight.track(`ARM's rate limit: ${formatSeconds(waitMs)} before sending the ${what} again`, services.clock.sleep(waitMs, signal));

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { AzureError } from "../../../src/azure/aci";
 import { OWN_TAGS } from "../../../src/run/tags";
-import { isCreateRateError } from "../../../src/start/armRate";
+import { isWriteRateError } from "../../../src/start/armRate";
 import { isCapacityError, isThisStepsGroup, quotaExceeded } from "../../../src/start/create";
 
 describe("isCapacityError", () => {
@@ -27,14 +27,14 @@ describe("quotaExceeded", () => {
   for (const [name, error, expected] of cases) it(`${name}: ${expected ?? "not quota"}`, () => { assert.equal(quotaExceeded(error), expected); });
 });
 
-describe("isCreateRateError", () => {
+describe("isWriteRateError", () => {
   const cases: [string, AzureError, boolean][] = [
     ["429 with Retry-After", new AzureError("Too many creates", "TooManyRequests", 429, 30_000), true],
     ["429 without Retry-After", new AzureError("throttled", "SubscriptionRequestsThrottled", 429), true],
     ["a quota refusal", new AzureError("container group quota 'StandardCores' exceeded in region 'eastus'", "ContainerGroupQuotaReached", 409), false],
     ["no capacity", new AzureError("not available in the location", "ServiceUnavailable", 409), false],
   ];
-  for (const [name, error, expected] of cases) it(`${name}: ${expected ? "wait and try again" : "not the rate"}`, () => { assert.equal(isCreateRateError(error), expected); });
+  for (const [name, error, expected] of cases) it(`${name}: ${expected ? "wait and try again" : "not the rate"}`, () => { assert.equal(isWriteRateError(error), expected); });
 });
 
 describe("isThisStepsGroup", () => {
