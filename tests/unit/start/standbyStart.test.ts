@@ -70,6 +70,22 @@ describe("runStart with standbyPool (fake timers)", function () {
     return outcome.error;
   }
 
+  /**
+   * The one request answered 429 (`throttledOp`) was sent again (`sentOp`) no sooner than
+   * Retry-After, and the step said so in the words of `what`; answers the throttled agent's name.
+   */
+  function sentAgainAfterRetryAfter(started: ReturnType<typeof start>, throttledOp: string, sentOp: string, what: string, retryAfterMs: number): string {
+    const [throttled] = started.calls.of(throttledOp);
+    assert.ok(throttled?.name !== undefined, `no ${what} was answered 429`);
+    const name = throttled.name;
+    const sent = started.calls.of(sentOp).filter((c) => c.name === name);
+    assert.equal(sent.length, 2);
+    assert.ok((sent[1]?.at ?? 0) - throttled.at >= retryAfterMs, `the ${what} was sent again before Retry-After`);
+    const said = started.lines.filter((l) => l.startsWith(`${name}: ARM refused the ${what} of container group ${name}`) && l.endsWith(`trying again in ${(retryAfterMs / 1000).toFixed(1)} s, as ARM asks`));
+    assert.ok(said.length > 0, started.lines.join("\n"));
+    return name;
+  }
+
   it("claims 3 agents warm: claim, then tags and the key from the log with the registration, then the config map; warm in the result and summary", async () => {
     const started = start({ agentCount: "3" });
     await clock.tickAsync(15_000);
@@ -224,15 +240,8 @@ describe("runStart with standbyPool (fake timers)", function () {
     });
     await clock.tickAsync(60_000);
     succeeded(started.outcome());
-    const [throttled] = started.calls.of("claimThrottled");
-    assert.ok(throttled?.name !== undefined, "no claim was answered 429");
-    const claims = started.calls.of("claim").filter((c) => c.name === throttled.name);
-    assert.equal(claims.length, 2);
-    assert.ok((claims[1]?.at ?? 0) - throttled.at >= 30_000, "the claim was sent again before Retry-After");
-    assert.ok(
-      started.lines.some((l) => l.startsWith(`${throttled.name ?? ""}: ARM refused the claim of container group ${throttled.name ?? ""}`) && l.includes("TooManyRequests: The request is being throttled.") && l.endsWith("trying again in 30.0 s, as ARM asks")),
-      started.lines.join("\n"),
-    );
+    const name = sentAgainAfterRetryAfter(started, "claimThrottled", "claim", "claim", 30_000);
+    assert.ok(started.lines.some((l) => l.startsWith(`${name}: ARM refused the claim`) && l.includes("TooManyRequests: The request is being throttled.")), started.lines.join("\n"));
     assert.equal(started.calls.of("delete").length, 0);
   });
 
@@ -259,13 +268,8 @@ describe("runStart with standbyPool (fake timers)", function () {
     });
     await clock.tickAsync(60_000);
     succeeded(started.outcome());
-    const [throttled] = started.calls.of("configMapThrottled");
-    assert.ok(throttled !== undefined, "no config map update was answered 429");
-    const updates = started.calls.of("configMap");
-    assert.equal(updates.length, 2);
-    assert.ok((updates[1]?.at ?? 0) - throttled.at >= 20_000, "the config map update was sent again before Retry-After");
+    assert.equal(sentAgainAfterRetryAfter(started, "configMapThrottled", "configMap", "config map update", 20_000), "azp-1234-1-1");
     assert.equal(started.aci.configMaps.get("azp-1234-1-1")?.agentName, "azp-1234-1-1");
-    assert.ok(started.lines.some((l) => l.startsWith("azp-1234-1-1: ARM refused the config map update of container group azp-1234-1-1") && l.endsWith("trying again in 20.0 s, as ARM asks")), started.lines.join("\n"));
   });
 
   it("waits Retry-After when the tags PATCH is answered 429, then sends it again, and every agent comes online tagged", async () => {
@@ -275,13 +279,8 @@ describe("runStart with standbyPool (fake timers)", function () {
     });
     await clock.tickAsync(150_000);
     succeeded(started.outcome());
-    const [throttled] = started.calls.of("tagThrottled");
-    assert.ok(throttled?.name !== undefined, "no tags PATCH was answered 429");
-    const patches = started.calls.of("tag").filter((c) => c.name === throttled.name);
-    assert.equal(patches.length, 2);
-    assert.ok((patches[1]?.at ?? 0) - throttled.at >= 90_000, "the tags PATCH was sent again before Retry-After");
-    assert.equal(started.aci.tagged.get(throttled.name)?.[OWN_TAGS.agent], throttled.name);
-    assert.ok(started.lines.some((l) => l.startsWith(`${throttled.name}: ARM refused the tags PATCH of container group ${throttled.name}`) && l.endsWith("trying again in 90.0 s, as ARM asks")), started.lines.join("\n"));
+    const name = sentAgainAfterRetryAfter(started, "tagThrottled", "tag", "tags PATCH", 90_000);
+    assert.equal(started.aci.tagged.get(name)?.[OWN_TAGS.agent], name);
   });
 
   it("a config map update that fails ends the step naming the agent, the update and ARM's answer, and leaves nothing behind", async () => {
