@@ -140,9 +140,15 @@ log() {
 # phase NAME [key=value ...]: one line per phase, with the seconds since the script started.
 # One date call gives both the time stamp and the elapsed seconds.
 phase() {
+  now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+  phase_at_last "$@"
+}
+
+# phase_at_last NAME [key=value ...]: a phase line with the time of the one before, without a date
+# process, for a phase that follows it at once on the agent's way online.
+phase_at_last() {
   current_phase=$1
   shift
-  now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
   printf '%s [aci-agent] phase=%s elapsed=%ss %s\n' "${now#* }" "$current_phase" "$((${now%% *} - started_at))" "$*"
 }
 
@@ -1068,17 +1074,20 @@ claim_identity() {
   phase claim agent_id="$c_agent_id" agent="$agent_name" pool_id="$c_pool_id" run_id="${ACI_RUN_ID:-none}" \
     fleet="${ACI_FLEET:-none}" once="$once" expires_at="${expires_at:-none}"
 
-  (
-    umask 077
-    printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
-      "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
-      printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
-        "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
-  ) || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
+  # Each file is new (discard_used_agent removed any older ones; write_key_params wrote its own
+  # under umask 077): made under umask 077, it is 0600 without a chmod, and without a subshell.
+  umask 077
+  if printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
+    "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
+    printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
+      "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"; then
+    umask "$claim_umask"
+  else
+    umask "$claim_umask"
+    fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
+  fi
   [ -s "$agent_dir/.credentials_rsaparams" ] || write_key_params
-  chmod 600 "$agent_dir/.agent" "$agent_dir/.credentials" "$agent_dir/.credentials_rsaparams" ||
-    fail "$EX_SECRET" "cannot make the agent's files in $agent_dir private (chmod 600)"
-  phase identity source=config-map agent_id="$c_agent_id"
+  phase_at_last identity source=config-map agent_id="$c_agent_id"
 }
 
 # The lifetime the claim gives (expiresAt, also among the run's keys the claim itself carries):
@@ -1089,6 +1098,8 @@ claim_lifetime() {
   case $value in
     "") ;;
     [Nn][Ee][Vv][Ee][Rr]) expires_at=never lifetime_seconds=0 ;;
+    # The claim's own keys brought this time and started its timer: no date process again.
+    "${timer_expires_at:-}") ;;
     *)
       expires_at=$value
       iso_epoch "$expires_at" ||
@@ -1100,10 +1111,12 @@ claim_lifetime() {
 }
 
 # What the claim's last moments need and no claim decides, made while the container waits: the
-# characters the files are written with, and the FIFO of the listener's output.
+# characters the files are written with, the umask to return to after them, and the FIFO of the
+# listener's output.
 prepare_claim() {
   cr=$(printf '\r')
   bom=$(printf '\357\273\277')
+  claim_umask=$(umask)
   prepare_watch
 }
 

@@ -1123,6 +1123,32 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     assert.ok(phaseLine(await harness.logs(run.name), "claim", `run_id=${run.runId}`));
   });
 
+  it("completed as AciAgentStart completes a claim (run keys, then the identity), it starts its listener after one date and no chmod: every child process there delays the agent", async function () {
+    // The image's date and chmod note each start in a file of the test's, then do their work.
+    const children = join(scratch, "claim-children");
+    const noting = (name: string) => `#!/bin/sh\necho ${name} >>'${children}'\nexec /bin/${name} "$@"\n`;
+    await setBehaviour(emulator().info, {
+      images: { "example.azurecr.io/counting:1": { entrypoint: ["sleep", "infinity"], agentPreinstalled: false, programs: { date: noting("date"), chmod: noting("chmod") } } },
+    });
+    const run = await standbyRun("azp-standby-children", "318", { image: "example.azurecr.io/counting:1" });
+    await harness.start(run);
+    const registration = await registerPrintedKey(run);
+    const values = claimValues(registration.registered, run.runId);
+    const runKeys = { ACI_RUN_ID: values.ACI_RUN_ID ?? "", ACI_FLEET: values.ACI_FLEET ?? "", once: values.once ?? "", expiresAt: values.expiresAt ?? "" };
+    writeConfigMap(run.standby.configMapDir, runKeys);
+    await harness.logMatching(run.name, /phase=claimed note=lifetime-started /);
+    writeFileSync(children, "");
+    writeConfigMap(run.standby.configMapDir, values);
+    await harness.waitOnline(run.name);
+    const log = await harness.logs(run.name);
+    assert.ok(phaseLine(log, "claim", `run_id=${run.runId}`), log);
+    assert.ok(phaseLine(log, "identity", "source=config-map"), log);
+    // One date for the claim's line before the listener starts, one for the run's line after it.
+    assert.deepEqual(readFileSync(children, "utf8").split("\n").filter(Boolean), ["date", "date"]);
+    const agentDir = join(homeOf(log), "agent");
+    for (const file of [".agent", ".credentials", ".credentials_rsaparams"]) assert.equal(statSync(join(agentDir, file)).mode & 0o777, 0o600, file);
+  });
+
   it("a claim whose files land one by one, agentId first: it looks for the rest twenty times a second, not once a second, then comes online", async function () {
     const run = await standbyRun("azp-standby-settling", "311");
     await harness.start(run);
