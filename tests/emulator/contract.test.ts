@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { createHash, generateKeyPairSync, randomUUID, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -327,6 +327,23 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         return log.includes("out-ends") ? log : undefined;
       });
       assert.equal(content, "err-line\nout-begins out-ends\n");
+    });
+
+    it("a container and all it starts run ten nice levels below the emulator, with the pid its command was given, and its files are on the RAM file system", async function () {
+      const { info } = emulator();
+      const client = armClient(info);
+      const script = 'echo "main pid=$$ nice=$(nice)"; sh -c \'echo "child nice=$(nice)"\'; echo "home=$HOME"; exec sleep 600';
+      await createGroup(info, "cg-nice", containerGroup(info, { command: ["/bin/sh", "-c", script] }));
+      const content = await eventually("the container's lines", async () => {
+        const log = (await client.containers.listLogs(info.resourceGroup, "cg-nice", "main")).content ?? "";
+        return log.includes("home=") ? log : undefined;
+      });
+      const expected = getPriority() + 10;
+      assert.match(content, new RegExp(`^main pid=\\d+ nice=${expected}\\nchild nice=${expected}\\n`));
+      const pid = Number(/pid=(\d+)/.exec(content)?.[1]);
+      // The pid the runtime signals is the command's own: nice replaced itself with it.
+      assert.deepEqual(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"), ["sleep", "600", ""]);
+      if (existsSync("/dev/shm")) assert.match(content, /home=\/dev\/shm\//);
     });
 
     it("listByResourceGroup pages with an absolute nextLink and the SDK follows it to all groups", async function () {
