@@ -1074,8 +1074,12 @@ claim_identity() {
   phase claim agent_id="$c_agent_id" agent="$agent_name" pool_id="$c_pool_id" run_id="${ACI_RUN_ID:-none}" \
     fleet="${ACI_FLEET:-none}" once="$once" expires_at="${expires_at:-none}"
 
-  # Each file is new (discard_used_agent removed any older ones; write_key_params wrote its own
-  # under umask 077): made under umask 077, it is 0600 without a chmod, and without a subshell.
+  # Made new under umask 077, each file is 0600 without a chmod, and without a subshell.
+  # discard_used_agent removed older ones and write_key_params wrote its own so; one made since (by
+  # a startup script, say) would keep its mode, so it goes first.
+  if [ -e "$agent_dir/.agent" ] || [ -e "$agent_dir/.credentials" ]; then
+    rm -f "$agent_dir/.agent" "$agent_dir/.credentials" || fail "$EX_SECRET" "cannot replace the agent's files in $agent_dir"
+  fi
   umask 077
   if printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
     "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&

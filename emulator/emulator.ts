@@ -3,7 +3,7 @@
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import express from "express";
@@ -56,15 +56,20 @@ export interface RunningEmulator {
 const repositoryRoot = resolve(__dirname, "..");
 
 /**
- * Where the containers' files go: Linux's RAM file system when there is one. Containers create
- * files in bursts (twenty claimed containers' config maps land within a few milliseconds), and on
- * a VM's ext4 each file creation can hold the emulator's one thread for half a millisecond, which
- * ACI's own services would not spend on the agents' cores.
+ * Where the containers' files go: Linux's RAM file system when there is one that may hold
+ * programs (the containers run the agent's and their image's from there; Docker mounts its
+ * /dev/shm noexec). Containers create files in bursts (twenty claimed containers' config maps land
+ * within a few milliseconds), and on a VM's ext4 each file creation can hold the emulator's one
+ * thread for half a millisecond, which ACI's own services would not spend on the agents' cores.
  */
 function scratchRoot(): string {
   const ram = "/dev/shm";
   try {
-    if (!statSync(ram).isDirectory()) return tmpdir();
+    const mount = readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((line) => line.split(" "))
+      .find((fields) => fields[1] === ram);
+    if (mount === undefined || (mount[3] ?? "").split(",").includes("noexec")) return tmpdir();
     accessSync(ram, constants.W_OK);
     return ram;
   } catch {

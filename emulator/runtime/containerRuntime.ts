@@ -216,7 +216,7 @@ export class ContainerRuntime {
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
     // A container runs on cores of its own in ACI, never on those of the services that run it:
     // here it yields to the emulator's process (nice execs the command: no moment at priority 0).
-    const child = spawn(hostProgram("nice"), ["-n", String(containerNiceness), ...command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(hostProgram("nice"), ["-n", String(containerNiceness), "--", ...command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
       process: child,

@@ -1123,14 +1123,16 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     assert.ok(phaseLine(await harness.logs(run.name), "claim", `run_id=${run.runId}`));
   });
 
-  it("completed as AciAgentStart completes a claim (run keys, then the identity), it starts its listener after one date and no chmod: every child process there delays the agent", async function () {
+  it("completed as AciAgentStart completes a claim (run keys, then the identity), it starts its listener after one date and no chmod (each child process there delays the agent), its files 0600 even where a startup script left one", async function () {
     // The image's date and chmod note each start in a file of the test's, then do their work.
     const children = join(scratch, "claim-children");
     const noting = (name: string) => `#!/bin/sh\necho ${name} >>'${children}'\nexec /bin/${name} "$@"\n`;
     await setBehaviour(emulator().info, {
       images: { "example.azurecr.io/counting:1": { entrypoint: ["sleep", "infinity"], agentPreinstalled: false, programs: { date: noting("date"), chmod: noting("chmod") } } },
     });
-    const run = await standbyRun("azp-standby-children", "318", { image: "example.azurecr.io/counting:1" });
+    // A startup script that leaves an .agent anyone may read: the claim's must not keep that mode.
+    const startupScript = "printf stale > agent/.agent && chmod 644 agent/.agent";
+    const run = await standbyRun("azp-standby-children", "318", { image: "example.azurecr.io/counting:1", startupScript });
     await harness.start(run);
     const registration = await registerPrintedKey(run);
     const values = claimValues(registration.registered, run.runId);
@@ -1140,7 +1142,8 @@ describe("agent/start.sh in standby mode (AZP_STANDBY: made by a standby pool, c
     writeFileSync(children, "");
     writeConfigMap(run.standby.configMapDir, values);
     await harness.waitOnline(run.name);
-    const log = await harness.logs(run.name);
+    // The run's line comes after the listener's spawn, and after its date.
+    const log = await harness.logMatching(run.name, /phase=run /);
     assert.ok(phaseLine(log, "claim", `run_id=${run.runId}`), log);
     assert.ok(phaseLine(log, "identity", "source=config-map"), log);
     // One date for the claim's line before the listener starts, one for the run's line after it.
