@@ -217,6 +217,7 @@ export class ContainerRuntime {
     // A container runs on cores of its own in ACI, never on those of the services that run it:
     // here it yields to the emulator's process (nice execs the command: no moment at priority 0).
     const child = spawn(hostProgram("nice"), ["-n", String(containerNiceness), "--", ...command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    lowerSessionPriority(child.pid);
     const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
       process: child,
@@ -420,6 +421,22 @@ function mountedCommand(mounts: Mount[], argv: string[]): string[] {
  * the emulator's share when both want a core, Linux's CFS weights).
  */
 const containerNiceness = 10;
+
+/**
+ * A detached container leads a session of its own, and where Linux groups sessions for the
+ * scheduler (autogroups), each group shares the cores with the others as a whole whatever its
+ * processes' nice: twenty containers' sessions would each weigh as much as the emulator's. The
+ * group's own nice, set once for the whole session, lowers it too. Where there are no
+ * autogroups, nice alone does it.
+ */
+function lowerSessionPriority(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(containerNiceness));
+  } catch {
+    // No autogroups on this kernel (or the process has already ended).
+  }
+}
 
 const hostPrograms = new Map<string, string>();
 

@@ -345,6 +345,8 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       // it signals) is the command itself: nice replaced itself with it rather than forking it.
       const processGroup = Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[2]);
       assert.equal(processGroup, pid);
+      // Where the kernel groups sessions for the scheduler, the container's session group is lowered too.
+      if (existsSync("/proc/self/autogroup")) assert.match(readFileSync(`/proc/${pid}/autogroup`, "utf8"), /nice 10\s*$/);
       // Where /dev/shm may hold programs (Docker mounts its own noexec).
       const ram = readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")).find((fields) => fields[1] === "/dev/shm");
       if (ram !== undefined && !(ram[3] ?? "").split(",").includes("noexec")) assert.match(content, /home=\/dev\/shm\//);
