@@ -34,6 +34,8 @@ const standbyDelays = { ...delays, claimMs: defaultClaimMs, configMapMs: default
 const standbyModelMs = Math.max(standbyDelays.claimMs, standbyDelays.registrationMs) + standbyDelays.configMapMs;
 
 interface StepMeasure {
+  /** When the step was spawned (epoch ms). */
+  startedAt: number;
   wallMs: number;
   firstRequestMs: number;
   /** When the emulator saw the last agent open its session (online), from the step's start. */
@@ -67,6 +69,7 @@ async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | 
     lowest = Math.min(lowest, tokens);
   });
   return {
+    startedAt: started,
     wallMs,
     firstRequestMs: first,
     armReadBucketLowest: Math.floor(lowest),
@@ -94,36 +97,81 @@ async function startAndStop(agentCount: number, buildId: string): Promise<{ star
 }
 
 /** A start of `agentCount` agents claimed from a filled standby pool of as many (0.5 CPU each), then a stop. */
-async function standbyStartAndStop(agentCount: number, buildId: string): Promise<{ start: StepMeasure; stop: StepMeasure; listenerStartMs: number }> {
+async function standbyStartAndStop(agentCount: number, buildId: string): Promise<{ start: StepMeasure; stop: StepMeasure; listenerStartMs: number; path: StandbyPath }> {
   const emulator = await startEmulator();
   try {
     Object.assign(emulator.state.delays, standbyDelays);
     await makeStandbyPool(emulator, agentCount, 600_000);
     const common = { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+    const logged = emulator.state.requestLog.length;
     const start = await measureStep(emulator, "AciAgentStartV1", { ...common, agentCount: String(agentCount), standbyPool: poolName, timeoutMinutes: "10" }, buildId);
-    const listenerStartMs = median(listenerStarts(emulator, `azp-${buildId}-`));
+    const agents = claimedAgents(emulator, `azp-${buildId}-`);
+    const listenerStartMs = median(agents.map((agent) => agent.listeningAt - agent.spawnedAt));
+    const path = standbyPath(emulator, logged, start, agents);
     const stop = await measureStep(emulator, "AciAgentStopV1", { ...common, scope: "run" }, buildId);
-    return { start, stop, listenerStartMs };
+    return { start, stop, listenerStartMs, path };
   } finally {
     await emulator.stop();
   }
 }
 
-/** Each claimed agent's listener start: from start.sh's `phase=run` line to the agent's "Listening for Jobs". */
-function listenerStarts(emulator: RunningEmulator, namePrefix: string): number[] {
+/** One claimed agent's moments (epoch ms): its config map applied, its listener spawned, listening. */
+interface ClaimedAgent {
+  configMapAt: number;
+  spawnedAt: number;
+  listeningAt: number;
+}
+
+/**
+ * Each claimed agent: its config map update's operation end (the files changed then), start.sh's
+ * `phase=run` line (the listener spawned) and the agent's "Listening for Jobs".
+ */
+function claimedAgents(emulator: RunningEmulator, namePrefix: string): ClaimedAgent[] {
+  const operations = [...emulator.state.operations.values()];
   return [...emulator.state.containerGroups.values()]
     .filter((group) => group.name.startsWith(namePrefix))
     .flatMap((group) => {
       const log = containerState(group, STANDBY_CONTAINER).log;
       const spawned = [...log].reverse().find((line) => /\[aci-agent\] phase=run /.test(line.text));
       const listening = log.find((line) => line.text.includes("Listening for Jobs"));
-      return spawned === undefined || listening === undefined ? [] : [Date.parse(listening.at) - Date.parse(spawned.at)];
+      // The group's last operation is its config map update (the claim's came before it).
+      const ends = operations.filter((op) => op.resourceId.toLowerCase().endsWith(`/containergroups/${group.name}`) && op.endTime !== undefined).map((op) => Date.parse(op.endTime ?? ""));
+      if (spawned === undefined || listening === undefined || ends.length === 0) return [];
+      return [{ configMapAt: Math.max(...ends), spawnedAt: Date.parse(spawned.at), listeningAt: Date.parse(listening.at) }];
     });
+}
+
+/** Where a standby start's time went, from the step's spawn (ms): what `npm run bench` prints beside the ratio. */
+interface StandbyPath {
+  registrationsSentMs: [number, number];
+  configMapsAppliedMs: [number, number];
+  spawnAfterConfigMapMs: { median: number; max: number };
+  listenerStartMs: { median: number; max: number };
+  lastOnlineMs: number;
+  endAfterLastOnlineMs: number;
+}
+
+function standbyPath(emulator: RunningEmulator, logged: number, start: StepMeasure, agents: ClaimedAgent[]): StandbyPath {
+  const from = (at: number) => at - start.startedAt;
+  const registrations = emulator.state.requestLog
+    .slice(logged)
+    .filter((r) => r.userAgent.startsWith(userAgentPrefix) && r.method === "POST" && /\/pools\/\d+\/agents$/.test(r.url.split("?")[0] ?? ""))
+    .map((r) => from(Date.parse(r.receivedAt)));
+  const applied = agents.map((agent) => from(agent.configMapAt));
+  const spread = (values: number[]) => ({ median: median(values), max: Math.max(...values) });
+  return {
+    registrationsSentMs: [Math.min(...registrations), Math.max(...registrations)],
+    configMapsAppliedMs: [Math.min(...applied), Math.max(...applied)],
+    spawnAfterConfigMapMs: spread(agents.map((agent) => agent.spawnedAt - agent.configMapAt)),
+    listenerStartMs: spread(agents.map((agent) => agent.listeningAt - agent.spawnedAt)),
+    lastOnlineMs: start.lastOnlineMs,
+    endAfterLastOnlineMs: start.wallMs - start.lastOnlineMs,
+  };
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) throw new Error("no listener start was measured");
+  if (sorted.length === 0) throw new Error("no claimed agent was measured");
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
@@ -217,6 +265,7 @@ async function standbyResults(cold1: StepMeasure, cold20: StepMeasure) {
     start1OverCold: round(one.start.wallMs / cold1.wallMs),
     start20OverCold: round(twenty.start.wallMs / cold20.wallMs),
     requestsPerAgent: { oneAgent: one.start.requests, twentyAgents: perAgent(twenty.start.requests, 20) },
+    path20Agents: twenty.path,
     target: { overFloor: 1.1 },
   };
 }
@@ -230,7 +279,18 @@ function standbyLines(results: Awaited<ReturnType<typeof standbyResults>>): stri
     `standby start, 1 agent ÷ floor    ${results.start1OverFloor}  (≤ 1.10: ${verdict(results.start1OverFloor <= 1.1)})`,
     `standby start, 20 agents ÷ floor  ${results.start20OverFloor}  (≤ 1.10: ${verdict(results.start20OverFloor <= 1.1)})`,
     `standby ÷ cold start: 1 agent ${results.start1OverCold}, 20 agents ${results.start20OverCold} (cold: provision ${delays.provisionMs} ms + pull ${delays.pullMs} ms + registration ${delays.registrationMs} ms)`,
+    `standby 20 agents' path      ${pathLine(results.path20Agents)}`,
   ];
+}
+
+function pathLine(path: StandbyPath): string {
+  return [
+    `registrations sent ${path.registrationsSentMs.join("–")} ms`,
+    `config maps applied ${path.configMapsAppliedMs.join("–")} ms`,
+    `config map → listener spawned median ${path.spawnAfterConfigMapMs.median}, max ${path.spawnAfterConfigMapMs.max} ms`,
+    `listener start median ${path.listenerStartMs.median}, max ${path.listenerStartMs.max} ms`,
+    `last agent online ${path.lastOnlineMs} ms, the step ended ${path.endAfterLastOnlineMs} ms later`,
+  ].join("; ");
 }
 
 async function main(): Promise<void> {
