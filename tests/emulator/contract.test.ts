@@ -28,6 +28,7 @@ import {
   eventually,
   fastPolling,
   groupPath,
+  logOf,
   rawRequest,
   rejectionOf,
   requestLog,
@@ -247,10 +248,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
           assert.ok(!entry.responseBody.includes(secret), `${entry.method} ${entry.url} answered with a secret`);
         }
       }
-      const logs = await eventually("the container's output", async () => {
-        const content = (await client.containers.listLogs(info.resourceGroup, "cg-secrets", "main")).content ?? "";
-        return content.includes("secret-delivered") ? content : undefined;
-      });
+      const logs = await logOf(info, "cg-secrets", "main", /secret-delivered/);
       assert.ok(!logs.includes(secureValue));
       rmSync(secretsPath, { recursive: true, force: true });
     });
@@ -280,10 +278,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         };
         const client = armClient(info);
         await client.containerGroups.beginCreateOrUpdateAndWait(info.resourceGroup, "cg-secret-volume", group, fastPolling);
-        const logs = await eventually("the container's check of its volume", async () => {
-          const content = (await client.containers.listLogs(info.resourceGroup, "cg-secret-volume", "main")).content ?? "";
-          return /volume-(mounted|missing)/.test(content) ? content : undefined;
-        });
+        const logs = await logOf(info, "cg-secret-volume", "main", /volume-(mounted|missing)/);
         assert.match(logs, /volume-mounted/, "the secret volume was not mounted in the container");
         const fetched = await client.containerGroups.get(info.resourceGroup, "cg-secret-volume");
         const listed: ContainerGroup[] = [];
@@ -306,10 +301,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
       const { info } = emulator();
       const client = armClient(info);
       await createGroup(info, "cg-logs", containerGroup(info, { command: ["/bin/sh", "-c", "echo one; echo two; echo three; sleep 600"] }));
-      const all = await eventually("three log lines", async () => {
-        const content = (await client.containers.listLogs(info.resourceGroup, "cg-logs", "main")).content ?? "";
-        return content.includes("three") ? content : undefined;
-      });
+      const all = await logOf(info, "cg-logs", "main", /three/);
       assert.equal(all, "one\ntwo\nthree\n");
       const tail = await client.containers.listLogs(info.resourceGroup, "cg-logs", "main", { tail: 2 });
       assert.equal(tail.content, "two\nthree\n");
@@ -319,25 +311,17 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
 
     it("logs: stdout and stderr are each cut into lines of their own, so a part line on one never joins a line of the other", async function () {
       const { info } = emulator();
-      const client = armClient(info);
       const script = "printf 'out-begins '; sleep 0.3; echo err-line >&2; sleep 0.3; echo out-ends; sleep 600";
       await createGroup(info, "cg-log-streams", containerGroup(info, { command: ["/bin/sh", "-c", script] }));
-      const content = await eventually("both streams in the log", async () => {
-        const log = (await client.containers.listLogs(info.resourceGroup, "cg-log-streams", "main")).content ?? "";
-        return log.includes("out-ends") ? log : undefined;
-      });
+      const content = await logOf(info, "cg-log-streams", "main", /out-ends/);
       assert.equal(content, "err-line\nout-begins out-ends\n");
     });
 
     it("a container and all it starts run ten nice levels below the emulator, with the pid its command was given, and its files are on the RAM file system", async function () {
       const { info } = emulator();
-      const client = armClient(info);
       const script = 'echo "main pid=$$ nice=$(nice)"; sh -c \'echo "child nice=$(nice)"\'; echo "home=$HOME"; exec sleep 600';
       await createGroup(info, "cg-nice", containerGroup(info, { command: ["/bin/sh", "-c", script] }));
-      const content = await eventually("the container's lines", async () => {
-        const log = (await client.containers.listLogs(info.resourceGroup, "cg-nice", "main")).content ?? "";
-        return log.includes("home=") ? log : undefined;
-      });
+      const content = await logOf(info, "cg-nice", "main", /home=/);
       const expected = Math.min(19, getPriority() + 10);
       assert.match(content, new RegExp(`^main pid=\\d+ nice=${expected}\\nchild nice=${expected}\\n`));
       const pid = Number(/pid=(\d+)/.exec(content)?.[1]);
@@ -593,7 +577,6 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
 
     it("updating a group (a second PUT) gives the new container a working file system", async function () {
       const { info } = emulator();
-      const client = armClient(info);
       // The first container takes a moment to stop, as real processes do after SIGTERM.
       await createGroup(info, "cg-update", containerGroup(info, { command: ["/bin/sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 20 & wait"] }));
       await createGroup(
@@ -601,10 +584,7 @@ describe("emulator contract (real SDKs over HTTPS)", function () {
         "cg-update",
         containerGroup(info, { command: ["/bin/sh", "-c", 'sleep 2; if echo data > "$HOME/file"; then echo write-ok; else echo write-failed; fi; sleep 20'] }),
       );
-      const logs = await eventually("the new container's write", async () => {
-        const content = (await client.containers.listLogs(info.resourceGroup, "cg-update", "main")).content ?? "";
-        return /write-(ok|failed)/.test(content) ? content : undefined;
-      });
+      const logs = await logOf(info, "cg-update", "main", /write-(ok|failed)/);
       assert.match(logs, /write-ok/, "the new container's folder was removed by the cleanup of the replaced one");
     });
   });

@@ -7,7 +7,7 @@ import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Container, ContainerGroup, Volume } from "@azure/arm-containerinstance";
-import { arm, armClient, armError, containerGroupWire, eventually, fastPolling, groupPath, useEmulator, type EmulatorInfo } from "../helpers/emulator";
+import { arm, armClient, armError, containerGroupWire, eventually, fastPolling, groupPath, logOf, useEmulator, type EmulatorInfo } from "../helpers/emulator";
 
 const image = "mcr.microsoft.com/azure-pipelines/vsts-agent:ubuntu-22.04";
 
@@ -21,17 +21,6 @@ function container(name: string, script: string, volumeMounts: Container["volume
 
 function base64(text: string): string {
   return Buffer.from(text).toString("base64");
-}
-
-async function logOf(info: EmulatorInfo, group: string, containerName: string, until: RegExp, timeoutMs?: number): Promise<string> {
-  return eventually(
-    `${group}/${containerName}'s log to match ${String(until)}`,
-    async () => {
-      const content = (await armClient(info).containers.listLogs(info.resourceGroup, group, containerName)).content ?? "";
-      return until.test(content) ? content : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 describe("emulator ACI volumes", function () {

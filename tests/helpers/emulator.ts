@@ -90,6 +90,18 @@ export function armClient(info: EmulatorInfo, options: ArmClientOptions = {}): C
 /** SDK poller options that poll long-running operations fast (the emulator answers at once). */
 export const fastPolling = { updateIntervalInMs: 25 };
 
+/** A container's log once it matches `until` (read through the SDK until then). */
+export async function logOf(info: EmulatorInfo, group: string, containerName: string, until: RegExp, timeoutMs?: number): Promise<string> {
+  return eventually(
+    `${group}/${containerName}'s log to match ${String(until)}`,
+    async () => {
+      const content = (await armClient(info).containers.listLogs(info.resourceGroup, group, containerName)).content ?? "";
+      return until.test(content) ? content : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** What a failed SDK call rejects with (a RestError, as far as the tests look at it). */
 export interface RestErrorLike {
   name: string;
