@@ -390,14 +390,8 @@ export class SdkAci implements AciApi, StandbyApi {
     // A claim is a create: its PUT waits for a write slot as any create does; its operation is followed outside the slot.
     const what = `claim of container group ${name}`;
     const answer = await this.creates.run(() => this.groupPut(what, resourceGroup, name, body, false, options), options.signal);
-    const operation = answer.operation;
-    return {
-      isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool,
-      untilDone: async (signal) => {
-        // The config map waits for the claim's end: polled soon, then less often.
-        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal }, 250);
-      },
-    };
+    // The config map waits for the claim's end: polled soon, then less often.
+    return { isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool, ...this.accepted(what, answer.operation, options, 250) };
   }
 
   async tagGroup(resourceGroup: string, name: string, tags: Record<string, string>, options: RequestOptions = {}): Promise<void> {
@@ -407,10 +401,14 @@ export class SdkAci implements AciApi, StandbyApi {
   async updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<AcceptedWrite> {
     const what = `config map update of container group ${name}`;
     const { operation } = await this.groupPut(what, resourceGroup, name, body, true, options);
-    const pollMs = options.pollIntervalMs ?? operationPollMs;
+    return this.accepted(what, operation, options, options.pollIntervalMs ?? operationPollMs);
+  }
+
+  /** The write ARM took: its operation (when it has one), followed from firstPollMs on. */
+  private accepted(what: string, operation: string | undefined, options: OperationOptions, firstPollMs: number): AcceptedWrite {
     return {
       untilDone: async (signal) => {
-        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal }, pollMs);
+        if (operation !== undefined) await this.untilOperationEnds(what, operation, { ...options, signal: signal ?? options.signal }, firstPollMs);
       },
     };
   }
