@@ -387,9 +387,10 @@ export class EmulatorState {
   reset(): void {
     this.clients.clear();
     this.resourceGroups.clear();
+    // A container waiting out its restart backoff must not start again once its group is gone.
+    for (const group of [...this.containerGroups.values(), ...this.standbyInstances]) group.generation++;
     this.containerGroups.clear();
     this.containerGroupProfiles.clear();
-    for (const instance of this.standbyInstances) instance.generation++;
     this.standbyPools.clear();
     this.standbyInstances.clear();
     this.operations.clear();
