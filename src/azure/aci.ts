@@ -4,18 +4,15 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from "@azure/a
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { TokenCredential } from "@azure/identity";
-import { Limiter } from "../core/concurrency";
 import { abortWith, RequestTimeout, unlessAborted, withDeadline } from "../core/deadline";
 import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
 
-/**
- * ARM's write throttling allows bursts of a couple of hundred writes per subscription and
- * refills at about ten a second; eight creates in flight stay well inside it and still send fifty
- * agents' requests within a second or two. Deletes are not queued: they clean up, often against
- * the clock of a cancel.
- */
-const createsInFlight = 8;
+// A fleet's creates (and claims) are all sent at once, with no cap on how many are in flight:
+// ARM's write bucket (200 per subscription, refilled at 10 a second) holds the 50 of the largest
+// fleet, ACI's own create limits count creates per 5 minutes and per hour (a cap on concurrency
+// changes neither), and a 429 is the caller's to wait out. A cap would only make the fleet wait
+// for ARM's answers in waves, and let a few hung PUTs hold back every other agent for a minute.
 /** An ARM request that has not answered by then is taken as hung. */
 export const ARM_REQUEST_DEADLINE_MS = 60_000;
 /** How often a create or delete operation is polled (core-lro's default is about 2 s). */
@@ -122,9 +119,8 @@ export interface AciApi {
   /** The subscription's Container Instances usage and limits in a region (programmatic name, e.g. westeurope). */
   usages(location: string, options?: RequestOptions): Promise<AciUsage[]>;
   /**
-   * Sends a create-only PUT (`If-None-Match: *`) once a write slot is free, unless `signal` is
-   * aborted before then. A PUT already sent is left to answer (within its own deadline), so
-   * that a group it creates is known. A PUT answered 429 fails at once with an AzureError that
+   * Sends a create-only PUT (`If-None-Match: *`) at once, unless `signal` is already aborted.
+   * A PUT sent is left to answer (within its own deadline), so that a group it creates is known. A PUT answered 429 fails at once with an AzureError that
    * carries ARM's Retry-After: the caller waits, on its own clock and within its own time.
    */
   beginCreate(resourceGroup: string, group: ContainerGroup, options?: CreateOptions): Promise<CreateOperation>;
@@ -192,7 +188,6 @@ export interface StandbyApi {
 
 export class SdkAci implements AciApi, StandbyApi {
   private readonly client: ContainerInstanceManagementClient;
-  private readonly creates = new Limiter(createsInFlight);
   /** PUTs that update a group (the config-map-only update): no If-None-Match. */
   private readonly updates = new WeakSet();
   private sent = 0;
@@ -285,27 +280,24 @@ export class SdkAci implements AciApi, StandbyApi {
     // pollUntilDone's: they follow the PUT's deadline, then untilDone's caller, so that a hung poll
     // is cut off (its open socket would keep the step's process alive after the step ended).
     const requests = new AbortController();
-    // The caller's signal ends only the wait for a slot: once sent, the PUT runs to its answer.
-    const poller = await this.creates.run(
-      () =>
-        this.arm(`create of container group ${name}`, undefined, (abortSignal) => {
-          abortWith(requests, abortSignal);
-          return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
-            abortSignal: requests.signal,
-            updateIntervalInMs: options.pollIntervalMs ?? operationPollMs,
-            // The first response is the PUT's; the polls' responses come after it.
-            onResponse: () => {
-              if (accepted) return;
-              accepted = true;
-              options.onAccepted?.();
-            },
-          });
-        }).catch((error: unknown) => {
-          if (accepted && error instanceof RequestTimeout) throw new RequestTimeout(`ARM: first poll of the create operation of container group ${name}`, error.afterMs);
-          throw error;
-        }),
-      options.signal,
-    );
+    // The caller's signal ends only the wait to send: once sent, the PUT runs to its answer.
+    options.signal?.throwIfAborted();
+    const poller = await this.arm(`create of container group ${name}`, undefined, (abortSignal) => {
+      abortWith(requests, abortSignal);
+      return this.client.containerGroups.beginCreateOrUpdate(resourceGroup, name, group, {
+        abortSignal: requests.signal,
+        updateIntervalInMs: options.pollIntervalMs ?? operationPollMs,
+        // The first response is the PUT's; the polls' responses come after it.
+        onResponse: () => {
+          if (accepted) return;
+          accepted = true;
+          options.onAccepted?.();
+        },
+      });
+    }).catch((error: unknown) => {
+      if (accepted && error instanceof RequestTimeout) throw new RequestTimeout(`ARM: first poll of the create operation of container group ${name}`, error.afterMs);
+      throw error;
+    });
     return {
       untilDone: async (signal) => {
         const stopFollowing = abortWith(requests, signal);
@@ -387,9 +379,8 @@ export class SdkAci implements AciApi, StandbyApi {
   }
 
   async claim(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<ClaimResult> {
-    // A claim is a create: its PUT waits for a write slot as any create does; its operation is followed outside the slot.
     const what = `claim of container group ${name}`;
-    const answer = await this.creates.run(() => this.groupPut(what, resourceGroup, name, body, false, options), options.signal);
+    const answer = await this.groupPut(what, resourceGroup, name, body, false, options);
     // The config map waits for the claim's end: polled soon, then less often.
     return { isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool, ...this.accepted(what, answer.operation, options, 250) };
   }

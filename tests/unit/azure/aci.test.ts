@@ -270,3 +270,53 @@ describe("SdkAci: the operations of a claim and of a config map update", () => {
     assert.deepEqual(polls, [2_500]);
   });
 });
+
+describe("SdkAci: a fleet's writes go out together, however slowly ARM answers them", () => {
+  /** An HTTP client that holds every request until `answerAll`, and answers at once after it; `sent` is what reached it. */
+  function sdkAciHolding() {
+    const aci = new SdkAci(connection, credential);
+    const sent: PipelineRequest[] = [];
+    const held: (() => void)[] = [];
+    let answering = false;
+    const httpClient: HttpClient = {
+      sendRequest: (request) => {
+        sent.push(request);
+        return new Promise((resolve) => {
+          const answer = () => {
+            resolve({ request, status: 201, headers: createHttpHeaders({ "content-type": "application/json" }), bodyAsText: JSON.stringify({ name: "g", properties: { provisioningState: "Succeeded", containers: [] } }) });
+          };
+          if (answering) answer();
+          else held.push(answer);
+        });
+      },
+    };
+    (aci as unknown as { client: { _httpClient: HttpClient } }).client._httpClient = httpClient;
+    const answerAll = () => {
+      answering = true;
+      for (const answer of held.splice(0)) answer();
+    };
+    return { aci, sent, answerAll };
+  }
+  const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve)); };
+  const names = Array.from({ length: 20 }, (_, i) => `azp-1-1-${i + 1}`);
+
+  it("twenty claims: every PUT is sent before ARM answers the first (DESIGN: the groups are made concurrently)", async () => {
+    const { aci, sent, answerAll } = sdkAciHolding();
+    const claims = names.map((name) => aci.claim("rg", name, { properties: { containers: [] } }));
+    await settle();
+    const sentBeforeAnyAnswer = sent.length;
+    answerAll();
+    await Promise.all(claims);
+    assert.equal(sentBeforeAnyAnswer, 20, "claims waited for earlier claims' answers");
+  });
+
+  it("twenty creates: every PUT is sent before ARM answers the first", async () => {
+    const { aci, sent, answerAll } = sdkAciHolding();
+    const creates = names.map((name) => aci.beginCreate("rg", { name, location: "westeurope", osType: "Linux", containers: [] }));
+    await settle();
+    const sentBeforeAnyAnswer = sent.filter((r) => r.method === "PUT").length;
+    answerAll();
+    await Promise.all(creates);
+    assert.equal(sentBeforeAnyAnswer, 20, "creates waited for earlier creates' answers");
+  });
+});

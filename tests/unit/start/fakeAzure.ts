@@ -249,7 +249,7 @@ export class FakeAci implements AciApi {
     this.pollIntervals.push(options instanceof AbortSignal ? undefined : options?.pollIntervalMs);
     const name = spec.name ?? "";
     const location = spec.location ?? "";
-    // A create still waiting for a write slot when the step is cancelled is never sent.
+    // A create asked for after the step was cancelled is never sent.
     signalOf(options)?.throwIfAborted();
     this.log.record("put", name);
     this.specs.set(name, spec);
