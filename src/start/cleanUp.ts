@@ -2,7 +2,7 @@
 // this step may have made and the registrations of its agents. On a cancel the agent allows
 // seconds (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that): every DELETE goes out at once,
 // before anything is read or awaited.
-import { deadlineSignal } from "../core/deadline";
+import { deadlineSignal, sharedByFleet } from "../core/deadline";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
 import { armPacing } from "../run/armPacing";
@@ -23,6 +23,7 @@ export async function cleanUp(run: StartRun, cause: unknown): Promise<Error> {
   const { config, services, pool, fleet } = run;
   const cancelled = cause instanceof StepCancelled;
   const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the clean-up did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
+  sharedByFleet(bound.signal, fleet.length);
   try {
     const reason = (cause instanceof StartFailure || cause instanceof InputError || cause instanceof StepCancelled || cause instanceof StepTimedOut ? cause.message : describe(cause)).replace(/\.$/, "");
     const ours = fleet.filter((a) => a.state !== "taken");
@@ -70,6 +71,7 @@ export async function cleanUp(run: StartRun, cause: unknown): Promise<Error> {
  */
 export async function cancelledBeforeCreating(config: StartConfig, services: StartServices, names: string[]): Promise<Error> {
   const bound = deadlineSignal(cleanUpDeadlineMs, () => new Error(`the deletes did not end within ${cleanUpDeadlineMs / 60_000} minutes`));
+  sharedByFleet(bound.signal, names.length);
   try {
     const { leftovers } = await deleteGroups(config, services, names, false, bound.signal);
     const message = `${new StepCancelled().message.replace(/\.$/, "")} during pre-flight, before anything was created`;
@@ -85,6 +87,7 @@ async function showWhy(config: StartConfig, services: StartServices, fleet: Flee
   const { aci, log } = services;
   const bound = deadlineSignal(showWhyDeadlineMs, () => new Error(`no answer within ${showWhyDeadlineMs / 1000} s`), outer);
   const signal = bound.signal;
+  sharedByFleet(signal, fleet.length);
   try {
     await Promise.all(fleet.filter((a) => a.mayHaveGroup && a.state !== "online").map(async (agent) => {
       const lines: string[] = [];

@@ -1,9 +1,8 @@
 // AciAgentStart's core, top to bottom: each agent's key from the first moment, pre-flight,
 // register and create every agent (with region fallback) while watching them come online, and on
 // any failure, timeout or cancel, clean up.
-import { setMaxListeners } from "node:events";
 import { formatSeconds } from "../core/clock";
-import { deadlineSignal } from "../core/deadline";
+import { deadlineSignal, sharedByFleet } from "../core/deadline";
 import { agentNames } from "../run/names";
 import { agentTags } from "../run/tags";
 import { claimAgent } from "./claim";
@@ -80,9 +79,7 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
     log.info(`Starting ${fleet.length} agent(s): ${names.join(", ")}`);
     // The work ends with the step, and at its first failure.
     const work = new AbortController();
-    // Every agent's requests and waits listen to it at the same time (a few each): Node's leak
-    // warning, meant for listeners that pile up, would otherwise print from the 11th on.
-    setMaxListeners(LISTENERS_PER_AGENT * fleet.length + 10, work.signal);
+    sharedByFleet(work.signal, fleet.length);
     const run: StartRun = {
       config,
       services,
@@ -129,9 +126,6 @@ export async function runStart(config: StartConfig, services: StartServices): Pr
     services.signal.removeEventListener("abort", onCancel);
   }
 }
-
-/** How many listeners one agent's concurrent requests and waits add to the work's signal, at most (measured: 3, cold or claimed). */
-const LISTENERS_PER_AGENT = 4;
 
 /** Registers and creates every agent and watches until every agent is online; the first failure ends all. */
 async function bringOnline(run: StartRun, work: AbortController, stepSignal: AbortSignal): Promise<void> {

@@ -134,6 +134,9 @@ describe(`AciAgentStart@1 cancelled as the agent cancels (${agentCount} agents, 
         "groups that are not being deleted, so will outlive the deletes",
       );
       assert.deepEqual(namesOfBuild(agentNamesInPool(emu), step.buildId), [], plainOutput(run));
+      // Node's leak warning, meant for listeners that pile up, in the user's log of a clean-up
+      // whose twenty deletes each listen to its deadline at once.
+      assert.deepEqual(run.lines.filter((l) => l.includes("MaxListenersExceededWarning")), [], "Node warned of a listener leak");
     });
   }
 });
