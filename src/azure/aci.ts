@@ -8,11 +8,6 @@ import { abortWith, RequestTimeout, unlessAborted, withDeadline } from "../core/
 import { userAgentPrefix } from "../core/userAgent";
 import { armScope, type ArmConnection } from "./connection";
 
-// A fleet's creates (and claims) are all sent at once, with no cap on how many are in flight:
-// ARM's write bucket (200 per subscription, refilled at 10 a second) holds the 50 of the largest
-// fleet, ACI's own create limits count creates per 5 minutes and per hour (a cap on concurrency
-// changes neither), and a 429 is the caller's to wait out. A cap would only make the fleet wait
-// for ARM's answers in waves, and let a few hung PUTs hold back every other agent for a minute.
 /** An ARM request that has not answered by then is taken as hung. */
 export const ARM_REQUEST_DEADLINE_MS = 60_000;
 /** How often a create or delete operation is polled (core-lro's default is about 2 s). */
@@ -120,8 +115,9 @@ export interface AciApi {
   usages(location: string, options?: RequestOptions): Promise<AciUsage[]>;
   /**
    * Sends a create-only PUT (`If-None-Match: *`) at once, unless `signal` is already aborted.
-   * A PUT sent is left to answer (within its own deadline), so that a group it creates is known. A PUT answered 429 fails at once with an AzureError that
-   * carries ARM's Retry-After: the caller waits, on its own clock and within its own time.
+   * A PUT sent is left to answer (within its own deadline), so that a group it creates is known.
+   * A PUT answered 429 fails at once with an AzureError that carries ARM's Retry-After: the
+   * caller waits, on its own clock and within its own time.
    */
   beginCreate(resourceGroup: string, group: ContainerGroup, options?: CreateOptions): Promise<CreateOperation>;
   get(resourceGroup: string, name: string, options?: RequestOptions): Promise<GroupSnapshot | undefined>;
@@ -174,7 +170,8 @@ export interface StandbyApi {
   /**
    * The claim: a create-only PUT of `name` naming the pool and its profile, whose one container
    * carries only an (empty) config map; answers once ARM answered the PUT (the group exists, and a
-   * warm one's container runs), with its operation to follow.
+   * warm one's container runs), with its operation to follow. As beginCreate, it sends nothing
+   * when `signal` is already aborted, and a PUT sent is left to answer whatever `signal` does.
    */
   claim(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult>;
   /** A tags-only PATCH (a claim's tags are not kept). */
@@ -186,6 +183,13 @@ export interface StandbyApi {
   updateConfigMap(resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<AcceptedWrite>;
 }
 
+/**
+ * A fleet's creates and claims are all sent at once, with no cap on how many are in flight. ARM's
+ * write bucket (200 per subscription, 10 a second back) holds the 50 creates of the largest fleet;
+ * ACI's own create limits count creates per 5 minutes and per hour, which no cap on concurrency
+ * changes; a 429 is the caller's to wait out. A cap would only make the fleet wait for ARM's
+ * answers in waves, and let a few hung PUTs hold every other agent back for their deadline.
+ */
 export class SdkAci implements AciApi, StandbyApi {
   private readonly client: ContainerInstanceManagementClient;
   /** PUTs that update a group (the config-map-only update): no If-None-Match. */
@@ -280,7 +284,7 @@ export class SdkAci implements AciApi, StandbyApi {
     // pollUntilDone's: they follow the PUT's deadline, then untilDone's caller, so that a hung poll
     // is cut off (its open socket would keep the step's process alive after the step ended).
     const requests = new AbortController();
-    // The caller's signal ends only the wait to send: once sent, the PUT runs to its answer.
+    // An aborted signal stops the PUT from going out; once sent, it runs to its answer.
     options.signal?.throwIfAborted();
     const poller = await this.arm(`create of container group ${name}`, undefined, (abortSignal) => {
       abortWith(requests, abortSignal);
@@ -380,7 +384,10 @@ export class SdkAci implements AciApi, StandbyApi {
 
   async claim(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<ClaimResult> {
     const what = `claim of container group ${name}`;
-    const answer = await this.groupPut(what, resourceGroup, name, body, false, options);
+    // As a create's: an aborted signal stops the PUT from going out; once sent, it runs to its
+    // answer (within its deadline), so that a group it made is known and removed.
+    options.signal?.throwIfAborted();
+    const answer = await this.groupPut(what, resourceGroup, name, body, false, {});
     // The config map waits for the claim's end: polled soon, then less often.
     return { isCreatedFromStandbyPool: answer.isCreatedFromStandbyPool, ...this.accepted(what, answer.operation, options, 250) };
   }

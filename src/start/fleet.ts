@@ -4,10 +4,10 @@ import type { AgentKey } from "../run/agentIdentity";
 
 /**
  * planned: name and tags decided, nothing sent. registering: its registration is sent (or being
- * retried), so it may be registered. creating: a PUT is queued or sent in some region, so the
- * group may exist. provisioned: ARM reports the group provisioned. online: Azure DevOps shows the
- * agent online. failed: it cannot come online (`reason` says why). taken: the name belongs to a
- * group or registration this step did not make, which it must never delete.
+ * retried), so it may be registered. creating: a PUT is sent (or waits out a 429) in some region,
+ * so the group may exist. provisioned: ARM reports the group provisioned. online: Azure DevOps
+ * shows the agent online. failed: it cannot come online (`reason` says why). taken: the name
+ * belongs to a group or registration this step did not make, which it must never delete.
  */
 export type AgentState = "planned" | "registering" | "creating" | "provisioned" | "online" | "failed" | "taken";
 

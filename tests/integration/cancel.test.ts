@@ -8,12 +8,15 @@
 import { strict as assert } from "node:assert";
 import { aciDeleteMs } from "../../emulator/state";
 import { agentCancel, type StepRun } from "../../emulator/pipeline";
+import { makeStandbyPool, poolName } from "../helpers/standbyPool";
 import { agentNamesInPool, namesOf, namesOfBuild, plainOutput, startStep, until, useEmulator, type RunningEmulator } from "./helpers";
 
 const agentCount = 20;
 
 interface CancelPoint {
   title: string;
+  /** Set-up that takes time, before the step starts (a standby pool to fill). */
+  prepare?(emu: RunningEmulator): Promise<void>;
   arrange(emu: RunningEmulator): void;
   inputs?: Record<string, string>;
   /** What has happened when the cancel comes. */
@@ -63,6 +66,18 @@ const cancelPoints: CancelPoint[] = [
     settled: (emu) => armRequests(emu, "PUT").length >= agentCount,
   },
   {
+    title: "while the claims are in flight (a standby start; each claim answered 4 s after it arrived)",
+    // Two warm instances; the other claims make fresh groups from the profile.
+    prepare: (emu) => makeStandbyPool(emu, 2),
+    arrange: (emu) => {
+      emu.state.faults.push({ id: "slow-claims", service: "arm", method: "PUT", path: "/containerGroups/", delayMs: 4000, remaining: agentCount });
+    },
+    inputs: { standbyPool: poolName },
+    waitFor: "every claim to arrive",
+    reached: (emu) => emu.state.faults.every((f) => f.remaining === 0),
+    settled: (emu) => armRequests(emu, "PUT").length >= agentCount,
+  },
+  {
     title: "during a region-fallback delete",
     arrange: (emu) => {
       emu.state.delays.provisionMs = 500;
@@ -89,6 +104,7 @@ describe(`AciAgentStart@1 cancelled as the agent cancels (${agentCount} agents, 
   for (const point of cancelPoints) {
     it(`${point.title}: every planned name gets its DELETE before the SIGKILL, and nothing is left once the deletes finish`, async function () {
       const emu = emulator();
+      await point.prepare?.(emu);
       emu.state.delays.deleteMs = aciDeleteMs;
       point.arrange(emu);
       const step = startStep(emu, { inputs: { agentCount: String(agentCount), timeoutMinutes: "10", ...point.inputs } });

@@ -310,6 +310,27 @@ describe("SdkAci: a fleet's writes go out together, however slowly ARM answers t
     assert.equal(sentBeforeAnyAnswer, 20, "claims waited for earlier claims' answers");
   });
 
+  it("a claim and a create asked for after their caller gave up send nothing", async () => {
+    const { aci, sent } = sdkAciHolding();
+    const gaveUp = AbortSignal.abort(new Error("the step was cancelled"));
+    await assert.rejects(aci.claim("rg", "azp-1-1-1", { properties: { containers: [] } }, { signal: gaveUp }), /cancelled/);
+    await assert.rejects(aci.beginCreate("rg", { name: "azp-1-1-2", location: "westeurope", osType: "Linux", containers: [] }, { signal: gaveUp }), /cancelled/);
+    assert.deepEqual(sent, []);
+  });
+
+  it("a claim sent runs to its answer when its caller gives up, so that the group it made is known (and removed)", async () => {
+    const { aci, sent, answerAll } = sdkAciHolding();
+    const caller = new AbortController();
+    const claim = aci.claim("rg", "azp-1-1-1", { properties: { containers: [] } }, { signal: caller.signal });
+    await settle();
+    caller.abort(new Error("the step was cancelled"));
+    await settle();
+    const put = sent.find((r) => r.method === "PUT");
+    assert.equal(put?.abortSignal?.aborted ?? false, false, "the claim's PUT was cut off on this side, so ARM may make its group unseen");
+    answerAll();
+    assert.equal((await claim).isCreatedFromStandbyPool, false);
+  });
+
   it("twenty creates: every PUT is sent before ARM answers the first", async () => {
     const { aci, sent, answerAll } = sdkAciHolding();
     const creates = names.map((name) => aci.beginCreate("rg", { name, location: "westeurope", osType: "Linux", containers: [] }));
