@@ -180,7 +180,10 @@ export type Run = StepRun & { step: RecordedStep };
 /** Runs a task's step to its end. */
 export async function runTaskStep(emu: RunningEmulator, task: TaskFolder, options: StepOptions = {}): Promise<Run> {
   const running = startTaskStep(emu, task, options);
-  return { ...(await running.done), step: running.step };
+  const run = { ...(await running.done), step: running.step };
+  // A warning Node prints ("(node:1234) MaxListenersExceededWarning: …") lands in the user's log.
+  assert.deepEqual(run.lines.filter((l) => /^\(node:\d+\) \w*Warning\b/.test(l)), [], `Node printed a warning in the step's log\n${plainOutput(run)}`);
+  return run;
 }
 
 /** A running AciAgentStart step, with what it recorded. */
