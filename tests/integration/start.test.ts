@@ -407,6 +407,15 @@ describe("integration: AciAgentStart@1 bundle against the emulator", function ()
       );
     });
 
+    it("12 agents whose containers exit early: shows their logs and removes everything, without a Node warning (runTaskStep checks)", async function () {
+      const emu = emulator();
+      const run = await runStart(emu, { inputs: { agentCount: "12", startupScript: "echo installing tools; exit 3" } });
+      assertInvariants(emu, run);
+      assert.equal(run.result, "Failed");
+      assert.match(run.message, /exited with code \d+ before the agent came online/);
+      assert.ok(run.lines.filter((l) => /^----- azp-.*: last \d+ lines of the container log -----$/.test(l)).length >= 2, plainOutput(run));
+    });
+
     it("fails naming the credential problem before creating anything when the PAT is wrong", async function () {
       const emu = emulator();
       const run = await runStart(emu, { inputs: { registrationToken: "not-the-right-pat-0123456789abcdefghij" } });
