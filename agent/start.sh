@@ -1081,15 +1081,13 @@ claim_identity() {
     rm -f "$agent_dir/.agent" "$agent_dir/.credentials" || fail "$EX_SECRET" "cannot replace the agent's files in $agent_dir"
   fi
   umask 077
-  if printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
+  printf '%s{\n  "agentId": %s,\n  "agentName": "%s",\n  "poolId": %s,\n  "poolName": "%s",\n  "serverUrl": "%s",\n  "workFolder": "%s"\n}' \
     "$bom" "$c_agent_id" "$c_agent_name" "$c_pool_id" "$c_pool_name" "$c_server_url" "$c_work" >"$agent_dir/.agent" &&
     printf '%s{\n  "scheme": "OAuth",\n  "data": {\n    "clientId": "%s",\n    "authorizationUrl": "%s",\n    "oauthEndpointUrl": "%s"\n  }\n}' \
-      "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"; then
-    umask "$claim_umask"
-  else
-    umask "$claim_umask"
-    fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
-  fi
+      "$bom" "$c_client_id" "$c_authorization_url" "$c_oauth_url" >"$agent_dir/.credentials"
+  written=$?
+  umask "$claim_umask"
+  [ "$written" = 0 ] || fail "$EX_SECRET" "cannot write the agent's files in $agent_dir"
   [ -s "$agent_dir/.credentials_rsaparams" ] || write_key_params
   phase_at_last identity source=config-map agent_id="$c_agent_id"
 }
