@@ -305,7 +305,8 @@ describe("agent/start.sh in an emulated container", function () {
     await harness.start(run);
     await eventually("the agent to come online", async () => ((await harness.agentStatus(run.name)) === "online" ? true : undefined), 30_000);
 
-    let log = await harness.logs(run.name);
+    // The listener prints its line after its session is open (online): the log may lag a moment.
+    let log = await harness.logMatching(run.name, /Listening for Jobs/);
     assert.ok(phaseLine(log, "dependencies", "result=skipped reason=all-present"), log);
     assert.ok(phaseLine(log, "download", "platform=linux-x64"), log);
     assert.ok(phaseLine(log, "extract", "sha256=verified"), log);
