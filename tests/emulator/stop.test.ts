@@ -4,12 +4,31 @@ import { strict as assert } from "node:assert";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startEmulator } from "../../emulator/emulator";
+import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
 import { containerState } from "../../emulator/runtime/containerRuntime";
+import type { ContainerGroupRecord } from "../../emulator/state";
 import { arm, containerGroupWire, control, eventually, groupPath } from "../helpers/emulator";
 
 /** The runtime's pause before a restart (emulator/runtime/containerRuntime.ts), with a margin. */
 const afterRestartBackoffMs = 1_500;
+
+/**
+ * Creates `name` with restart policy OnFailure, its container running `script` (which fails), and
+ * waits until a run has ended and waits for its restart (the container Terminated, no process)
+ * with what `seen` finds in its log lines.
+ */
+async function waitingForRestart<T>(emulator: RunningEmulator, name: string, script: string, seen: (log: string[]) => T | undefined): Promise<{ group: ContainerGroupRecord; found: T }> {
+  const body = containerGroupWire(emulator.info, { restartPolicy: "OnFailure", command: ["/bin/sh", "-c", script] });
+  const put = await arm(emulator.info, "PUT", groupPath(emulator.info, name), { body });
+  assert.ok(put.status === 200 || put.status === 201, put.text);
+  const group = [...emulator.state.containerGroups.values()].find((g) => g.name === name);
+  assert.ok(group !== undefined);
+  const found = await eventually("a failed run waiting for its restart", () => {
+    const container = containerState(group, "main");
+    return Promise.resolve(container.state === "Terminated" ? seen(container.log.map((l) => l.text)) : undefined);
+  }, 10_000);
+  return { group, found };
+}
 
 describe("emulator stop", function () {
   it("removes its temp folder even while a container waits to be restarted", async function () {
@@ -17,17 +36,8 @@ describe("emulator stop", function () {
     const emulator = await startEmulator();
     let home: string;
     try {
-      const body = containerGroupWire(emulator.info, { restartPolicy: "OnFailure", command: ["/bin/sh", "-c", 'echo "HOME=$HOME"; exit 1'] });
-      const put = await arm(emulator.info, "PUT", groupPath(emulator.info, "cg-stop-restart"), { body });
-      assert.ok(put.status === 200 || put.status === 201, put.text);
-      const group = [...emulator.state.containerGroups.values()].find((g) => g.name === "cg-stop-restart");
-      assert.ok(group !== undefined);
-      // Between an exit and the restart the container is Terminated and no process runs.
-      home = await eventually("a failed run waiting for its restart", () => {
-        const container = containerState(group, "main");
-        const line = container.log.map((l) => l.text).find((text) => text.startsWith("HOME="));
-        return Promise.resolve(container.state === "Terminated" && line !== undefined ? line.slice("HOME=".length) : undefined);
-      }, 10_000);
+      const { found } = await waitingForRestart(emulator, "cg-stop-restart", 'echo "HOME=$HOME"; exit 1', (log) => log.find((text) => text.startsWith("HOME="))?.slice("HOME=".length));
+      home = found;
     } finally {
       await emulator.stop();
     }
@@ -42,15 +52,7 @@ describe("emulator stop", function () {
     this.timeout(30_000);
     const emulator = await startEmulator();
     try {
-      const body = containerGroupWire(emulator.info, { restartPolicy: "OnFailure", command: ["/bin/sh", "-c", "echo ran; exit 1"] });
-      const put = await arm(emulator.info, "PUT", groupPath(emulator.info, "cg-reset-restart"), { body });
-      assert.ok(put.status === 200 || put.status === 201, put.text);
-      const group = [...emulator.state.containerGroups.values()].find((g) => g.name === "cg-reset-restart");
-      assert.ok(group !== undefined);
-      await eventually("a failed run waiting for its restart", () => {
-        const container = containerState(group, "main");
-        return Promise.resolve(container.state === "Terminated" && container.log.some((l) => l.text === "ran") ? true : undefined);
-      }, 10_000);
+      const { group } = await waitingForRestart(emulator, "cg-reset-restart", "echo ran; exit 1", (log) => (log.includes("ran") ? true : undefined));
       const reset = await control(emulator.info, "POST", "/reset");
       assert.equal(reset.status, 204);
       const runs = containerState(group, "main").log.filter((l) => l.text === "ran").length;
