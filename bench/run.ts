@@ -1,7 +1,7 @@
 // `npm run bench`: the tasks' bundles against the emulator with Azure-like delays. Prints one JSON
 // document (and a short table) with the numbers the README reports. Timing goals live here, never
 // in tests.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, fork, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,9 @@ import { makeAgentKey } from "../src/run/agentIdentity";
 import { STANDBY_CONTAINER } from "../src/start/claim";
 import { containerState } from "../emulator/runtime/containerRuntime";
 import { userAgentPrefix } from "../src/core/userAgent";
+import { agentNames } from "../src/run/names";
+import { poolId } from "../tests/helpers/emulator";
+import type { ZeroOverheadDone, ZeroOverheadJob } from "./zeroOverheadClient";
 
 const root = resolve(__dirname, "..");
 
@@ -109,6 +112,57 @@ async function standbyStartAndStop(agentCount: number, buildId: string): Promise
     const path = standbyPath(emulator, logged, start, agents);
     const stop = await measureStep(emulator, "AciAgentStopV1", { ...common, scope: "run" }, buildId);
     return { start, stop, path };
+  } finally {
+    await emulator.stop();
+  }
+}
+
+/**
+ * The same standby start made by a client that adds nothing (bench/zeroOverheadClient.ts): forked,
+ * signed in and past pre-flight before the clock starts, then each agent's requests sent as soon
+ * as the one before is answered. From the go to the last agent's session (the emulator's clock).
+ */
+async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ registrationsSentMs: [number, number]; lastOnlineMs: number; listenerStartMs: { median: number; max: number } }> {
+  const emulator = await startEmulator();
+  try {
+    Object.assign(emulator.state.delays, standbyDelays);
+    await makeStandbyPool(emulator, agentCount, 600_000);
+    const { info } = emulator;
+    const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
+    const job: ZeroOverheadJob = {
+      info,
+      runId,
+      names: agentNames("azp", runId, 1, agentCount),
+      poolId: await poolId(info),
+      standbyPoolId: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`,
+      profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`,
+    };
+    const logged = emulator.state.requestLog.length;
+    const client = fork(join(__dirname, "zeroOverheadClient.ts"), [JSON.stringify(job)], { execArgv: ["--import", "tsx"] });
+    const done = await new Promise<ZeroOverheadDone>((resolve, reject) => {
+      client.on("message", (message: { ready?: boolean } | ZeroOverheadDone) => {
+        if ("startedAt" in message) resolve(message);
+        else client.send("go");
+      });
+      client.on("exit", (code) => { reject(new Error(`the zero-overhead client ended (exit code ${code}) before its agents' config maps were sent`)); });
+    });
+    const online = (): number[] =>
+      emulator.state.requestLog.slice(logged).filter((r) => r.method === "POST" && r.status === 200 && (r.url.split("?")[0] ?? "").endsWith("/sessions")).map((r) => Date.parse(r.at) - done.startedAt);
+    const listening = () => claimedAgents(emulator, `azp-${runId}-`);
+    for (const deadline = Date.now() + 60_000; online().length < agentCount || listening().length < agentCount; ) {
+      if (Date.now() > deadline) throw new Error(`the zero-overhead client's ${agentCount} agent(s) did not all come online within a minute`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const listenerStarts = listening().map((agent) => agent.listeningAt - agent.spawnedAt);
+    const registrations = emulator.state.requestLog
+      .slice(logged)
+      .filter((r) => r.method === "POST" && /\/pools\/\d+\/agents$/.test(r.url.split("?")[0] ?? ""))
+      .map((r) => Date.parse(r.receivedAt) - done.startedAt);
+    return {
+      registrationsSentMs: [Math.min(...registrations), Math.max(...registrations)],
+      lastOnlineMs: Math.max(...online()),
+      listenerStartMs: { median: median(listenerStarts), max: Math.max(...listenerStarts) },
+    };
   } finally {
     await emulator.stop();
   }
@@ -254,6 +308,8 @@ async function standbyResults(cold1: StepMeasure, cold20: StepMeasure) {
   // The listener's start has no knob: its median in each run is the floor's measured part.
   const floor1Ms = standbyModelMs + one.path.listenerStartMs.median;
   const floor20Ms = standbyModelMs + twenty.path.listenerStartMs.median;
+  const reference1 = await zeroOverheadStart(1, "9301");
+  const reference20 = await zeroOverheadStart(20, "9320");
   return {
     latencyModelMs: { claimMs: standbyDelays.claimMs, registrationMs: standbyDelays.registrationMs, configMapMs: standbyDelays.configMapMs, listenerStart1AgentMs: one.path.listenerStartMs.median, listenerStart20AgentsMs: twenty.path.listenerStartMs.median },
     floor1AgentMs: floor1Ms,
@@ -266,6 +322,14 @@ async function standbyResults(cold1: StepMeasure, cold20: StepMeasure) {
     start20OverCold: round(twenty.start.wallMs / cold20.wallMs),
     requestsPerAgent: { oneAgent: one.start.requests, twentyAgents: perAgent(twenty.start.requests, 20) },
     path20Agents: twenty.path,
+    zeroOverheadClient: {
+      lastOnline1AgentMs: reference1.lastOnlineMs,
+      lastOnline20AgentsMs: reference20.lastOnlineMs,
+      registrationsSent20AgentsMs: reference20.registrationsSentMs,
+      listenerStart20AgentsMs: reference20.listenerStartMs,
+      start1OverIt: round(one.start.wallMs / reference1.lastOnlineMs),
+      start20OverIt: round(twenty.start.wallMs / reference20.lastOnlineMs),
+    },
     target: { overFloor: 1.1 },
   };
 }
@@ -273,6 +337,7 @@ async function standbyResults(cold1: StepMeasure, cold20: StepMeasure) {
 function standbyLines(results: Awaited<ReturnType<typeof standbyResults>>): string[] {
   const verdict = (ok: boolean) => (ok ? "meets target" : "MISSES target");
   const { claimMs, registrationMs, configMapMs, listenerStart1AgentMs, listenerStart20AgentsMs } = results.latencyModelMs;
+  const zero = results.zeroOverheadClient;
   const model = `max(claim ${claimMs} ms, registration ${registrationMs} ms) + config map ${configMapMs} ms + listener start (measured median: ${listenerStart1AgentMs} ms for 1 agent, ${listenerStart20AgentsMs} ms for 20) = ${results.floor1AgentMs} / ${results.floor20AgentsMs} ms`;
   return [
     `standby floor                ${model}`,
@@ -280,6 +345,7 @@ function standbyLines(results: Awaited<ReturnType<typeof standbyResults>>): stri
     `standby start, 20 agents ÷ floor  ${results.start20OverFloor}  (≤ 1.10: ${verdict(results.start20OverFloor <= 1.1)})`,
     `standby ÷ cold start: 1 agent ${results.start1OverCold}, 20 agents ${results.start20OverCold} (cold: provision ${delays.provisionMs} ms + pull ${delays.pullMs} ms + registration ${delays.registrationMs} ms)`,
     `standby 20 agents' path      ${pathLine(results.path20Agents)}`,
+    `standby, client with no overhead: last agent online at ${zero.lastOnline1AgentMs} ms (1 agent), ${zero.lastOnline20AgentsMs} ms (20 agents; registrations sent ${zero.registrationsSent20AgentsMs.join("–")} ms, listener start median ${zero.listenerStart20AgentsMs.median}, max ${zero.listenerStart20AgentsMs.max} ms); the step ÷ it: 1 agent ${zero.start1OverIt}, 20 agents ${zero.start20OverIt}`,
   ];
 }
 

@@ -19,7 +19,7 @@ import { pinToRun, registerWithPublicKey } from "./register";
 /** The one container of a standby profile (AciAgentStandbyPool@1 names it so). */
 export const STANDBY_CONTAINER = "azp-agent";
 /** The line a standby container prints once its key is made. */
-const PUBLIC_KEY_LINE = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)\s*$/m;
+export const PUBLIC_KEY_LINE = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)\s*$/m;
 
 export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void> {
   const { config, services, signal, inFlight, elapsed, standby } = run;
