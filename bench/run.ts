@@ -2,9 +2,9 @@
 // document (and a short table) with the numbers the README reports. Timing goals live here, never
 // in tests.
 import { execFileSync, fork, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { startEmulator, type RunningEmulator } from "../emulator/emulator";
 import { runStep, stepEnvironment } from "../emulator/pipeline";
 import { aciDeleteMs, defaultClaimMs, defaultConfigMapMs } from "../emulator/state";
@@ -359,7 +359,29 @@ function pathLine(path: StandbyPath): string {
   ].join("; ");
 }
 
+/**
+ * Containers of an emulator that was killed (a test or bench stopped by a signal) live on, each
+ * looking for its claim five times a second: forty of them took a third of a core and slowed a
+ * standby start by 300 ms. The bench measures on a machine without them.
+ */
+function refuseStrayContainers(): void {
+  const stray = readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const command = readFileSync(join("/proc", pid, "cmdline"), "utf8").replaceAll("\0", " ").trim();
+        return command.includes(`${sep}aci-emulator-`) ? [`${pid} ${command}`] : [];
+      } catch {
+        return []; // ended meanwhile
+      }
+    });
+  if (stray.length > 0) {
+    throw new Error(`${stray.length} process(es) of an earlier emulator's containers still run and would share the cores the bench measures; stop them first (pkill -f ${sep}aci-emulator-):\n${stray.slice(0, 5).join("\n")}`);
+  }
+}
+
 async function main(): Promise<void> {
+  refuseStrayContainers();
   if (process.env.BENCH_ONLY === "standby") {
     await standbyOnly();
     return;
