@@ -216,7 +216,8 @@ export class ContainerRuntime {
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
     // A container runs on cores of its own in ACI, never on those of the services that run it:
     // here it yields to the emulator's process (nice execs the command: no moment at priority 0).
-    const child = spawn(hostProgram("nice"), ["-n", String(containerNiceness), "--", ...command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const { program, args: programArgs } = launcher(command);
+    const child = spawn(program, programArgs, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     lowerSessionPriority(child.pid);
     const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
@@ -417,6 +418,21 @@ function mountedCommand(mounts: Mount[], argv: string[]): string[] {
 }
 
 /**
+ * The command that starts a container at nice 10 and makes it end with the emulator's process, however that ends: a test
+ * or bench killed by a signal never stops its emulator, and its containers would live on, each
+ * looking for its claim five times a second (forty took a third of a core and skewed the bench).
+ * Linux sends a process's death signal when its parent ends; Node cannot ask for one, so
+ * util-linux's setpriv sets it (SIGTERM, as ACI stops a container: start.sh stops its agent) and
+ * execs the rest, which keeps it. Where there is no setpriv, containers start without one.
+ */
+function launcher(command: string[]): { program: string; args: string[] } {
+  const nice = hostProgram("nice");
+  const niced = ["-n", String(containerNiceness), "--", ...command];
+  const setpriv = installedProgram("setpriv");
+  return setpriv === undefined ? { program: nice, args: niced } : { program: setpriv, args: ["--pdeathsig", "TERM", "--", nice, ...niced] };
+}
+
+/**
  * How much lower than the emulator's the containers' CPU priority is (nice 10: about a tenth of
  * the emulator's share when both want a core, Linux's CFS weights).
  */
@@ -438,16 +454,16 @@ function lowerSessionPriority(pid: number | undefined): void {
   }
 }
 
-const hostPrograms = new Map<string, string>();
+const hostPrograms = new Map<string, string | undefined>();
 
 /** A program of this machine, by absolute path, so that an image's `programs` cannot stand in for it. */
 function hostProgram(name: string): string {
-  let found = hostPrograms.get(name);
-  if (found === undefined) {
-    found = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? name;
-    hostPrograms.set(name, found);
-  }
-  return found;
+  return installedProgram(name) ?? name;
+}
+
+function installedProgram(name: string): string | undefined {
+  if (!hostPrograms.has(name)) hostPrograms.set(name, ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => join(dir, name)).find((path) => existsSync(path)));
+  return hostPrograms.get(name);
 }
 
 function restartPolicy(group: ContainerGroupRecord): string {

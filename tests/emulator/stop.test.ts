@@ -1,8 +1,9 @@
 // Stopping the emulator leaves nothing behind: no container process and no aci-emulator-* folder,
 // even when a container was about to be restarted (restart policy OnFailure/Always); a reset starts none of them again.
 import { strict as assert } from "node:assert";
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { fork } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
 import { containerState } from "../../emulator/runtime/containerRuntime";
@@ -30,7 +31,32 @@ async function waitingForRestart<T>(emulator: RunningEmulator, name: string, scr
   return { group, found };
 }
 
+/** Whether `pid` is a process that has not ended (a zombie has). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
 describe("emulator stop", function () {
+  it("a container ends with the emulator's process even when that process is killed (no stop, no exit handler)", async function () {
+    this.timeout(60_000);
+    const emulator = fork(join(__dirname, "..", "helpers", "killableEmulator.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+    const pid = await new Promise<number>((resolve, reject) => {
+      emulator.once("message", (message: { pid: number }) => { resolve(message.pid); });
+      emulator.once("exit", (code) => { reject(new Error(`the emulator's process ended (${code}) before its container ran`)); });
+    });
+    assert.ok(alive(pid), "the container is not running");
+    emulator.kill("SIGKILL");
+    try {
+      await eventually("the container's process to end after the emulator's was killed", () => Promise.resolve(alive(pid) ? undefined : true), 10_000);
+    } finally {
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  });
+
   it("removes its temp folder even while a container waits to be restarted", async function () {
     this.timeout(30_000);
     const emulator = await startEmulator();
