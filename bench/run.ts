@@ -360,9 +360,10 @@ function pathLine(path: StandbyPath): string {
 }
 
 /**
- * Containers of an emulator that was killed (a test or bench stopped by a signal) live on, each
- * looking for its claim five times a second: forty of them took a third of a core and slowed a
- * standby start by 300 ms. The bench measures on a machine without them.
+ * Another emulator's containers (a standalone `npm run emulator`, or those of an emulator killed
+ * where setpriv is missing) share the cores: forty standby containers, each looking for its claim
+ * five times a second, took a third of a core and slowed a standby start by 300 ms. The bench
+ * measures on a machine without them.
  */
 function refuseStrayContainers(): void {
   const stray = readdirSync("/proc")
