@@ -24,6 +24,7 @@ import { entraRoutes } from "./entra/routes";
 import { imdsRoutes } from "./imds/routes";
 import { serviceApp } from "./http";
 import { ContainerRuntime } from "./runtime/containerRuntime";
+import { Reaper } from "./runtime/reaper";
 import { EmulatorState, wellKnown, type WellKnownIdentity } from "./state";
 import { loadOrCreateTls } from "./tls";
 import { TokenService } from "./tokens";
@@ -84,7 +85,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const state = new EmulatorState();
   const workRoot = mkdtempSync(join(scratchRoot(), "aci-emulator-"));
   const agentPackage = new AgentPackage(join(__dirname, "agent-package"), workRoot);
-  const runtime = new ContainerRuntime(state, join(workRoot, "containers"), tls.caFile, agentPackage);
+  const reaper = new Reaper(workRoot);
+  const runtime = new ContainerRuntime(state, join(workRoot, "containers"), tls.caFile, agentPackage, reaper);
 
   const servers: (Server | ReturnType<typeof createHttpServer>)[] = [];
   const listen = async (port: number | undefined): Promise<{ server: Server; origin: string }> => {
@@ -171,6 +173,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         ),
       );
       rmSync(workRoot, { recursive: true, force: true });
+      reaper.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { inaccessibleImage } from "../arm/errors";
 import type { AgentPackage } from "../devops/agentPackage";
 import type { ArmEvent, ContainerGroupRecord, ContainerRuntimeState, EmulatorState } from "../state";
+import type { Reaper } from "./reaper";
 
 /** How long a stopped container may take to exit after SIGTERM before SIGKILL (Docker's default). */
 const stopGraceMs = 10_000;
@@ -77,6 +78,7 @@ export class ContainerRuntime {
     private readonly workRoot: string,
     private readonly caFile: string,
     private readonly agentPackage: AgentPackage,
+    private readonly reaper: Reaper,
   ) {}
 
   /**
@@ -216,9 +218,10 @@ export class ContainerRuntime {
     addEvent(container.events, "Created", `Created container ${spec.name}`, "Normal");
     // A container runs on cores of its own in ACI, never on those of the services that run it:
     // here it yields to the emulator's process (nice execs the command: no moment at priority 0).
-    const { program, args: programArgs } = launcher(command);
-    const child = spawn(program, programArgs, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(hostProgram("nice"), ["-n", String(containerNiceness), "--", ...command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     lowerSessionPriority(child.pid);
+    const processGroup = child.pid;
+    if (processGroup !== undefined) this.reaper.track(processGroup);
     const key = this.keyOf(group, spec.name);
     const run: RunningContainer = {
       process: child,
@@ -250,6 +253,7 @@ export class ContainerRuntime {
     child.once("exit", (code, signal) => {
       // As in a container, everything inside ends with its main process.
       signalGroup(child, "SIGKILL");
+      if (processGroup !== undefined) this.reaper.untrack(processGroup);
       if (this.running.get(key) === run) this.running.delete(key);
       if (group.generation !== generation) return;
       container.state = "Terminated";
@@ -418,21 +422,6 @@ function mountedCommand(mounts: Mount[], argv: string[]): string[] {
 }
 
 /**
- * The command that starts a container at nice 10 and makes it end with the emulator's process, however that ends: a test
- * or bench killed by a signal never stops its emulator, and its containers would live on, each
- * looking for its claim five times a second (forty took a third of a core and skewed the bench).
- * Linux sends a process's death signal when its parent ends; Node cannot ask for one, so
- * util-linux's setpriv sets it (SIGTERM, as ACI stops a container: start.sh stops its agent) and
- * execs the rest, which keeps it. Where there is no setpriv, containers start without one.
- */
-function launcher(command: string[]): { program: string; args: string[] } {
-  const nice = hostProgram("nice");
-  const niced = ["-n", String(containerNiceness), "--", ...command];
-  const setpriv = installedProgram("setpriv");
-  return setpriv === undefined ? { program: nice, args: niced } : { program: setpriv, args: ["--pdeathsig", "TERM", "--", nice, ...niced] };
-}
-
-/**
  * How much lower than the emulator's the containers' CPU priority is (nice 10: about a tenth of
  * the emulator's share when both want a core, Linux's CFS weights).
  */
@@ -454,16 +443,16 @@ function lowerSessionPriority(pid: number | undefined): void {
   }
 }
 
-const hostPrograms = new Map<string, string | undefined>();
+const hostPrograms = new Map<string, string>();
 
 /** A program of this machine, by absolute path, so that an image's `programs` cannot stand in for it. */
 function hostProgram(name: string): string {
-  return installedProgram(name) ?? name;
-}
-
-function installedProgram(name: string): string | undefined {
-  if (!hostPrograms.has(name)) hostPrograms.set(name, ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => join(dir, name)).find((path) => existsSync(path)));
-  return hostPrograms.get(name);
+  let found = hostPrograms.get(name);
+  if (found === undefined) {
+    found = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((dir) => join(dir, name)).find((path) => existsSync(path)) ?? name;
+    hostPrograms.set(name, found);
+  }
+  return found;
 }
 
 function restartPolicy(group: ContainerGroupRecord): string {

@@ -28,6 +28,7 @@ import {
   eventually,
   fastPolling,
   groupPath,
+  isAlive,
   logOf,
   rawRequest,
   rejectionOf,
@@ -91,20 +92,6 @@ async function secondHalfOfASecond(): Promise<void> {
   if (ms < 600) await sleep(650 - ms);
 }
 
-/** Whether a process runs (a zombie nobody reaped yet counts as ended). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return true;
-  }
-}
 
 function oidcRequestUri(info: EmulatorInfo): string {
   return `${info.organizationUrl}${info.projectId}/_apis/distributedtask/hubs/build/plans/${randomUUID()}/jobs/${randomUUID()}/oidctoken`;

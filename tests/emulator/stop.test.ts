@@ -2,13 +2,14 @@
 // even when a container was about to be restarted (restart policy OnFailure/Always); a reset starts none of them again.
 import { strict as assert } from "node:assert";
 import { fork } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator, type RunningEmulator } from "../../emulator/emulator";
 import { containerState } from "../../emulator/runtime/containerRuntime";
 import type { ContainerGroupRecord } from "../../emulator/state";
-import { arm, containerGroupWire, control, eventually, groupPath } from "../helpers/emulator";
+import { arm, containerGroupWire, control, eventually, groupPath, isAlive } from "../helpers/emulator";
+import type { KillableEmulatorRunning } from "../helpers/killableEmulator";
 
 /** The runtime's pause before a restart (emulator/runtime/containerRuntime.ts), with a margin. */
 const afterRestartBackoffMs = 1_500;
@@ -31,29 +32,28 @@ async function waitingForRestart<T>(emulator: RunningEmulator, name: string, scr
   return { group, found };
 }
 
-/** Whether `pid` is a process that has not ended (a zombie has). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
 describe("emulator stop", function () {
-  it("a container ends with the emulator's process even when that process is killed (no stop, no exit handler)", async function () {
+  it("a killed emulator's containers end, children and all, and its work folder goes (it never stopped them)", async function () {
     this.timeout(60_000);
-    const emulator = fork(join(__dirname, "..", "helpers", "killableEmulator.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
-    const pid = await new Promise<number>((resolve, reject) => {
-      emulator.once("message", (message: { pid: number }) => { resolve(message.pid); });
-      emulator.once("exit", (code) => { reject(new Error(`the emulator's process ended (${code}) before its container ran`)); });
-    });
-    assert.ok(alive(pid), "the container is not running");
-    emulator.kill("SIGKILL");
+    const emulatorProcess = fork(join(__dirname, "..", "helpers", "killableEmulator.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+    let pids: number[] = [];
     try {
-      await eventually("the container's process to end after the emulator's was killed", () => Promise.resolve(alive(pid) ? undefined : true), 10_000);
+      const running = await new Promise<KillableEmulatorRunning>((resolve, reject) => {
+        emulatorProcess.once("message", (message: KillableEmulatorRunning) => { resolve(message); });
+        emulatorProcess.once("exit", (code) => { reject(new Error(`the emulator's process ended (${code}) before its container ran`)); });
+      });
+      pids = running.pids;
+      const workFolder = /^.*\/aci-emulator-[^/]+/.exec(running.home)?.[0];
+      assert.ok(workFolder !== undefined && existsSync(workFolder), `no emulator work folder above ${running.home}`);
+      assert.ok(pids.every(isAlive), "the container and its child do not run");
+      emulatorProcess.kill("SIGKILL");
+      await eventually("the container and its child to end after the emulator's process was killed", () => Promise.resolve(pids.some(isAlive) ? undefined : true), 10_000);
+      await eventually("the killed emulator's work folder to be removed", () => Promise.resolve(existsSync(workFolder) ? undefined : true), 10_000);
+    } catch (error) {
+      for (const pid of pids.filter(isAlive)) process.kill(pid, "SIGKILL");
+      throw error;
     } finally {
-      if (alive(pid)) process.kill(pid, "SIGKILL");
+      emulatorProcess.kill("SIGKILL");
     }
   });
 

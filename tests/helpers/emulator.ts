@@ -502,3 +502,18 @@ export function messageBody(envelope: { body: string; iv?: string }, aesKey: Buf
 export function setUserCapabilities(info: EmulatorInfo, pool: number, agentId: number, capabilities: unknown, auth: DevOpsAuth = "pat"): Promise<HttpResult> {
   return devops(info, "PUT", `_apis/distributedtask/pools/${pool}/agents/${agentId}/usercapabilities`, { auth, body: capabilities });
 }
+
+/** Whether a process runs (a zombie nobody reaped yet counts as ended). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return true;
+  }
+}
