@@ -4,6 +4,7 @@
 // the agent's registration with that key, and the config-map-only update that completes the
 // claim: the container then writes its files and starts its listener. The group never gets any
 // other update, which would restart it and lose the key made inside.
+import type { StandbyPoolInfo } from "../azure/aci";
 import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
@@ -31,7 +32,7 @@ export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void
   agent.moveTo("creating");
   agent.lastWatchAt = services.clock.now();
   const claimed = await writeWaitingOutRate(run, agent, `claim of container group ${agent.name}`, async () => {
-    const claim = api.claim(config.resourceGroup, agent.name, claimBody(run, runKeys(run, agent)), { signal, pollIntervalMs: operationPollMs });
+    const claim = api.claim(config.resourceGroup, agent.name, claimBody(standby.pool, runKeys(run, agent)), { signal, pollIntervalMs: operationPollMs });
     agent.unansweredPut = claim.then(
       () => undefined,
       () => undefined,
@@ -97,13 +98,13 @@ function runKeys(run: StartRun, agent: FleetAgent): Record<string, string> {
  * coming online says it succeeded, and the step ends then.
  */
 async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: Record<string, string>): Promise<void> {
-  const { config, services, signal, inFlight, elapsed } = run;
-  if (services.standby === undefined) throw new Error(`${agent.name}: no standby pool`);
+  const { config, services, signal, inFlight, elapsed, standby } = run;
+  if (services.standby === undefined || standby === undefined) throw new Error(`${agent.name}: no standby pool`);
   const api = services.standby;
   const { operationPollMs } = armPacing(config.agentCount);
   try {
     const update = await writeWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
-      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(run, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
+      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(standby.pool, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
     );
     services.log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
     await inFlight.track(`ARM to end the config map update of container group ${agent.name}`, update.untilDone(signal));
@@ -128,14 +129,12 @@ async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<Regist
 }
 
 /** The claim's body, and the config-map-only update's with the keys: the same shape (a claim may change nothing else). */
-export function claimBody(run: Pick<StartRun, "standby">, keyValuePairs: Record<string, string>): Record<string, unknown> {
-  const standby = run.standby;
-  if (standby === undefined) throw new Error("no standby pool");
+export function claimBody(pool: Pick<StandbyPoolInfo, "id" | "location" | "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
   return {
-    location: standby.pool.location,
+    location: pool.location,
     properties: {
-      standbyPoolProfile: { id: standby.pool.id, failContainerGroupCreateOnReuseFailure: false },
-      containerGroupProfile: { id: standby.pool.profileId, ...(standby.pool.profileRevision === undefined ? {} : { revision: standby.pool.profileRevision }) },
+      standbyPoolProfile: { id: pool.id, failContainerGroupCreateOnReuseFailure: false },
+      containerGroupProfile: { id: pool.profileId, ...(pool.profileRevision === undefined ? {} : { revision: pool.profileRevision }) },
       containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
     },
   };

@@ -35,7 +35,7 @@ export async function registerAgent(run: StartRun, agent: FleetAgent, packages: 
  */
 export async function registerWithPublicKey(run: StartRun, agent: FleetAgent, publicKey: AgentKey["publicKey"], packages: AgentPackages): Promise<RegisteredAgent> {
   const { config, pool } = run;
-  const registered = await register(run, agent, registrationOf(config, agent.name, { publicKey }, packages), publicKey);
+  const registered = await register(run, agent, registrationOf(config, agent.name, { publicKey }, packages.glibc.version), publicKey);
   agent.agentId = registered.id;
   agent.registeredAfterMs ??= run.elapsed();
   return {
@@ -62,10 +62,10 @@ export async function pinToRun(run: StartRun, identity: Pick<RegisteredAgent, "a
 }
 
 /** The body config.sh sends, with the capabilities the run's demands rely on before the agent's first session. */
-export function registrationOf(config: StartConfig, name: string, key: Pick<AgentKey, "publicKey">, packages: AgentPackages): AgentRegistration {
+export function registrationOf(config: Pick<StartConfig, "environmentVariables" | "namePrefix" | "run">, name: string, key: Pick<AgentKey, "publicKey">, agentVersion: string): AgentRegistration {
   return {
     name,
-    version: packages.glibc.version,
+    version: agentVersion,
     osDescription: "Linux",
     maxParallelism: 1,
     provisioningState: "Provisioned",
@@ -74,7 +74,7 @@ export function registrationOf(config: StartConfig, name: string, key: Pick<Agen
       ...Object.fromEntries(config.environmentVariables.map(({ name: variable, value }) => [variable, value])),
       ...pinningCapabilities(config),
       "Agent.Name": name,
-      "Agent.Version": packages.glibc.version,
+      "Agent.Version": agentVersion,
       "Agent.OS": "Linux",
     },
   };

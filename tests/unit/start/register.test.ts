@@ -10,7 +10,7 @@ const PACKAGES = {
 describe("registering an agent from outside", () => {
   it("sends what config.sh sends: name, the package's version, one job at a time, provisioned, its public key, and the capabilities the run's demands use", () => {
     const config = configWith({ environmentVariables: "TOOLS=node", namePrefix: "linux" });
-    assert.deepEqual(registrationOf(config, "linux-1234-1-2", TEST_KEY, PACKAGES), {
+    assert.deepEqual(registrationOf(config, "linux-1234-1-2", TEST_KEY, PACKAGES.glibc.version), {
       name: "linux-1234-1-2",
       version: "4.264.2",
       osDescription: "Linux",
