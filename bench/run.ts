@@ -1,7 +1,7 @@
 // `npm run bench`: the tasks' bundles against the emulator with Azure-like delays. Prints one JSON
 // document (and a short table) with the numbers the README reports. Timing goals live here, never
 // in tests.
-import { execFileSync, fork, spawnSync } from "node:child_process";
+import { execFileSync, fork, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
@@ -15,7 +15,8 @@ import { containerState } from "../emulator/runtime/containerRuntime";
 import { userAgentPrefix } from "../src/core/userAgent";
 import { agentNames } from "../src/run/names";
 import { poolId } from "../tests/helpers/emulator";
-import type { ZeroOverheadDone, ZeroOverheadJob } from "./zeroOverheadClient";
+import { agentVersionText } from "../emulator/devops/agentPackage";
+import type { ZeroOverheadDone, ZeroOverheadJob, ZeroOverheadMessage } from "./zeroOverheadClient";
 
 const root = resolve(__dirname, "..");
 
@@ -124,6 +125,7 @@ async function standbyStartAndStop(agentCount: number, buildId: string): Promise
  */
 async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ registrationsSentMs: [number, number]; lastOnlineMs: number; listenerStartMs: { median: number; max: number } }> {
   const emulator = await startEmulator();
+  let client: ChildProcess | undefined;
   try {
     Object.assign(emulator.state.delays, standbyDelays);
     await makeStandbyPool(emulator, agentCount, 600_000);
@@ -131,20 +133,34 @@ async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ r
     const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
     const job: ZeroOverheadJob = {
       info,
-      runId,
+      run: { runId, attempt: 1, projectId: info.projectId },
       names: agentNames("azp", runId, 1, agentCount),
       poolId: await poolId(info),
-      standbyPoolId: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`,
-      profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`,
+      standbyPool: {
+        id: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`,
+        location: info.location,
+        profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`,
+        profileRevision: 1,
+      },
+      agentVersion: agentVersionText,
     };
     const logged = emulator.state.requestLog.length;
-    const client = fork(join(__dirname, "zeroOverheadClient.ts"), [JSON.stringify(job)], { execArgv: ["--import", "tsx"] });
+    client = fork(join(__dirname, "zeroOverheadClient.ts"), [JSON.stringify(job)], { execArgv: ["--import", "tsx"] });
+    const forked = client;
     const done = await new Promise<ZeroOverheadDone>((resolve, reject) => {
-      client.on("message", (message: { ready?: boolean } | ZeroOverheadDone) => {
-        if ("startedAt" in message) resolve(message);
-        else client.send("go");
+      const timer = setTimeout(() => { reject(new Error(`the zero-overhead client's ${agentCount} agent(s) were not all handed their config maps within 2 minutes`)); }, 120_000);
+      forked.on("message", (message: ZeroOverheadMessage) => {
+        if ("startedAt" in message) {
+          clearTimeout(timer);
+          resolve(message);
+        } else {
+          forked.send("go");
+        }
       });
-      client.on("exit", (code) => { reject(new Error(`the zero-overhead client ended (exit code ${code}) before its agents' config maps were sent`)); });
+      forked.on("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the zero-overhead client ended (exit code ${code}) before its agents' config maps were sent`));
+      });
     });
     const online = (): number[] =>
       emulator.state.requestLog.slice(logged).filter((r) => r.method === "POST" && r.status === 200 && (r.url.split("?")[0] ?? "").endsWith("/sessions")).map((r) => Date.parse(r.at) - done.startedAt);
@@ -164,6 +180,7 @@ async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ r
       listenerStartMs: { median: median(listenerStarts), max: Math.max(...listenerStarts) },
     };
   } finally {
+    client?.kill("SIGKILL");
     await emulator.stop();
   }
 }
@@ -365,7 +382,7 @@ function pathLine(path: StandbyPath): string {
  * five times a second, took a third of a core and slowed a standby start by 300 ms. The bench
  * measures on a machine without them.
  */
-function refuseStrayContainers(): void {
+function refuseOtherEmulatorsContainers(): void {
   const stray = readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
     .flatMap((pid) => {
@@ -377,12 +394,12 @@ function refuseStrayContainers(): void {
       }
     });
   if (stray.length > 0) {
-    throw new Error(`${stray.length} process(es) of an earlier emulator's containers still run and would share the cores the bench measures; stop them first (pkill -f ${sep}aci-emulator-):\n${stray.slice(0, 5).join("\n")}`);
+    throw new Error(`${stray.length} process(es) of another emulator's containers run on this machine and would share the cores the bench measures; stop that emulator, or let its run end, first:\n${stray.slice(0, 5).join("\n")}`);
   }
 }
 
 async function main(): Promise<void> {
-  refuseStrayContainers();
+  refuseOtherEmulatorsContainers();
   if (process.env.BENCH_ONLY === "standby") {
     await standbyOnly();
     return;

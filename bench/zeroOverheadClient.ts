@@ -1,28 +1,34 @@
-// A standby start with no step around it, forked by `npm run bench`: AciAgentStart's requests for
-// each agent (claim, key read, registration, then user capabilities and config map update at once),
-// each sent as soon as the one before it is answered, from a process already started, signed in
-// and past pre-flight. What the emulator's model and this machine's cores leave when the client
-// adds nothing of its own; the bench compares the step with it.
+// A standby start with no step around it, forked by `npm run bench`: AciAgentStart's bodies (the
+// product's own claimBody, registrationOf and pinning capabilities, its default lifetime and
+// `once`) for each agent's claim, key read, registration, then user capabilities and config map
+// update at once, each sent as soon as the one before it is answered, from a process already
+// started, signed in and past pre-flight. It leaves out what is off an agent's way online: the
+// claim's operation polls and its tags PATCH. What the emulator's model and this machine's cores
+// leave when the client adds nothing of its own; the bench compares the step with it.
 import { Agent, request } from "node:https";
 import { readFileSync } from "node:fs";
 import type { EmulatorInfo } from "../tests/helpers/emulator";
 import { secretCredential } from "../tests/helpers/emulator";
-import { PUBLIC_KEY_LINE, STANDBY_CONTAINER } from "../src/start/claim";
-import { oauthEndpointOf, serverUrlOf } from "../src/start/register";
-import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../src/run/names";
-import { NEVER_EXPIRES } from "../src/run/tags";
+import type { StandbyPoolInfo } from "../src/azure/aci";
+import { PUBLIC_KEY_LINE, STANDBY_CONTAINER, claimBody } from "../src/start/claim";
+import { oauthEndpointOf, pinningCapabilities, registrationOf, serverUrlOf } from "../src/start/register";
+import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName, type RunIdentity } from "../src/run/names";
+import { OWN_TAGS, agentTags } from "../src/run/tags";
 
 /** What the bench hands the client (argv[2], JSON). */
 export interface ZeroOverheadJob {
   info: EmulatorInfo;
-  runId: string;
+  run: RunIdentity;
   names: string[];
   poolId: number;
-  standbyPoolId: string;
-  profileId: string;
+  standbyPool: Pick<StandbyPoolInfo, "id" | "location" | "profileId" | "profileRevision">;
+  agentVersion: string;
 }
 
-/** What the client answers once every agent's config map update is answered. */
+/** The client's messages: ready (signed in, waiting for the go), then done. */
+export type ZeroOverheadMessage = { ready: true } | ZeroOverheadDone;
+
+/** Once every agent's config map update is answered: when the go came (epoch ms). */
 export interface ZeroOverheadDone {
   startedAt: number;
 }
@@ -66,32 +72,24 @@ async function main(): Promise<void> {
   const devops = { Authorization: `Basic ${Buffer.from(`bench:${info.pat}`).toString("base64")}`, Accept: "application/json" };
   const groupUrl = (name: string, suffix = "") =>
     `${info.armUrl}subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups/${name}${suffix}?api-version=${ciApiVersion}`;
-  const claimBody = (keyValuePairs: Record<string, string>) => ({
-    location: info.location,
-    properties: {
-      standbyPoolProfile: { id: job.standbyPoolId, failContainerGroupCreateOnReuseFailure: false },
-      containerGroupProfile: { id: job.profileId, revision: 1 },
-      containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
-    },
-  });
-  const fleet = fleetName("azp", job.runId);
-  const runKeys = { [RUN_ID_VARIABLE]: job.runId, [FLEET_VARIABLE]: fleet, once: "true", expiresAt: NEVER_EXPIRES };
+  // AciAgentStart's defaults: namePrefix azp, ephemeral, maxLifetimeMinutes 120, no environment variables.
+  const config = { environmentVariables: [], namePrefix: "azp", run: job.run };
+  const tagConfig = { ...config, organizationUrl: info.organizationUrl, pool: info.pool, maxLifetimeMinutes: 120, tags: {} };
   const agentsUrl = `${info.organizationUrl}_apis/distributedtask/pools/${job.poolId}/agents`;
 
   const bringOnline = async (name: string) => {
-    answered(await send(groupUrl(name), "PUT", arm, claimBody(runKeys)), `the claim of ${name}`, 200, 201);
+    const runKeys = {
+      [RUN_ID_VARIABLE]: job.run.runId,
+      [FLEET_VARIABLE]: fleetName(config.namePrefix, job.run.runId),
+      once: "true",
+      expiresAt: agentTags(tagConfig, name, new Date())[OWN_TAGS.expires] ?? "",
+    };
+    answered(await send(groupUrl(name), "PUT", arm, claimBody(job.standbyPool, runKeys)), `the claim of ${name}`, 200, 201);
     // A warm container printed its key before the claim.
     const log = answered(await send(groupUrl(name, `/containers/${STANDBY_CONTAINER}/logs`), "GET", arm), `the log of ${name}`, 200);
     const key = PUBLIC_KEY_LINE.exec((log.json as { content?: string } | undefined)?.content ?? "");
     if (key?.[1] === undefined || key[2] === undefined) throw new Error(`${name} was claimed without a key in its log`);
-    const registration = {
-      name,
-      version: "4.264.2",
-      osDescription: "Linux",
-      maxParallelism: 1,
-      authorization: { publicKey: { exponent: key[1], modulus: key[2] } },
-      systemCapabilities: { [RUN_ID_VARIABLE]: job.runId, [FLEET_VARIABLE]: fleet, "Agent.Name": name },
-    };
+    const registration = registrationOf(config, name, { publicKey: { exponent: key[1], modulus: key[2] } }, job.agentVersion);
     const registered = answered(await send(`${agentsUrl}?api-version=7.1`, "POST", devops, registration), `the registration of ${name}`, 200).json as {
       id: number;
       properties?: Record<string, unknown>;
@@ -109,14 +107,15 @@ async function main(): Promise<void> {
       agentId: String(registered.id),
     };
     const [capabilities, update] = await Promise.all([
-      send(`${agentsUrl}/${registered.id}/usercapabilities?api-version=7.1`, "PUT", devops, { [RUN_ID_VARIABLE]: job.runId, [FLEET_VARIABLE]: fleet }),
-      send(groupUrl(name), "PUT", arm, claimBody(identity)),
+      send(`${agentsUrl}/${registered.id}/usercapabilities?api-version=7.1`, "PUT", devops, pinningCapabilities(config)),
+      send(groupUrl(name), "PUT", arm, claimBody(job.standbyPool, identity)),
     ]);
     answered(capabilities, `the user capabilities of ${name}`, 200);
     answered(update, `the config map update of ${name}`, 200, 201);
   };
 
-  process.send?.({ ready: true });
+  const ready: ZeroOverheadMessage = { ready: true };
+  process.send?.(ready);
   await new Promise<void>((resolve) => {
     process.once("message", () => {
       resolve();
@@ -124,8 +123,8 @@ async function main(): Promise<void> {
   });
   const startedAt = Date.now();
   await Promise.all(job.names.map(bringOnline));
-  const done: ZeroOverheadDone = { startedAt };
-  process.send?.(done, () => process.exit(0));
+  const done: ZeroOverheadMessage = { startedAt };
+  process.send?.(done);
 }
 
 main().catch((error: unknown) => {
