@@ -162,7 +162,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     async stop() {
       // A container waiting out its restart backoff must not start again in a folder about to go.
       for (const group of [...state.containerGroups.values(), ...state.standbyInstances]) group.generation++;
-      await runtime.stopAll();
+      await runtime.close();
       await Promise.all(
         servers.map(
           (server) =>

@@ -72,6 +72,7 @@ export class ContainerRuntime {
   /** Each stored group (each PUT makes a new record) gets a folder of its own. */
   private readonly folders = new WeakMap<ContainerGroupRecord, string>();
   private nextFolder = 1;
+  private closed = false;
 
   constructor(
     private readonly state: EmulatorState,
@@ -95,7 +96,7 @@ export class ContainerRuntime {
       addEvent(container.events, "Pulling", `pulling image "${spec.image}"`, "Normal");
     }
     await sleep(this.state.delays.pullMs, undefined, { ref: false });
-    if (group.generation !== generation || !this.state.isStored(group)) return undefined;
+    if (this.closed || group.generation !== generation || !this.state.isStored(group)) return undefined;
     for (const spec of containerSpecs(group)) {
       const container = containerState(group, spec.name);
       if (this.state.behaviour.inaccessibleImages.has(spec.image)) {
@@ -159,6 +160,15 @@ export class ContainerRuntime {
   async remove(group: ContainerGroupRecord): Promise<void> {
     await Promise.all(containerSpecs(group).map((spec) => this.kill(group, spec.name)));
     rmSync(this.folderOf(group), { recursive: true, force: true });
+  }
+
+  /**
+   * At the emulator's stop: every container stopped, and none started afterwards, whatever was
+   * still on its way (a standby pool's refill provisioning, its retry after a failure).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stopAll();
   }
 
   async stopAll(): Promise<void> {

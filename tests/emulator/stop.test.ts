@@ -10,6 +10,8 @@ import { containerState } from "../../emulator/runtime/containerRuntime";
 import type { ContainerGroupRecord } from "../../emulator/state";
 import { arm, containerGroupWire, control, eventually, groupPath, isAlive } from "../helpers/emulator";
 import type { KillableEmulatorRunning } from "../helpers/killableEmulator";
+import { makeStandbyPool, poolName } from "../helpers/standbyPool";
+import { claimBody, STANDBY_CONTAINER } from "../../src/start/claim";
 
 /** The runtime's pause before a restart (emulator/runtime/containerRuntime.ts), with a margin. */
 const afterRestartBackoffMs = 1_500;
@@ -72,6 +74,29 @@ describe("emulator stop", function () {
     assert.match(workRoot, /aci-emulator-/);
     await sleep(afterRestartBackoffMs);
     assert.equal(existsSync(workRoot), false, `${workRoot} is still there after stop()`);
+  });
+
+  it("a standby instance still provisioning at stop() never starts: no container of it runs after the stop", async function () {
+    this.timeout(120_000);
+    const emulator = await startEmulator();
+    const { info, state } = emulator;
+    let refill: ContainerGroupRecord | undefined;
+    try {
+      await makeStandbyPool(emulator, 1);
+      const ready = new Set(state.standbyInstances);
+      state.delays.provisionMs = 1_000;
+      const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
+      const pool = { id: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`, location: info.location, profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`, profileRevision: 1 };
+      const claim = await arm(info, "PUT", `${groupPath(info, "cg-claimed").split("?")[0] ?? ""}?api-version=2025-09-01`, { body: claimBody(pool, { go: "yes" }) });
+      assert.ok(claim.status === 200 || claim.status === 201, claim.text);
+      refill = [...state.standbyInstances].find((instance) => !ready.has(instance));
+      assert.ok(refill !== undefined, "the pool did not start a refill");
+    } finally {
+      await emulator.stop();
+    }
+    await sleep(2 * state.delays.provisionMs);
+    const started = containerState(refill, STANDBY_CONTAINER).events.filter((event) => event.name === "Started");
+    assert.deepEqual(started, [], "a refill instance's container started after the emulator stopped");
   });
 
   it("a reset while a container waits to be restarted: it is not started again", async function () {
