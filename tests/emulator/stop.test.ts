@@ -1,5 +1,7 @@
 // Stopping the emulator leaves nothing behind: no container process and no aci-emulator-* folder,
-// even when a container was about to be restarted (restart policy OnFailure/Always); a reset starts none of them again.
+// even when a container was about to be restarted (restart policy OnFailure/Always) or a standby
+// refill was still provisioning; a reset starts none of them again; and an emulator whose process
+// is killed, never stopped, leaves nothing either.
 import { strict as assert } from "node:assert";
 import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
