@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { startEmulator, type RunningEmulator } from "../emulator/emulator";
 import { runStep, stepEnvironment } from "../emulator/pipeline";
-import { aciDeleteMs, defaultClaimMs, defaultConfigMapMs } from "../emulator/state";
-import { makeStandbyPool, poolName } from "../tests/helpers/standbyPool";
+import { aciDeleteMs, defaultClaimMs, defaultConfigMapMs, type RequestLogEntry } from "../emulator/state";
+import { makeStandbyPool, poolName, standbyPoolOf } from "../tests/helpers/standbyPool";
 import { makeAgentKey } from "../src/run/agentIdentity";
 import { STANDBY_CONTAINER } from "../src/start/claim";
 import { containerState } from "../emulator/runtime/containerRuntime";
@@ -52,6 +52,16 @@ interface StepMeasure {
   armReadBucketLowest: number;
 }
 
+/** An agent's listener opening its session: the agent is online once it is answered. */
+function opensSession(request: RequestLogEntry): boolean {
+  return request.method === "POST" && (request.url.split("?")[0] ?? "").endsWith("/sessions");
+}
+
+/** An agent's registration (POST agents of a pool). */
+function registersAgent(request: RequestLogEntry): boolean {
+  return request.method === "POST" && /\/pools\/\d+\/agents$/.test(request.url.split("?")[0] ?? "");
+}
+
 async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | "AciAgentStopV1", inputs: Record<string, string>, buildId: string): Promise<StepMeasure> {
   const temp = mkdtempSync(join(tmpdir(), "aci-bench-"));
   const before = emulator.state.requestLog.length;
@@ -64,7 +74,7 @@ async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | 
   // The task's own requests (containers call with curl and the agent's own client).
   const mine = emulator.state.requestLog.slice(before).filter((r) => r.userAgent.startsWith(userAgentPrefix));
   const first = mine[0] === undefined ? Number.NaN : Date.parse(mine[0].at) - started;
-  const sessions = emulator.state.requestLog.slice(before).filter((r) => r.method === "POST" && (r.url.split("?")[0] ?? "").endsWith("/sessions"));
+  const sessions = emulator.state.requestLog.slice(before).filter(opensSession);
   const reads = mine.filter((r) => r.service === "arm" && r.method === "GET").map((r) => Date.parse(r.receivedAt));
   let tokens = 250;
   let lowest = tokens;
@@ -130,23 +140,17 @@ async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ r
     Object.assign(emulator.state.delays, standbyDelays);
     await makeStandbyPool(emulator, agentCount, 600_000);
     const { info } = emulator;
-    const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
     const job: ZeroOverheadJob = {
       info,
       run: { runId, attempt: 1, projectId: info.projectId },
       names: agentNames("azp", runId, 1, agentCount),
       poolId: await poolId(info),
-      standbyPool: {
-        id: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`,
-        location: info.location,
-        profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`,
-        profileRevision: 1,
-      },
+      standbyPool: standbyPoolOf(info),
       agentVersion: agentVersionText,
     };
     const logged = emulator.state.requestLog.length;
-    client = fork(join(__dirname, "zeroOverheadClient.ts"), [JSON.stringify(job)], { execArgv: ["--import", "tsx"] });
-    const forked = client;
+    const forked = fork(join(__dirname, "zeroOverheadClient.ts"), [JSON.stringify(job)], { execArgv: ["--import", "tsx"] });
+    client = forked;
     const done = await new Promise<ZeroOverheadDone>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`the zero-overhead client's ${agentCount} agent(s) were not all handed their config maps within 2 minutes`)); }, 120_000);
       forked.on("message", (message: ZeroOverheadMessage) => {
@@ -163,7 +167,7 @@ async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ r
       });
     });
     const online = (): number[] =>
-      emulator.state.requestLog.slice(logged).filter((r) => r.method === "POST" && r.status === 200 && (r.url.split("?")[0] ?? "").endsWith("/sessions")).map((r) => Date.parse(r.at) - done.startedAt);
+      emulator.state.requestLog.slice(logged).filter(opensSession).map((r) => Date.parse(r.at) - done.startedAt);
     const listening = () => claimedAgents(emulator, `azp-${runId}-`);
     for (const deadline = Date.now() + 60_000; online().length < agentCount || listening().length < agentCount; ) {
       if (Date.now() > deadline) throw new Error(`the zero-overhead client's ${agentCount} agent(s) did not all come online within a minute`);
@@ -172,7 +176,7 @@ async function zeroOverheadStart(agentCount: number, runId: string): Promise<{ r
     const listenerStarts = listening().map((agent) => agent.listeningAt - agent.spawnedAt);
     const registrations = emulator.state.requestLog
       .slice(logged)
-      .filter((r) => r.method === "POST" && /\/pools\/\d+\/agents$/.test(r.url.split("?")[0] ?? ""))
+      .filter(registersAgent)
       .map((r) => Date.parse(r.receivedAt) - done.startedAt);
     return {
       registrationsSentMs: [Math.min(...registrations), Math.max(...registrations)],
@@ -225,7 +229,7 @@ function standbyPath(emulator: RunningEmulator, logged: number, start: StepMeasu
   const from = (at: number) => at - start.startedAt;
   const registrations = emulator.state.requestLog
     .slice(logged)
-    .filter((r) => r.userAgent.startsWith(userAgentPrefix) && r.method === "POST" && /\/pools\/\d+\/agents$/.test(r.url.split("?")[0] ?? ""))
+    .filter((r) => r.userAgent.startsWith(userAgentPrefix) && registersAgent(r))
     .map((r) => from(Date.parse(r.receivedAt)));
   const applied = agents.map((agent) => from(agent.configMapAt));
   const spread = (values: number[]) => ({ median: median(values), max: Math.max(...values) });
@@ -377,8 +381,7 @@ function pathLine(path: StandbyPath): string {
 }
 
 /**
- * Another emulator's containers (a standalone `npm run emulator`, or those of an emulator killed
- * where setpriv is missing) share the cores: forty standby containers, each looking for its claim
+ * Another emulator's containers (a standalone `npm run emulator`, or a test run's) share the cores: forty standby containers, each looking for its claim
  * five times a second, took a third of a core and slowed a standby start by 300 ms. The bench
  * measures on a machine without them.
  */

@@ -12,8 +12,8 @@ import { containerState } from "../../emulator/runtime/containerRuntime";
 import type { ContainerGroupRecord } from "../../emulator/state";
 import { arm, containerGroupWire, control, eventually, groupPath, isAlive } from "../helpers/emulator";
 import type { KillableEmulatorRunning } from "../helpers/killableEmulator";
-import { makeStandbyPool, poolName } from "../helpers/standbyPool";
-import { claimBody, STANDBY_CONTAINER } from "../../src/start/claim";
+import { claimFromPool, makeStandbyPool } from "../helpers/standbyPool";
+import { STANDBY_CONTAINER } from "../../src/start/claim";
 
 /** The runtime's pause before a restart (emulator/runtime/containerRuntime.ts), with a margin. */
 const afterRestartBackoffMs = 1_500;
@@ -87,10 +87,7 @@ describe("emulator stop", function () {
       await makeStandbyPool(emulator, 1);
       const ready = new Set(state.standbyInstances);
       state.delays.provisionMs = 1_000;
-      const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
-      const pool = { id: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`, location: info.location, profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`, profileRevision: 1 };
-      const claim = await arm(info, "PUT", `${groupPath(info, "cg-claimed").split("?")[0] ?? ""}?api-version=2025-09-01`, { body: claimBody(pool, { go: "yes" }) });
-      assert.ok(claim.status === 200 || claim.status === 201, claim.text);
+      await claimFromPool(info, "cg-claimed", { go: "yes" });
       refill = [...state.standbyInstances].find((instance) => !ready.has(instance));
       assert.ok(refill !== undefined, "the pool did not start a refill");
     } finally {

@@ -5,6 +5,8 @@ import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { RunningEmulator } from "../../emulator/emulator";
+import type { StandbyPoolInfo } from "../../src/azure/aci";
+import { claimBody } from "../../src/start/claim";
 import { bootstrapCommand } from "../../src/start/containerGroupSpec";
 import { arm, devops, eventually, type EmulatorInfo } from "./emulator";
 
@@ -13,8 +15,23 @@ const ciApiVersion = "2025-09-01";
 const poolApiVersion = "2026-04-01";
 export const poolName = "warm-agents";
 
-function providers(info: EmulatorInfo): string {
-  return `subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
+/** The pool makeStandbyPool makes, as AciAgentStart's claims name it (its profile at revision 1). */
+export function standbyPoolOf(info: EmulatorInfo): Pick<StandbyPoolInfo, "id" | "location" | "profileId" | "profileRevision"> {
+  const providers = `/subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers`;
+  return {
+    id: `${providers}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}`,
+    location: info.location,
+    profileId: `${providers}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`,
+    profileRevision: 1,
+  };
+}
+
+/** Claims `name` from that pool, its container's config map holding `keyValuePairs`. */
+export async function claimFromPool(info: EmulatorInfo, name: string, keyValuePairs: Record<string, string>): Promise<void> {
+  const claim = await arm(info, "PUT", `subscriptions/${info.subscriptionId}/resourceGroups/${info.resourceGroup}/providers/Microsoft.ContainerInstance/containerGroups/${name}?api-version=${ciApiVersion}`, {
+    body: claimBody(standbyPoolOf(info), keyValuePairs),
+  });
+  assert.ok(claim.status === 200 || claim.status === 201, claim.text);
 }
 
 async function agentPackage(info: EmulatorInfo, platform: string): Promise<{ downloadUrl: string; hashValue: string } | undefined> {
@@ -31,7 +48,8 @@ export async function makeStandbyPool(emu: RunningEmulator, capacity: number, ti
   const glibc = await agentPackage(info, "linux-x64");
   const musl = await agentPackage(info, "linux-musl-x64");
   assert.ok(glibc !== undefined);
-  const profile = await arm(info, "PUT", `${providers(info)}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}?api-version=${ciApiVersion}`, {
+  const { id, profileId } = standbyPoolOf(info);
+  const profile = await arm(info, "PUT", `${profileId.slice(1)}?api-version=${ciApiVersion}`, {
     body: {
       location: info.location,
       properties: {
@@ -64,12 +82,12 @@ export async function makeStandbyPool(emu: RunningEmulator, capacity: number, ti
     },
   });
   assert.equal(profile.status, 201, profile.text);
-  const pool = await arm(info, "PUT", `${providers(info)}/Microsoft.StandbyPool/standbyContainerGroupPools/${poolName}?api-version=${poolApiVersion}`, {
+  const pool = await arm(info, "PUT", `${id.slice(1)}?api-version=${poolApiVersion}`, {
     body: {
       location: info.location,
       properties: {
         elasticityProfile: { maxReadyCapacity: capacity, refillPolicy: "always" },
-        containerGroupProperties: { containerGroupProfile: { id: `/${providers(info)}/Microsoft.ContainerInstance/containerGroupProfiles/${poolName}`, revision: 1 } },
+        containerGroupProperties: { containerGroupProfile: { id: profileId, revision: 1 } },
       },
     },
   });
