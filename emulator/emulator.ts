@@ -160,6 +160,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     state,
     context,
     async stop() {
+      // A container waiting out its restart backoff must not start again in a folder about to go.
+      for (const group of [...state.containerGroups.values(), ...state.standbyInstances]) group.generation++;
       await runtime.close();
       await Promise.all(
         servers.map(

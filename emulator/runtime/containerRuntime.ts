@@ -164,8 +164,7 @@ export class ContainerRuntime {
 
   /**
    * At the emulator's stop: every container stopped, and none started afterwards, whatever was
-   * still on its way (a restart after its backoff, a standby pool's refill provisioning, its retry
-   * after a failure), in a folder about to go.
+   * still on its way (a standby pool's refill provisioning, its retry after a failure).
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -276,7 +275,7 @@ export class ContainerRuntime {
       if (policy === "Always" || (policy === "OnFailure" && container.exitCode !== 0)) {
         container.restartCount++;
         void sleep(restartBackoffMs, undefined, { ref: false }).then(() => {
-          if (!this.closed && group.generation === generation && group.state === "Running") this.launch(group, spec);
+          if (group.generation === generation && group.state === "Running") this.launch(group, spec);
         });
         return;
       }
