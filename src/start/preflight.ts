@@ -1,5 +1,5 @@
 // Everything checked before anything is created; each problem names the input it is about.
-import { AzureError, regionKey, type AciApi, type AciUsage, type StandbyApi } from "../azure/aci";
+import { AzureError, regionKey, type AciApi, type AciUsage, type StandbyApi, type StandbyPoolInfo } from "../azure/aci";
 import { RequestTimeout } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
@@ -50,18 +50,28 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
   const readingResourceGroup = inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
     throw namingResourceGroup(error, config.resourceGroup);
   });
-  const readingStandby = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyTarget(run);
-  // A standby start's agents are all in the pool's region (fallbackLocations is refused with it).
+  const readingStandbyPool = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyPool(run, config.standbyPool);
+  const readingStandby = readingStandbyPool.then((found) => (found === undefined ? undefined : standbyTarget(run, found)));
+  // A standby start's agents are all in the pool's region (fallbackLocations is refused with it):
+  // its usage is read beside the pool's profile.
   const firstRegion =
     config.standbyPool !== undefined
-      ? readingStandby.then((standby) => standby?.pool.location ?? "")
+      ? readingStandbyPool.then((found) => found?.location ?? "")
       : config.location === undefined
         ? readingResourceGroup.then(regionKey)
         : Promise.resolve(config.location);
-  const [pool, resourceGroupLocation, existing, regions, packages, usage, standby] = await Promise.all([
-    inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
-      throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
-    }),
+  const findingPool = inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
+    throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
+  });
+  // The agent pool's own checks need only the pool: they are read while ARM is, and judged after
+  // ARM's problems (settled, so that an earlier problem leaves no rejection unhandled).
+  const checkingPool = findingPool.then((found) => checkedPool(run, found)).then(
+    (pool) => ({ pool }),
+    (error: unknown) => ({ error }),
+  );
+  // The pool's finding fails before ARM's problems are judged (a wrong organizationUrl comes first).
+  const [, resourceGroupLocation, existing, regions, packages, usage, standby] = await Promise.all([
+    findingPool,
     readingResourceGroup,
     inFlight.track(`ARM to list the container groups of '${config.resourceGroup}'`, aci.list(config.resourceGroup, { signal })).catch((error: unknown) => {
       // The step's end (timeout, cancel) is not the check's failure.
@@ -101,6 +111,42 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
     }
   }
   if (problems.length > 0) throw new InputError(problems);
+  const checked = await checkingPool;
+  if ("error" in checked) throw checked.error;
+  const { pool } = checked;
+  return { pool, location, regions: usage.map((read) => read.region), plan, packages, standby };
+}
+
+/** The standby pool named by standbyPool; an InputError naming standbyPool when there is no such pool. */
+async function standbyPool({ config, services, signal, inFlight }: PreflightRun, name: string): Promise<StandbyPoolInfo> {
+  const pool = await inFlight.track(`ARM to read standby pool '${name}'`, standbyApi(services).standbyPool(config.resourceGroup, name, { signal })).catch((error: unknown) => {
+    if (error instanceof AzureError && error.code === "AuthorizationFailed") throw new InputError([`standbyPool: the service connection may not read standby pool '${name}': ${error.message}`]);
+    throw error;
+  });
+  if (pool === undefined) {
+    throw new InputError([`standbyPool: there is no standby pool '${name}' in resource group '${config.resourceGroup}' (make it with AciAgentStandbyPool@1, or give its resource id)`]);
+  }
+  return pool;
+}
+
+/** The standby pool with its profile; an InputError naming standbyPool when it has none. */
+async function standbyTarget({ services, signal, inFlight }: PreflightRun, pool: StandbyPoolInfo): Promise<StandbyTarget> {
+  if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
+  const profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(pool.profileId, { signal }));
+  if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
+  return { pool, profile };
+}
+
+function standbyApi(services: PreflightRun["services"]): StandbyApi {
+  if (services.standby === undefined) throw new Error("standbyPool: this step was given no way to claim from a standby pool");
+  return services.standby;
+}
+
+/**
+ * The agent pool, checked: it exists and is self-hosted, the registering identity may manage it,
+ * and none of the agents' names is registered in it yet; an InputError naming the input otherwise.
+ */
+async function checkedPool({ config, services, names, signal, inFlight }: PreflightRun, pool: AgentPool | undefined): Promise<AgentPool> {
   if (pool === undefined) {
     throw new InputError([`pool: there is no agent pool '${config.pool}' in ${config.organizationUrl} that the registering identity can see`]);
   }
@@ -108,8 +154,8 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
     throw new InputError([`pool: '${config.pool}' is a Microsoft-hosted pool; name a self-hosted pool`]);
   }
   const [mayManage, registered] = await Promise.all([
-    inFlight.track(`Azure DevOps to check the permissions on pool '${pool.name}'`, pools.canManagePool(pool.id, signal)),
-    inFlight.track(`Azure DevOps to list the agents of pool '${pool.name}'`, pools.listAgents(pool.id, signal)),
+    inFlight.track(`Azure DevOps to check the permissions on pool '${pool.name}'`, services.pools.canManagePool(pool.id, signal)),
+    inFlight.track(`Azure DevOps to list the agents of pool '${pool.name}'`, services.pools.listAgents(pool.id, signal)),
   ]);
   if (!mayManage) {
     throw new InputError([
@@ -122,25 +168,7 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
       `namePrefix: ${registeredNames.join(", ")} ${registeredNames.length === 1 ? "is" : "are"} already registered in pool '${pool.name}' (another start step of this run, or left by one); give each start step its own namePrefix, or remove them with AciAgentStop`,
     ]);
   }
-  return { pool, location, regions: usage.map((read) => read.region), plan, packages, standby };
-}
-
-/** The standby pool named by standbyPool, and its profile; an InputError naming standbyPool when there is no such pool. */
-async function standbyTarget({ config, services, signal, inFlight }: PreflightRun): Promise<StandbyTarget> {
-  const name = config.standbyPool ?? "";
-  const api = services.standby;
-  if (api === undefined) throw new Error("standbyPool: this step was given no way to claim from a standby pool");
-  const pool = await inFlight.track(`ARM to read standby pool '${name}'`, api.standbyPool(config.resourceGroup, name, { signal })).catch((error: unknown) => {
-    if (error instanceof AzureError && error.code === "AuthorizationFailed") throw new InputError([`standbyPool: the service connection may not read standby pool '${name}': ${error.message}`]);
-    throw error;
-  });
-  if (pool === undefined) {
-    throw new InputError([`standbyPool: there is no standby pool '${name}' in resource group '${config.resourceGroup}' (make it with AciAgentStandbyPool@1, or give its resource id)`]);
-  }
-  if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
-  const profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, api.containerGroupProfile(pool.profileId, { signal }));
-  if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
-  return { pool, profile };
+  return pool;
 }
 
 /**

@@ -1,0 +1,98 @@
+// Pre-flight's reads against services that each take one round trip to answer (sinon's fake
+// timers): a check waits only for the reads it needs, so the first create or claim is that many
+// round trips in, not one per check.
+import { strict as assert } from "node:assert";
+import * as sinon from "sinon";
+import { InputError } from "../../../src/core/errors";
+import { InFlight } from "../../../src/start/inFlight";
+import { preflight } from "../../../src/start/preflight";
+import { CallLog, FakeAci, FakePool, FakeStandbyAci } from "./fakeAzure";
+import { configWith } from "./fixtures";
+
+/** A round trip to ARM or Azure DevOps from a hosted agent: the unit of the table below. */
+const roundTripMs = 100;
+
+/** The same object, with every method's answer one round trip late. */
+function answeringAfterRoundTrip<T extends object>(service: T): T {
+  return new Proxy(service, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        new Promise((resolve, reject) => {
+          setTimeout(() => {
+            (Promise.resolve(Reflect.apply(value, target, args)) as Promise<unknown>).then(resolve, reject);
+          }, roundTripMs);
+        });
+    },
+  });
+}
+
+describe("preflight: round trips before the first create or claim", () => {
+  let clock: sinon.SinonFakeTimers;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    clock.restore();
+  });
+
+  /** Runs pre-flight for `inputs` against slow fakes; the fake time it took, or its error. */
+  async function timed(inputs: Record<string, string>, arrange: (aci: FakeAci, pool: FakePool) => void = () => {}): Promise<{ ms: number } | { error: Error }> {
+    const calls = new CallLog();
+    const pool = new FakePool(calls);
+    const aci = inputs.standbyPool === undefined ? new FakeAci(calls, pool) : new FakeStandbyAci(calls, pool);
+    arrange(aci, pool);
+    const signal = new AbortController().signal;
+    const started = Date.now();
+    let outcome: { ms: number } | { error: Error } | undefined;
+    const slowAci = answeringAfterRoundTrip(aci);
+    preflight({
+      config: configWith(inputs),
+      services: { aci: slowAci, ...(aci instanceof FakeStandbyAci ? { standby: answeringAfterRoundTrip(aci) } : {}), pools: answeringAfterRoundTrip(pool), log: { warning: () => {} } },
+      names: ["azp-1234-1-1", "azp-1234-1-2"],
+      signal,
+      inFlight: new InFlight(signal),
+    }).then(
+      () => { outcome = { ms: Date.now() - started }; },
+      (error: unknown) => { outcome = { error: error as Error }; },
+    );
+    for (let turn = 0; outcome === undefined && turn < 20; turn++) await clock.tickAsync(roundTripMs);
+    assert.ok(outcome !== undefined, "pre-flight did not end within 20 round trips");
+    return outcome;
+  }
+
+  // Each case's longest chain of reads that depend on one another.
+  const cases: { what: string; inputs: Record<string, string>; roundTrips: number; chain: string }[] = [
+    { what: "a standby start", inputs: { standbyPool: "warm" }, roundTrips: 2, chain: "the standby pool, then its profile and its region's usage at once; the pool, then its permissions and agents at once" },
+    { what: "a cold start without location", inputs: {}, roundTrips: 2, chain: "the resource group, then its region's usage; the pool, then its permissions and agents" },
+    { what: "a cold start with location", inputs: { location: "westeurope" }, roundTrips: 2, chain: "the pool, then its permissions and agents" },
+  ];
+  for (const { what, inputs, roundTrips, chain } of cases) {
+    it(`${what} is ready after ${roundTrips} round trips (${chain})`, async () => {
+      const outcome = await timed(inputs);
+      assert.ok("ms" in outcome, "error" in outcome ? outcome.error.message : "");
+      assert.equal(outcome.ms, roundTrips * roundTripMs);
+    });
+  }
+
+  it("still names the resource group before the pool's permissions when both are wrong", async () => {
+    const outcome = await timed({ location: "westeurope" }, (aci, pool) => {
+      aci.othersGroups.set("azp-1234-1-1", { name: "azp-1234-1-1", location: "westeurope", provisioningState: "Succeeded", state: "Running", tags: {}, containers: [], events: [] });
+      pool.canManagePool = () => Promise.resolve(false);
+    });
+    assert.ok("error" in outcome);
+    assert.ok(outcome.error instanceof InputError);
+    assert.match(outcome.error.message, /namePrefix: azp-1234-1-1 already exists/);
+    assert.doesNotMatch(outcome.error.message, /Administrator role/);
+  });
+
+  it("answers a pool it may not manage after the other checks, with nothing left unhandled", async () => {
+    const outcome = await timed({ standbyPool: "warm" }, (_aci, pool) => {
+      pool.canManagePool = () => Promise.reject(new Error("Azure DevOps answered 500"));
+    });
+    assert.ok("error" in outcome);
+    assert.equal(outcome.error.message, "Azure DevOps answered 500");
+  });
+});
