@@ -31,11 +31,17 @@ function answeringAfterRoundTrip<T extends object>(service: T): T {
 describe("preflight: round trips before the first create or claim", () => {
   let clock: sinon.SinonFakeTimers;
 
+  let unhandled: unknown[];
+  const noteUnhandled = (reason: unknown) => { unhandled.push(reason); };
+
   beforeEach(() => {
+    unhandled = [];
+    process.on("unhandledRejection", noteUnhandled);
     clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "Date"] });
   });
   afterEach(() => {
     clock.restore();
+    process.off("unhandledRejection", noteUnhandled);
   });
 
   /** Runs pre-flight for `inputs` against slow fakes; the fake time it took, or its error. */
@@ -77,7 +83,7 @@ describe("preflight: round trips before the first create or claim", () => {
     });
   }
 
-  it("still names the resource group before the pool's permissions when both are wrong", async () => {
+  it("still reports a name taken in the resource group, not the pool's permissions, when both are wrong", async () => {
     const outcome = await timed({ location: "westeurope" }, (aci, pool) => {
       aci.othersGroups.set("azp-1234-1-1", { name: "azp-1234-1-1", location: "westeurope", provisioningState: "Succeeded", state: "Running", tags: {}, containers: [], events: [] });
       pool.canManagePool = () => Promise.resolve(false);
@@ -88,7 +94,20 @@ describe("preflight: round trips before the first create or claim", () => {
     assert.doesNotMatch(outcome.error.message, /Administrator role/);
   });
 
-  it("answers a pool it may not manage after the other checks, with nothing left unhandled", async () => {
+  it("reports a name taken in the resource group when the permission check fails too, leaving no rejection unhandled", async () => {
+    const outcome = await timed({ standbyPool: "warm" }, (aci, pool) => {
+      aci.othersGroups.set("azp-1234-1-2", { name: "azp-1234-1-2", location: "westeurope", provisioningState: "Succeeded", state: "Running", tags: {}, containers: [], events: [] });
+      pool.canManagePool = () => Promise.reject(new Error("Azure DevOps answered 500"));
+    });
+    assert.ok("error" in outcome);
+    assert.match(outcome.error.message, /namePrefix: azp-1234-1-2 already exists/);
+    await clock.tickAsync(roundTripMs);
+    // Node reports a rejection no one handled once the microtasks it came from have run.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  });
+
+  it("fails with the permission check's error when nothing else is wrong", async () => {
     const outcome = await timed({ standbyPool: "warm" }, (_aci, pool) => {
       pool.canManagePool = () => Promise.reject(new Error("Azure DevOps answered 500"));
     });
