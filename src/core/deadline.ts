@@ -1,6 +1,6 @@
 // Deadlines on requests and waits. They run on the global timers (not AbortSignal.timeout, whose
 // timer is internal), so tests drive them with sinon's fake timers as they drive the Clock.
-import { setMaxListeners } from "node:events";
+import { getMaxListeners, setMaxListeners } from "node:events";
 
 /** A request got no answer in time; `what` names it (e.g. "ARM: GET container group azp-1-1-1"). */
 export class RequestTimeout extends Error {
@@ -80,4 +80,9 @@ const listenersPerAgent = 4;
  */
 export function sharedByFleet(signal: AbortSignal, agents: number): void {
   setMaxListeners(listenersPerAgent * agents + 10, signal);
+}
+
+/** Lets `reads` requests made at once listen to `signal` besides what already does (Node warns from the 11th listener on). */
+export function sharedByReads(signal: AbortSignal, reads: number): void {
+  setMaxListeners(Math.max(getMaxListeners(signal), reads + 10), signal);
 }

@@ -1,6 +1,6 @@
 // Everything checked before anything is created; each problem names the input it is about.
 import { AzureError, regionKey, type AciApi, type AciUsage, type StandbyApi, type StandbyPoolInfo } from "../azure/aci";
-import { RequestTimeout } from "../core/deadline";
+import { RequestTimeout, sharedByReads } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
 import { namingRegistrationInput, type AgentRegistry } from "../run/pools";
@@ -43,10 +43,18 @@ export interface PreflightRun {
   inFlight: InFlight;
 }
 
+/**
+ * What pre-flight may read at once, each listening to the step's signal: the agent pool, its
+ * permissions and agents, two agent packages, the resource group, its groups, the regions, the
+ * standby pool and its profile, and the sign-in's two; and one usage per region.
+ */
+const readsBesideUsages = 12;
+
 export async function preflight(run: PreflightRun): Promise<Preflight> {
   const { config, services, names, signal, inFlight } = run;
   const { aci, pools } = services;
   const registersAgents = config.osType === "Linux";
+  sharedByReads(signal, readsBesideUsages + 1 + config.fallbackLocations.length);
   const readingResourceGroup = inFlight.track(`ARM to read resource group '${config.resourceGroup}'`, aci.resourceGroupLocation(config.resourceGroup, { signal })).catch((error: unknown) => {
     throw namingResourceGroup(error, config.resourceGroup);
   });

@@ -12,7 +12,20 @@ import { configWith } from "./fixtures";
 /** A round trip to ARM or Azure DevOps from a hosted agent: the unit of the table below. */
 const roundTripMs = 100;
 
-/** The same object, with every method's answer one round trip late. */
+/** A call's abort signal, in either shape the services take: `{ signal }` or the signal itself. */
+function signalIn(args: unknown[]): AbortSignal | undefined {
+  for (const arg of args) {
+    if (arg instanceof AbortSignal) return arg;
+    const signal = (arg as { signal?: unknown } | undefined)?.signal;
+    if (signal instanceof AbortSignal) return signal;
+  }
+  return undefined;
+}
+
+/**
+ * The same object, with every method's answer one round trip late; meanwhile the call listens to
+ * its abort signal, as the SDK's requests do.
+ */
 function answeringAfterRoundTrip<T extends object>(service: T): T {
   return new Proxy(service, {
     get(target, key, receiver) {
@@ -20,7 +33,11 @@ function answeringAfterRoundTrip<T extends object>(service: T): T {
       if (typeof value !== "function") return value;
       return (...args: unknown[]) =>
         new Promise((resolve, reject) => {
+          const signal = signalIn(args);
+          const onAbort = () => {};
+          signal?.addEventListener("abort", onAbort);
           setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
             (Promise.resolve(Reflect.apply(value, target, args)) as Promise<unknown>).then(resolve, reject);
           }, roundTripMs);
         });
@@ -33,15 +50,20 @@ describe("preflight: round trips before the first create or claim", () => {
 
   let unhandled: unknown[];
   const noteUnhandled = (reason: unknown) => { unhandled.push(reason); };
+  let warnings: string[];
+  const noteWarning = (warning: Error) => { warnings.push(`${warning.name}: ${warning.message}`); };
 
   beforeEach(() => {
     unhandled = [];
+    warnings = [];
     process.on("unhandledRejection", noteUnhandled);
+    process.on("warning", noteWarning);
     clock = sinon.useFakeTimers({ now: Date.parse("2026-03-01T12:00:00Z"), toFake: ["setTimeout", "clearTimeout", "Date"] });
   });
   afterEach(() => {
     clock.restore();
     process.off("unhandledRejection", noteUnhandled);
+    process.off("warning", noteWarning);
   });
 
   /** Runs pre-flight for `inputs` against slow fakes; the fake time it took, or its error. */
@@ -82,6 +104,15 @@ describe("preflight: round trips before the first create or claim", () => {
       assert.equal(outcome.ms, roundTrips * roundTripMs);
     });
   }
+
+  it("lets all its reads listen to the step's signal at once: no leak warning in the user's log with three fallback regions", async () => {
+    const outcome = await timed({ location: "westeurope", fallbackLocations: "northeurope,eastus,francecentral" }, (aci) => {
+      aci.regions = ["westeurope", "northeurope", "eastus", "francecentral"];
+    });
+    assert.ok("ms" in outcome, "error" in outcome ? outcome.error.message : "");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+  });
 
   it("still reports a name taken in the resource group, not the pool's permissions, when both are wrong", async () => {
     const outcome = await timed({ location: "westeurope" }, (aci, pool) => {
