@@ -98,11 +98,16 @@ async function measureStep(emulator: RunningEmulator, task: "AciAgentStartV1" | 
   };
 }
 
+/** The inputs every measured step shares: the emulator's resource group and pool, registering with its PAT. */
+function commonInputs(emulator: RunningEmulator): Record<string, string> {
+  return { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+}
+
 async function startAndStop(agentCount: number, buildId: string): Promise<{ start: StepMeasure; stop: StepMeasure }> {
   const emulator = await startEmulator();
   try {
     Object.assign(emulator.state.delays, delays);
-    const common = { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+    const common = commonInputs(emulator);
     const start = await measureStep(emulator, "AciAgentStartV1", { ...common, agentCount: String(agentCount), timeoutMinutes: "10" }, buildId);
     const stop = await measureStep(emulator, "AciAgentStopV1", { ...common, scope: "run" }, buildId);
     if (emulator.state.containerGroups.size !== 0) throw new Error("the stop step left container groups behind");
@@ -118,7 +123,7 @@ async function standbyStartAndStop(agentCount: number, buildId: string): Promise
   try {
     Object.assign(emulator.state.delays, standbyDelays);
     await makeStandbyPool(emulator, agentCount, 600_000);
-    const common = { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+    const common = commonInputs(emulator);
     const logged = emulator.state.requestLog.length;
     const start = await measureStep(emulator, "AciAgentStartV1", { ...common, agentCount: String(agentCount), standbyPool: poolName, timeoutMinutes: "10" }, buildId);
     const agents = claimedAgents(emulator, `azp-${buildId}-`);
@@ -133,7 +138,7 @@ async function standbyStartAndStop(agentCount: number, buildId: string): Promise
 /**
  * The emulator answers in about a millisecond, ARM and Azure DevOps in about a hundred: reads that
  * wait for one another cost the step nothing here and a round trip each there. A 1-agent standby
- * start with every request of every service held `roundTripMs` (a `delayMs` fault): from the
+ * start with every request of every service held benchRoundTripMs (a `delayMs` fault): from the
  * step's first request to its claim is pre-flight's chain of round trips (the sign-in's two among
  * them).
  */
@@ -143,7 +148,7 @@ async function standbyWithRoundTrips(buildId: string): Promise<{ roundTripMs: nu
     Object.assign(emulator.state.delays, standbyDelays);
     await makeStandbyPool(emulator, 1, 600_000);
     emulator.state.faults.push({ id: "round-trip", service: "any", path: ".*", delayMs: benchRoundTripMs, remaining: Number.MAX_SAFE_INTEGER });
-    const common = { resourceGroup: emulator.info.resourceGroup, pool: emulator.info.pool, registrationAuth: "pat", registrationToken: emulator.info.pat };
+    const common = commonInputs(emulator);
     const logged = emulator.state.requestLog.length;
     const start = await measureStep(emulator, "AciAgentStartV1", { ...common, agentCount: "1", standbyPool: poolName, timeoutMinutes: "10" }, buildId);
     const mine = emulator.state.requestLog.slice(logged).filter((r) => r.userAgent.startsWith(userAgentPrefix));
@@ -295,7 +300,7 @@ async function cancelTwenty(buildId: string): Promise<{ sigintToLastDeleteMs: nu
   try {
     Object.assign(emulator.state.delays, delays, { deleteMs: aciDeleteMs });
     const { info, state } = emulator;
-    const inputs = { resourceGroup: info.resourceGroup, pool: info.pool, registrationAuth: "pat", registrationToken: info.pat, agentCount: "20", timeoutMinutes: "10" };
+    const inputs = { ...commonInputs(emulator), agentCount: "20", timeoutMinutes: "10" };
     const step = runStep(root, "AciAgentStartV1", stepEnvironment(info, { inputs, buildId, tempDirectory: temp }));
     const accepted = () => state.requestLog.filter((r) => r.service === "arm" && r.method === "PUT" && r.status === 201).length;
     for (const deadline = Date.now() + 120_000; accepted() < 20; ) {

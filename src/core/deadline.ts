@@ -79,7 +79,7 @@ const listenersPerAgent = 4;
  * for listeners that pile up, would otherwise print in the user's log from the 11th on.
  */
 export function sharedByFleet(signal: AbortSignal, agents: number): void {
-  setMaxListeners(listenersPerAgent * agents + 10, signal);
+  sharedByReads(signal, listenersPerAgent * agents);
 }
 
 /** Lets `reads` requests made at once listen to `signal` besides what already does (Node warns from the 11th listener on). */
