@@ -159,7 +159,8 @@ async function standbyWithRoundTrips(buildId: string): Promise<{ roundTripMs: nu
       roundTripMs: benchRoundTripMs,
       firstRequestMs,
       firstClaimMs,
-      preflightRoundTrips: Math.round((firstClaimMs - firstRequestMs) / benchRoundTripMs),
+      // Whole round trips: the step's own work between them adds tens of milliseconds.
+      preflightRoundTrips: Math.floor((firstClaimMs - firstRequestMs) / benchRoundTripMs),
       lastOnlineMs: start.lastOnlineMs,
       wallMs: start.wallMs,
     };
