@@ -94,15 +94,32 @@ function base64Files(files: Record<IdentityFileName, string>): Record<string, st
   return Object.fromEntries(Object.entries(files).map(([name, text]) => [name, Buffer.from(text, "utf8").toString("base64")]));
 }
 
-/** `sh -c` writes the script (its $1) to a file and runs it from there. */
+/**
+ * `sh -c` writes the script (its $1) to a file and runs it from there. The script travels without
+ * its comment lines, a third of start.sh: ARM keeps the command and sends it back in every answer
+ * about the group (the create or claim, each read while its agent starts, each list of the
+ * resource group), so the comments would ride along with every one of them.
+ */
 export function bootstrapCommand(bootstrapScript: string): string[] {
   return [
     "/bin/sh",
     "-c",
     'script="${TMPDIR:-/tmp}/aci-agent-start.sh" && printf \'%s\\n\' "$1" >"$script" && exec /bin/sh "$script"',
     "aci-agent-bootstrap",
-    bootstrapScript,
+    withoutCommentLines(bootstrapScript),
   ];
+}
+
+/**
+ * The script without the lines that hold only a comment. Sound for start.sh because none of its
+ * strings or here-documents has a line that starts with `#`; a unit test holds it to that by
+ * comparing the program bash parses from each.
+ */
+function withoutCommentLines(script: string): string {
+  return script
+    .split("\n")
+    .filter((line) => !/^\s*#/.test(line))
+    .join("\n");
 }
 
 function agentEnvironment(config: StartConfig, agent: PlannedAgent, access: AgentAccess): ContainerEnvironmentVariable[] {

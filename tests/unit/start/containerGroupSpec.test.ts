@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { strict as assert } from "node:assert";
@@ -103,14 +103,29 @@ describe("containerGroupFor", () => {
     });
   }
 
-  it("runs the bootstrap script from a file it writes first, with /bin/sh", () => {
+  it("runs the bootstrap script from a file it writes first, with /bin/sh, without its comment lines", () => {
     const tmp = mkdtempSync(join(tmpdir(), "aci-bootstrap-"));
     try {
-      const script = 'echo "running $0 with secret=${AZP_TOKEN:-none}"';
+      const script = '#!/bin/sh\n# says where it runs\necho "running $0 with secret=${AZP_TOKEN:-none}" # and what it holds\n  # indented\necho "#1 done"';
       const [shell, ...args] = bootstrapCommand(script);
       const output = execFileSync(shell ?? "", args, { env: { PATH: process.env.PATH, TMPDIR: tmp }, encoding: "utf8" });
-      assert.equal(output, `running ${join(tmp, "aci-agent-start.sh")} with secret=none\n`);
-      assert.equal(readFileSync(join(tmp, "aci-agent-start.sh"), "utf8"), `${script}\n`);
+      assert.equal(output, `running ${join(tmp, "aci-agent-start.sh")} with secret=none\n#1 done\n`);
+      assert.equal(readFileSync(join(tmp, "aci-agent-start.sh"), "utf8"), 'echo "running $0 with secret=${AZP_TOKEN:-none}" # and what it holds\necho "#1 done"\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("sends agent/start.sh as the same program bash parses from the file, a third smaller", () => {
+    const file = join(__dirname, "..", "..", "..", "agent", "start.sh");
+    const sent = bootstrapCommand(readFileSync(file, "utf8")).at(-1) ?? "";
+    const tmp = mkdtempSync(join(tmpdir(), "aci-bootstrap-"));
+    try {
+      writeFileSync(join(tmp, "sent.sh"), sent);
+      // bash prints the program it parsed; a comment line it dropped leaves at most a blank line.
+      const parsed = (path: string) => execFileSync("bash", ["--pretty-print", path], { encoding: "utf8" }).split("\n").filter((line) => line.trim() !== "");
+      assert.deepEqual(parsed(join(tmp, "sent.sh")), parsed(file));
+      assert.ok(sent.length < 0.75 * statSync(file).size, `the command carries ${sent.length} of start.sh's ${statSync(file).size} bytes`);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
