@@ -165,8 +165,8 @@ export interface ClaimResult extends AcceptedWrite {
 export interface StandbyApi {
   /** The pool, by name in `resourceGroup` or by resource id; undefined when it does not exist. */
   standbyPool(resourceGroup: string, nameOrId: string, options?: RequestOptions): Promise<StandbyPoolInfo | undefined>;
-  /** The profile (its current revision); undefined when it does not exist. */
-  containerGroupProfile(id: string, options?: RequestOptions): Promise<ProfileInfo | undefined>;
+  /** The profile (its current revision), by name in `resourceGroup` or by resource id; undefined when it does not exist. */
+  containerGroupProfile(resourceGroup: string, nameOrId: string, options?: RequestOptions): Promise<ProfileInfo | undefined>;
   /**
    * The claim: a create-only PUT of `name` naming the pool and its profile, whose one container
    * carries only an (empty) config map; answers once ARM answered the PUT (the group exists, and a
@@ -377,8 +377,11 @@ export class SdkAci implements AciApi, StandbyApi {
     return body === undefined ? undefined : standbyPoolOf(body);
   }
 
-  async containerGroupProfile(id: string, options: RequestOptions = {}): Promise<ProfileInfo | undefined> {
-    const body = await this.armGetOptional(`container group profile ${id}`, `${id.replace(/^\/+/, "")}?api-version=${standbyContainerApiVersion}`, options);
+  async containerGroupProfile(resourceGroup: string, nameOrId: string, options: RequestOptions = {}): Promise<ProfileInfo | undefined> {
+    const path = nameOrId.startsWith("/")
+      ? nameOrId.replace(/^\/+/, "")
+      : `subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.ContainerInstance/containerGroupProfiles/${encodeURIComponent(nameOrId)}`;
+    const body = await this.armGetOptional(`container group profile ${nameOrId}`, `${path}?api-version=${standbyContainerApiVersion}`, options);
     return body === undefined ? undefined : profileOf(body);
   }
 

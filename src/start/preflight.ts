@@ -1,5 +1,5 @@
 // Everything checked before anything is created; each problem names the input it is about.
-import { AzureError, regionKey, type AciApi, type AciUsage, type StandbyApi, type StandbyPoolInfo } from "../azure/aci";
+import { AzureError, regionKey, type AciApi, type AciUsage, type ProfileInfo, type StandbyApi, type StandbyPoolInfo } from "../azure/aci";
 import { RequestTimeout, sharedByReads } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
@@ -46,9 +46,10 @@ export interface PreflightRun {
 /**
  * What pre-flight may read at once, each listening to the step's signal: the agent pool, its
  * permissions and agents, two agent packages, the resource group, its groups, the regions, the
- * standby pool and its profile, and the sign-in's two; and one usage per region.
+ * standby pool, the profile named like it and the one it names, and the sign-in's two; and one
+ * usage per region.
  */
-const readsBesideUsages = 12;
+const readsBesideUsages = 13;
 
 export async function preflight(run: PreflightRun): Promise<Preflight> {
   const { config, services, names, signal, inFlight } = run;
@@ -59,15 +60,14 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
     throw namingResourceGroup(error, config.resourceGroup);
   });
   const readingStandbyPool = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyPool(run, config.standbyPool);
-  const readingStandby = readingStandbyPool.then((found) => (found === undefined ? undefined : standbyTarget(run, found)));
-  // A standby start's agents are all in the pool's region (fallbackLocations is refused with it):
-  // its usage is read beside the pool's profile.
-  const firstRegion =
+  const guessingProfile = config.standbyPool === undefined ? Promise.resolve(undefined) : profileNamedLikePool(run, config.standbyPool);
+  const readingStandby = readingStandbyPool.then((found) => (found === undefined ? undefined : standbyTarget(run, found, guessingProfile)));
+  // A standby start's agents are all in the pool's region (fallbackLocations is refused with it),
+  // and only those beyond what the pool keeps ready need room there: its usage is read for them alone.
+  const readingUsage =
     config.standbyPool !== undefined
-      ? readingStandbyPool.then((found) => found?.location ?? "")
-      : config.location === undefined
-        ? readingResourceGroup.then(regionKey)
-        : Promise.resolve(config.location);
+      ? readingStandbyPool.then((found) => (found === undefined || freshAgents(config, found) === 0 ? [] : regionUsages(run, Promise.resolve(found.location))))
+      : regionUsages(run, config.location === undefined ? readingResourceGroup.then(regionKey) : Promise.resolve(config.location));
   const findingPool = inFlight.track(`Azure DevOps to find pool '${config.pool}'`, pools.findPool(config.pool, signal)).catch((error: unknown) => {
     throw namingOrganizationUrl(namingRegistrationInput(error, config.registration), config.organizationUrl);
   });
@@ -90,7 +90,7 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
     }),
     inFlight.track("ARM to read the regions of Microsoft.ContainerInstance", containerGroupRegions(aci, signal, services.log)),
     registersAgents ? inFlight.track("Azure DevOps to name the agent packages", agentPackages(pools, config, signal)) : Promise.resolve(undefined),
-    regionUsages(run, firstRegion),
+    readingUsage,
     readingStandby,
   ]);
   const taken = names.filter((name) => existing.some((group) => group.name.toLowerCase() === name));
@@ -122,7 +122,7 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
   const checked = await checkingPool;
   if ("error" in checked) throw checked.error;
   const { pool } = checked;
-  return { pool, location, regions: usage.map((read) => read.region), plan, packages, standby };
+  return { pool, location, regions: standby === undefined ? usage.map((read) => read.region) : [location], plan, packages, standby };
 }
 
 /** The standby pool named by standbyPool; an InputError naming standbyPool when there is no such pool. */
@@ -137,12 +137,37 @@ async function standbyPool({ config, services, signal, inFlight }: PreflightRun,
   return pool;
 }
 
-/** The standby pool with its profile; an InputError naming standbyPool when it has none. */
-async function standbyTarget({ services, signal, inFlight }: PreflightRun, pool: StandbyPoolInfo): Promise<StandbyTarget> {
+/**
+ * The standby pool with its profile: the one read beside the pool when the pool names it, else the
+ * one it names; an InputError naming standbyPool when it has none.
+ */
+async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, guessed: Promise<ProfileInfo | undefined>): Promise<StandbyTarget> {
+  const { config, services, signal, inFlight } = run;
   if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
-  const profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(pool.profileId, { signal }));
+  const besidePool = await guessed;
+  const profile =
+    besidePool !== undefined && besidePool.id.toLowerCase() === pool.profileId.toLowerCase()
+      ? besidePool
+      : await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, pool.profileId, { signal }));
   if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
   return { pool, profile };
+}
+
+/**
+ * The profile named like the pool, beside it, as AciAgentStandbyPool@1 makes them: read with the
+ * pool rather than after it, it spares pre-flight a round trip whenever the pool names it. Only a
+ * guess: when it cannot be read, undefined, and the profile the pool names is read after all.
+ */
+function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): Promise<ProfileInfo | undefined> {
+  const nameOrId = poolNameOrId.replace(/\/providers\/Microsoft\.StandbyPool\/standbyContainerGroupPools\//i, "/providers/Microsoft.ContainerInstance/containerGroupProfiles/");
+  return inFlight
+    .track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal }))
+    .catch(() => undefined);
+}
+
+/** The agents of a standby start beyond what its pool keeps ready: fresh groups from the profile when the pool runs dry. */
+function freshAgents(config: StartConfig, pool: StandbyPoolInfo): number {
+  return Math.max(0, config.agentCount - pool.maxReadyCapacity);
 }
 
 function standbyApi(services: PreflightRun["services"]): StandbyApi {
@@ -187,7 +212,7 @@ async function checkedPool({ config, services, names, signal, inFlight }: Prefli
  * No plan comes of it: every agent goes to the pool's region.
  */
 function checkStandbyQuota({ config, services, signal }: PreflightRun, standby: StandbyTarget, usage: readonly UsageRead[]): void {
-  const fresh = Math.max(0, config.agentCount - standby.pool.maxReadyCapacity);
+  const fresh = freshAgents(config, standby.pool);
   if (fresh === 0 || standby.profile === undefined) return;
   planFrom({ ...config, agentCount: fresh, cpu: standby.profile.cpu, priority: "Regular" }, usage, signal, services.log);
 }

@@ -414,8 +414,11 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     return Promise.resolve(this.poolExists ? { ...this.poolInfo, maxReadyCapacity: this.ready } : undefined);
   }
 
-  containerGroupProfile(id: string): Promise<ProfileInfo | undefined> {
+  /** Every profile exists, 0.5 CPU and 1 GB. */
+  containerGroupProfile(resourceGroup: string, nameOrId: string): Promise<ProfileInfo | undefined> {
     this.requestCount++;
+    this.log.record("containerGroupProfile", nameOrId);
+    const id = nameOrId.startsWith("/") ? nameOrId : `/subscriptions/s/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerInstance/containerGroupProfiles/${nameOrId}`;
     return Promise.resolve({ id, cpu: 0.5, memoryInGB: 1, osType: "Linux" });
   }
 

@@ -1,6 +1,6 @@
-// Pre-flight's reads against services that each take one round trip to answer (sinon's fake
-// timers): a check waits only for the reads it needs, so the first create or claim is that many
-// round trips in, not one per check.
+// Pre-flight's reads against services that each take one round trip to answer, ARM's after the
+// sign-in's two (sinon's fake timers): a check waits only for the reads it needs, so the first
+// create or claim is that many round trips in, not one per check.
 import { strict as assert } from "node:assert";
 import * as sinon from "sinon";
 import { InputError } from "../../../src/core/errors";
@@ -23,10 +23,10 @@ function signalIn(args: unknown[]): AbortSignal | undefined {
 }
 
 /**
- * The same object, with every method's answer one round trip late; meanwhile the call listens to
- * its abort signal, as the SDK's requests do.
+ * The same object, with every method's answer one round trip late, after `ready` (ARM's sign-in);
+ * meanwhile the call listens to its abort signal, as the SDK's requests do.
  */
-function answeringAfterRoundTrip<T extends object>(service: T): T {
+function answeringAfterRoundTrip<T extends object>(service: T, ready: () => Promise<void> = () => Promise.resolve()): T {
   return new Proxy(service, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
@@ -36,13 +36,31 @@ function answeringAfterRoundTrip<T extends object>(service: T): T {
           const signal = signalIn(args);
           const onAbort = () => {};
           signal?.addEventListener("abort", onAbort);
-          setTimeout(() => {
-            signal?.removeEventListener("abort", onAbort);
-            (Promise.resolve(Reflect.apply(value, target, args)) as Promise<unknown>).then(resolve, reject);
-          }, roundTripMs);
+          void ready().then(() =>
+            setTimeout(() => {
+              signal?.removeEventListener("abort", onAbort);
+              (Promise.resolve(Reflect.apply(value, target, args)) as Promise<unknown>).then(resolve, reject);
+            }, roundTripMs),
+          );
         });
     },
   });
+}
+
+/** The fake of a standby start (timed makes one when the inputs name a standby pool). */
+function standbyFake(aci: FakeAci): FakeStandbyAci {
+  assert.ok(aci instanceof FakeStandbyAci);
+  return aci;
+}
+
+/**
+ * The service connection's sign-in, which ARM's first requests wait for together (the SDK shares
+ * one token between them): Entra's metadata, then the token. Azure DevOps takes the pipeline's
+ * token or a PAT and waits for none.
+ */
+function signingIn(): () => Promise<void> {
+  let signedIn: Promise<void> | undefined;
+  return () => (signedIn ??= new Promise((resolve) => setTimeout(resolve, 2 * roundTripMs)));
 }
 
 describe("preflight: round trips before the first create or claim", () => {
@@ -75,10 +93,11 @@ describe("preflight: round trips before the first create or claim", () => {
     const signal = new AbortController().signal;
     const started = Date.now();
     let outcome: { ms: number } | { error: Error } | undefined;
-    const slowAci = answeringAfterRoundTrip(aci);
+    const signIn = signingIn();
+    const slowAci = answeringAfterRoundTrip(aci, signIn);
     preflight({
       config: configWith(inputs),
-      services: { aci: slowAci, ...(aci instanceof FakeStandbyAci ? { standby: answeringAfterRoundTrip(aci) } : {}), pools: answeringAfterRoundTrip(pool), log: { warning: () => {} } },
+      services: { aci: slowAci, ...(aci instanceof FakeStandbyAci ? { standby: answeringAfterRoundTrip(aci, signIn) } : {}), pools: answeringAfterRoundTrip(pool), log: { warning: () => {} } },
       names: ["azp-1234-1-1", "azp-1234-1-2"],
       signal,
       inFlight: new InFlight(signal),
@@ -91,19 +110,52 @@ describe("preflight: round trips before the first create or claim", () => {
     return outcome;
   }
 
-  // Each case's longest chain of reads that depend on one another.
-  const cases: { what: string; inputs: Record<string, string>; roundTrips: number; chain: string }[] = [
-    { what: "a standby start", inputs: { standbyPool: "warm" }, roundTrips: 2, chain: "the standby pool, then its profile and its region's usage at once; the pool, then its permissions and agents at once" },
-    { what: "a cold start without location", inputs: {}, roundTrips: 2, chain: "the resource group, then its region's usage; the pool, then its permissions and agents" },
-    { what: "a cold start with location", inputs: { location: "westeurope" }, roundTrips: 2, chain: "the pool, then its permissions and agents" },
+  // Each case's longest chain of reads that depend on one another (the fake standby pool keeps three ready).
+  const cases: { what: string; inputs: Record<string, string>; arrange?: (aci: FakeAci) => void; roundTrips: number; chain: string }[] = [
+    { what: "a standby start", inputs: { standbyPool: "warm" }, roundTrips: 3, chain: "the sign-in, then the standby pool and the profile named like it at once" },
+    {
+      what: "a standby start from a pool given by resource id",
+      inputs: { standbyPool: "/subscriptions/s/resourceGroups/pools/providers/Microsoft.StandbyPool/standbyContainerGroupPools/warm" },
+      arrange: (aci) => { standbyFake(aci).poolInfo.profileId = "/subscriptions/s/resourceGroups/pools/providers/Microsoft.ContainerInstance/containerGroupProfiles/warm"; },
+      roundTrips: 3,
+      chain: "the sign-in, then the pool and the profile named like it beside it at once",
+    },
+    {
+      what: "a standby start whose pool names a profile of another name",
+      inputs: { standbyPool: "warm" },
+      arrange: (aci) => { standbyFake(aci).poolInfo.profileId = "/subscriptions/s/resourceGroups/ci-agents/providers/Microsoft.ContainerInstance/containerGroupProfiles/agents"; },
+      roundTrips: 4,
+      chain: "the sign-in, then the standby pool, then the profile it names",
+    },
+    {
+      what: "a standby start of more agents than the pool keeps ready",
+      inputs: { standbyPool: "warm", agentCount: "2" },
+      arrange: (aci) => { standbyFake(aci).ready = 1; },
+      roundTrips: 4,
+      chain: "the sign-in, then the standby pool, then its region's usage for the fresh groups",
+    },
+    { what: "a cold start without location", inputs: {}, roundTrips: 4, chain: "the sign-in, then the resource group, then its region's usage" },
+    { what: "a cold start with location", inputs: { location: "westeurope" }, roundTrips: 3, chain: "the sign-in, then the region's usage" },
   ];
-  for (const { what, inputs, roundTrips, chain } of cases) {
+  for (const { what, inputs, arrange, roundTrips, chain } of cases) {
     it(`${what} is ready after ${roundTrips} round trips (${chain})`, async () => {
-      const outcome = await timed(inputs);
+      const outcome = await timed(inputs, arrange);
       assert.ok("ms" in outcome, "error" in outcome ? outcome.error.message : "");
       assert.equal(outcome.ms, roundTrips * roundTripMs);
     });
   }
+
+  it("a standby start reads the usage of no region when the pool keeps every agent ready", async () => {
+    const calls: string[] = [];
+    await timed({ standbyPool: "warm" }, (aci) => {
+      const usages = aci.usages.bind(aci);
+      aci.usages = (location) => {
+        calls.push(location);
+        return usages(location);
+      };
+    });
+    assert.deepEqual(calls, []);
+  });
 
   it("lets all its reads listen to the step's signal at once: no leak warning in the user's log with three fallback regions", async () => {
     const outcome = await timed({ location: "westeurope", fallbackLocations: "northeurope,eastus,francecentral" }, (aci) => {
