@@ -8,8 +8,9 @@ import type { StartLog, StartRun } from "./context";
 import { StartFailure } from "./failures";
 
 /**
- * How often the pool is read once a group is provisioned: its agent registers within seconds, and
- * each moment between its coming online and the step noticing delays every job of the run.
+ * How often the pool is read once a group is provisioned, or an agent of the fleet is online: the
+ * others register within seconds, and each moment between an agent's coming online and the step
+ * noticing delays every job of the run.
  */
 const poolReadWhileRegisteringMs = 250;
 /**
@@ -41,7 +42,9 @@ export async function watchUntilOnline(run: StartRun): Promise<void> {
     if (onlineCount === fleet.length) return;
     await watchGroups(run);
     const listenerStarting = fleet.some((a) => a.identitySent && a.state !== "online");
-    const registering = fleet.some((a) => a.state === "provisioned");
+    // A large fleet polls each create every few seconds: its groups may be running, their agents
+    // online, before the step sees them provisioned. The first agent online says the rest are near.
+    const registering = onlineCount > 0 || fleet.some((a) => a.state === "provisioned");
     await clock.sleep(listenerStarting ? poolReadWhileListenerStartsMs : registering ? poolReadWhileRegisteringMs : backoff.next(), signal);
   }
 }

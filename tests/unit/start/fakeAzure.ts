@@ -304,10 +304,18 @@ export class FakeAci implements AciApi {
     });
     let done = false;
     provisioned.then(() => { done = true; }, () => { done = true; });
+    const pollIntervalMs = options instanceof AbortSignal ? undefined : options?.pollIntervalMs;
+    // As the SDK's poller: the operation is asked after every interval it was given, so its end
+    // is known at the first poll after it.
     const untilDone = async (signal?: AbortSignal) => {
       this.requestCount++;
       if (this.hangs.has("poll")) await hang(signal);
-      await Promise.race([provisioned, hang(signal)]);
+      if (pollIntervalMs === undefined) {
+        await Promise.race([provisioned, hang(signal)]);
+        return;
+      }
+      while (!done) await wait(pollIntervalMs, signal);
+      await provisioned;
     };
     if (this.answerLostFor.has(name)) throw new AzureError("The resource already exists.", "PreconditionFailed", 412);
     return {

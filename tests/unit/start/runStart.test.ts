@@ -193,6 +193,33 @@ describe("runStart (fake timers)", function () {
     assert.ok(onlineAt - (reads.at(-1) ?? 0) <= 0, "the step noticed the agent at its last read");
   });
 
+  it("reads the pool every 250 ms once an agent of the fleet is online, though the step has not seen the others' groups provisioned", async () => {
+    // A prebuilt image's agent is online a second after its group is; a 50-agent fleet polls each
+    // create every 6.7 s, so the step learns of a provisioned group seconds after its agent is up.
+    const onlineAt = new Map<string, number>();
+    const started = start({ agentCount: "50" }, (aci, pool) => {
+      aci.provisionMs = 7000;
+      aci.onlineMs = 1000;
+      const bringOnline = pool.bringOnline.bind(pool);
+      pool.bringOnline = (name) => {
+        const late = name === "azp-1234-1-50" ? 2500 : 0;
+        setTimeout(() => {
+          onlineAt.set(name, Date.now());
+          bringOnline(name);
+        }, late);
+      };
+    });
+    await clock.tickAsync(30_000);
+    const outcome = started.outcome();
+    assert.ok(outcome?.ok === true, outcome?.ok === false ? outcome.error.message : "not ended");
+    const startedAt = Date.parse("2026-03-01T12:00:00Z");
+    const last = outcome.result.agents.find((a) => a.name === "azp-1234-1-50");
+    const cameOnline = onlineAt.get("azp-1234-1-50");
+    assert.ok(last?.onlineAfterMs !== undefined && cameOnline !== undefined);
+    const noticedAfter = startedAt + last.onlineAfterMs - cameOnline;
+    assert.ok(noticedAfter >= 0 && noticedAfter <= 300, `the step noticed the last agent ${noticedAfter} ms after it came online`);
+  });
+
   it("keeps a large fleet within ARM's read bucket: 50 agents poll each create every 6.7 s and read each group every 20 s", async () => {
     const started = start({ agentCount: "50", timeoutMinutes: "2" }, (aci) => { aci.container = { state: "Running" }; aci.onlineMs = 600_000; });
     await clock.tickAsync(61_000);
