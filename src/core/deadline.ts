@@ -33,7 +33,11 @@ export function deadlineSignal(ms: number, reason: () => Error, outer?: AbortSig
  */
 export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    // No one waits for the call any more: its own failure (the SDK's AbortError) is not the caller's.
+    promise.catch(() => {});
+    signal.throwIfAborted();
+  }
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => { reject(signal.reason as Error); };

@@ -42,6 +42,26 @@ describe("withDeadline (fake timers)", () => {
     assert.equal(outcome.message, "cancelled");
   });
 
+  it("ends at once with the outer reason when the step's signal aborted before the call, and leaves the call's own failure to no one", async () => {
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => { unhandled.push(reason); };
+    process.on("unhandledRejection", note);
+    try {
+      const step = new AbortController();
+      step.abort(new Error("cancelled"));
+      // As the SDK's request does: it rejects as soon as it sees its signal aborted.
+      const call = withDeadline("x", 60_000, step.signal, (signal) => Promise.reject(signal.reason as Error));
+      const outcome = await outcomeAfter(0, call);
+      assert.ok(outcome instanceof Error);
+      assert.equal(outcome.message, "cancelled");
+      // Node reports a rejection no one handled once the microtasks it came from have run (setImmediate is not faked).
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", note);
+    }
+  });
+
   it("passes an answer through and leaves no timer behind", async () => {
     assert.equal(await outcomeAfter(0, withDeadline("x", 60_000, undefined, () => Promise.resolve("ok"))), "ok");
     assert.equal(clock.countTimers(), 0);
