@@ -60,8 +60,8 @@ export async function preflight(run: PreflightRun): Promise<Preflight> {
     throw namingResourceGroup(error, config.resourceGroup);
   });
   const readingStandbyPool = config.standbyPool === undefined ? Promise.resolve(undefined) : standbyPool(run, config.standbyPool);
-  const guessingProfile = config.standbyPool === undefined ? Promise.resolve(undefined) : profileNamedLikePool(run, config.standbyPool);
-  const readingStandby = readingStandbyPool.then((found) => (found === undefined ? undefined : standbyTarget(run, found, guessingProfile)));
+  const readingLikeNamedProfile: ProfileRead = config.standbyPool === undefined ? Promise.resolve({ profile: undefined }) : profileNamedLikePool(run, config.standbyPool);
+  const readingStandby = readingStandbyPool.then((found) => (found === undefined ? undefined : standbyTarget(run, found, readingLikeNamedProfile)));
   // A standby start's agents are all in the pool's region (fallbackLocations is refused with it),
   // and only those beyond what the pool keeps ready need room there: its usage is read for them alone.
   const readingUsage =
@@ -138,31 +138,43 @@ async function standbyPool({ config, services, signal, inFlight }: PreflightRun,
 }
 
 /**
- * The standby pool with its profile: the one read beside the pool when the pool names it, else the
- * one it names; an InputError naming standbyPool when it has none.
+ * The standby pool with its profile: the read of the profile named like the pool when the pool
+ * names that one (its answer or its failure, as if read now), else the profile it names, read now;
+ * an InputError naming standbyPool when it has none.
  */
-async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, guessed: Promise<ProfileInfo | undefined>): Promise<StandbyTarget> {
+async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, likeNamed: ProfileRead): Promise<StandbyTarget> {
   const { config, services, signal, inFlight } = run;
   if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
-  const besidePool = await guessed;
-  const profile =
-    besidePool !== undefined && besidePool.id.toLowerCase() === pool.profileId.toLowerCase()
-      ? besidePool
-      : await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, pool.profileId, { signal }));
+  let profile: ProfileInfo | undefined;
+  if (profileIdBeside(pool.id).toLowerCase() === pool.profileId.toLowerCase()) {
+    const read = await likeNamed;
+    if ("error" in read) throw read.error;
+    profile = read.profile;
+  } else {
+    profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, pool.profileId, { signal }));
+  }
   if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
   return { pool, profile };
 }
 
+/** A profile's read, settled: a pool that names another profile leaves its failure to no one. */
+type ProfileRead = Promise<{ profile: ProfileInfo | undefined } | { error: unknown }>;
+
 /**
- * The profile named like the pool, beside it, as AciAgentStandbyPool@1 makes them: read with the
- * pool rather than after it, it spares pre-flight a round trip whenever the pool names it. Only a
- * guess: when it cannot be read, undefined, and the profile the pool names is read after all.
+ * The profile named like the pool, beside it, as AciAgentStandbyPool@1 makes them, read with the
+ * pool rather than after it: a round trip less whenever the pool names it.
  */
-function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): Promise<ProfileInfo | undefined> {
-  const nameOrId = poolNameOrId.replace(/\/providers\/Microsoft\.StandbyPool\/standbyContainerGroupPools\//i, "/providers/Microsoft.ContainerInstance/containerGroupProfiles/");
-  return inFlight
-    .track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal }))
-    .catch(() => undefined);
+function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): ProfileRead {
+  const nameOrId = profileIdBeside(poolNameOrId);
+  return inFlight.track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal })).then(
+    (profile) => ({ profile }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** The profile named like a pool, in the pool's resource group: its id from the pool's (a name stays a name). */
+function profileIdBeside(poolNameOrId: string): string {
+  return poolNameOrId.replace(/\/providers\/Microsoft\.StandbyPool\/standbyContainerGroupPools\//i, "/providers/Microsoft.ContainerInstance/containerGroupProfiles/");
 }
 
 /** The agents of a standby start beyond what its pool keeps ready: fresh groups from the profile when the pool runs dry. */

@@ -3,6 +3,7 @@
 // create or claim is that many round trips in, not one per check.
 import { strict as assert } from "node:assert";
 import * as sinon from "sinon";
+import { AzureError } from "../../../src/azure/aci";
 import { InputError } from "../../../src/core/errors";
 import { InFlight } from "../../../src/start/inFlight";
 import { preflight } from "../../../src/start/preflight";
@@ -116,7 +117,11 @@ describe("preflight: round trips before the first create or claim", () => {
     {
       what: "a standby start from a pool given by resource id",
       inputs: { standbyPool: "/subscriptions/s/resourceGroups/pools/providers/Microsoft.StandbyPool/standbyContainerGroupPools/warm" },
-      arrange: (aci) => { standbyFake(aci).poolInfo.profileId = "/subscriptions/s/resourceGroups/pools/providers/Microsoft.ContainerInstance/containerGroupProfiles/warm"; },
+      arrange: (aci) => {
+        const pool = standbyFake(aci).poolInfo;
+        pool.id = "/subscriptions/s/resourceGroups/pools/providers/Microsoft.StandbyPool/standbyContainerGroupPools/warm";
+        pool.profileId = "/subscriptions/s/resourceGroups/pools/providers/Microsoft.ContainerInstance/containerGroupProfiles/warm";
+      },
       roundTrips: 3,
       chain: "the sign-in, then the pool and the profile named like it beside it at once",
     },
@@ -144,6 +149,31 @@ describe("preflight: round trips before the first create or claim", () => {
       assert.equal(outcome.ms, roundTrips * roundTripMs);
     });
   }
+
+  it("does not wait for the profile named like the pool when the pool names another", async () => {
+    const outcome = await timed({ standbyPool: "warm" }, (aci) => {
+      const fake = standbyFake(aci);
+      fake.poolInfo.profileId = "/subscriptions/s/resourceGroups/ci-agents/providers/Microsoft.ContainerInstance/containerGroupProfiles/agents";
+      const read = fake.containerGroupProfile.bind(fake);
+      fake.containerGroupProfile = (resourceGroup, nameOrId) => (nameOrId === "warm" ? new Promise(() => {}) : read(resourceGroup, nameOrId));
+    });
+    assert.ok("ms" in outcome, "error" in outcome ? outcome.error.message : "");
+    assert.equal(outcome.ms, 4 * roundTripMs);
+  });
+
+  it("fails with the like-named profile's read when the pool names it, without reading it twice", async () => {
+    let reads = 0;
+    const outcome = await timed({ standbyPool: "warm" }, (aci) => {
+      const fake = standbyFake(aci);
+      fake.containerGroupProfile = () => {
+        reads++;
+        return Promise.reject(new AzureError("The server had an internal error.", "InternalServerError", 500));
+      };
+    });
+    assert.ok("error" in outcome);
+    assert.equal(outcome.error.message, "The server had an internal error.");
+    assert.equal(reads, 1);
+  });
 
   it("a standby start reads the usage of no region when the pool keeps every agent ready", async () => {
     const calls: string[] = [];
