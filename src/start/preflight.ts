@@ -164,12 +164,13 @@ type ProfileRead = Promise<{ profile: ProfileInfo | undefined } | { error: unkno
  * The profile named like the pool, beside it, as AciAgentStandbyPool@1 makes them, read with the
  * pool rather than after it: a round trip less whenever the pool names it.
  */
-function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): ProfileRead {
+async function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): ProfileRead {
   const nameOrId = profileIdBeside(poolNameOrId);
-  return inFlight.track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal })).then(
-    (profile) => ({ profile }),
-    (error: unknown) => ({ error }),
-  );
+  try {
+    return { profile: await inFlight.track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal })) };
+  } catch (error) {
+    return { error };
+  }
 }
 
 /** The profile named like a pool, in the pool's resource group: its id from the pool's (a name stays a name). */
