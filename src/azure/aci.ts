@@ -370,19 +370,21 @@ export class SdkAci implements AciApi, StandbyApi {
   }
 
   async standbyPool(resourceGroup: string, nameOrId: string, options: RequestOptions = {}): Promise<StandbyPoolInfo | undefined> {
-    const path = nameOrId.startsWith("/")
-      ? nameOrId.replace(/^\/+/, "")
-      : `subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.StandbyPool/standbyContainerGroupPools/${encodeURIComponent(nameOrId)}`;
+    const path = this.resourcePath(resourceGroup, "Microsoft.StandbyPool/standbyContainerGroupPools", nameOrId);
     const body = await this.armGetOptional(`standby pool ${nameOrId}`, `${path}?api-version=${standbyPoolApiVersion}`, options);
     return body === undefined ? undefined : standbyPoolOf(body);
   }
 
   async containerGroupProfile(resourceGroup: string, nameOrId: string, options: RequestOptions = {}): Promise<ProfileInfo | undefined> {
-    const path = nameOrId.startsWith("/")
-      ? nameOrId.replace(/^\/+/, "")
-      : `subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/Microsoft.ContainerInstance/containerGroupProfiles/${encodeURIComponent(nameOrId)}`;
+    const path = this.resourcePath(resourceGroup, "Microsoft.ContainerInstance/containerGroupProfiles", nameOrId);
     const body = await this.armGetOptional(`container group profile ${nameOrId}`, `${path}?api-version=${standbyContainerApiVersion}`, options);
     return body === undefined ? undefined : profileOf(body);
+  }
+
+  /** The ARM path (no leading slash) of a resource of `type` given by name in `resourceGroup` or by resource id. */
+  private resourcePath(resourceGroup: string, type: string, nameOrId: string): string {
+    if (nameOrId.startsWith("/")) return nameOrId.replace(/^\/+/, "");
+    return `subscriptions/${this.connection.subscriptionId}/resourceGroups/${encodeURIComponent(resourceGroup)}/providers/${type}/${encodeURIComponent(nameOrId)}`;
   }
 
   async claim(resourceGroup: string, name: string, body: Record<string, unknown>, options: OperationOptions = {}): Promise<ClaimResult> {

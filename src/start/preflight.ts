@@ -143,7 +143,6 @@ async function standbyPool({ config, services, signal, inFlight }: PreflightRun,
  * an InputError naming standbyPool when it has none.
  */
 async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, likeNamed: ProfileRead): Promise<StandbyTarget> {
-  const { config, services, signal, inFlight } = run;
   if (pool.profileId === "") throw new InputError([`standbyPool: the standby pool '${pool.name}' names no container group profile`]);
   let profile: ProfileInfo | undefined;
   if (profileIdBeside(pool.id).toLowerCase() === pool.profileId.toLowerCase()) {
@@ -151,7 +150,7 @@ async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, likeNamed
     if ("error" in read) throw read.error;
     profile = read.profile;
   } else {
-    profile = await inFlight.track(`ARM to read container group profile ${pool.profileId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, pool.profileId, { signal }));
+    profile = await readProfile(run, pool.profileId);
   }
   if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
   return { pool, profile };
@@ -164,13 +163,16 @@ type ProfileRead = Promise<{ profile: ProfileInfo | undefined } | { error: unkno
  * The profile named like the pool, beside it, as AciAgentStandbyPool@1 makes them, read with the
  * pool rather than after it: a round trip less whenever the pool names it.
  */
-async function profileNamedLikePool({ config, services, signal, inFlight }: PreflightRun, poolNameOrId: string): ProfileRead {
-  const nameOrId = profileIdBeside(poolNameOrId);
+async function profileNamedLikePool(run: PreflightRun, poolNameOrId: string): ProfileRead {
   try {
-    return { profile: await inFlight.track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal })) };
+    return { profile: await readProfile(run, profileIdBeside(poolNameOrId)) };
   } catch (error) {
     return { error };
   }
+}
+
+function readProfile({ config, services, signal, inFlight }: PreflightRun, nameOrId: string): Promise<ProfileInfo | undefined> {
+  return inFlight.track(`ARM to read container group profile ${nameOrId}`, standbyApi(services).containerGroupProfile(config.resourceGroup, nameOrId, { signal }));
 }
 
 /** The profile named like a pool, in the pool's resource group: its id from the pool's (a name stays a name). */
