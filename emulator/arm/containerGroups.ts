@@ -77,10 +77,6 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
     if (existing !== undefined && hasStandbyFields(apiVersion)) {
       const merged = configMapOnlyUpdate(existing.body, wire);
       if (merged !== undefined) {
-        if ("error" in merged) {
-          sendArmError(res, merged.error);
-          return;
-        }
         updateConfigMapsInPlace(ctx, existing, merged.body, res);
         return;
       }
@@ -317,7 +313,6 @@ function claimFromPool(
     return { error: { status: 400, code: "BadRequest", message: `The location '${location}' of container group '${target.name}' differs from the location '${profile.location}' of its container group profile.` } };
   }
   const merged = configMapOnlyUpdate(fresh, wire);
-  if (merged !== undefined && "error" in merged) return merged;
   const poolReference = properties.standbyPoolProfile;
   if (poolReference !== undefined) {
     const pool = poolById(ctx, poolReference.id ?? "");
@@ -336,7 +331,6 @@ function claimFromPool(
   }
   const body = merged?.body ?? fresh;
   const freshProperties = body.properties as Record<string, unknown>;
-  if (poolReference !== undefined) freshProperties.standbyPoolProfile = structuredClone(poolReference);
   const subnetIds = (wire.properties as { subnetIds?: unknown }).subnetIds;
   if (subnetIds !== undefined) freshProperties.subnetIds = structuredClone(subnetIds);
   // The claim's identity (Learn's request sample carries one) is kept; its tags are not (README, Guesses).
@@ -345,32 +339,36 @@ function claimFromPool(
 
 /**
  * Makes a pool's Running instance the claimed group: the same containers (their processes keep
- * running), under the PUT's name, with the claim's config maps written after claimMs. Answers as a
- * create: 201 with Azure-AsyncOperation, `isCreatedFromStandbyPool: true`. The claim's tags are
+ * running), under the PUT's name, with the claim's config maps. ARM answers once that is done,
+ * claimMs after the PUT (until then the name holds no group): 201 with Azure-AsyncOperation, the
+ * group Succeeded and Running, `isCreatedFromStandbyPool: true`, the config map files in place and
+ * the operation already Succeeded (azure-cli's recorded claims, README). The claim's tags are
  * ignored (README, Guesses); a tags-only PATCH sets them.
  */
 function handOut(ctx: EmulatorContext, instance: ContainerGroupRecord, wire: Record<string, unknown>, target: ResourceTarget, res: Response): void {
-  const merged = configMapOnlyUpdate(instance.body, wire);
-  const body = merged !== undefined && !("error" in merged) ? merged.body : instance.body;
-  const properties = body.properties as Record<string, unknown>;
-  properties.standbyPoolProfile = structuredClone((wire.properties as Record<string, unknown>).standbyPoolProfile);
+  const body = configMapOnlyUpdate(instance.body, wire)?.body ?? instance.body;
   if (wire.identity !== undefined) body.identity = structuredClone(wire.identity);
   delete body.tags;
-  instance.name = target.name;
-  instance.resourceGroup = target.resourceGroupName;
-  instance.body = body;
-  instance.createdFromStandbyPool = true;
-  ctx.state.containerGroups.set(ctx.state.groupKey(target.resourceGroup, target.name), instance);
-  const operation = startOperation(ctx, instance.location, groupId(instance));
   const generation = instance.generation;
   void sleep(ctx.state.delays.claimMs, undefined, { ref: false }).then(() => {
-    if (!ctx.state.isStored(instance) || instance.generation !== generation) return;
+    // A reset or the emulator's stop took the instance: the connection closes unanswered.
+    if (!ctx.state.standbyInstances.has(instance) || instance.generation !== generation) {
+      res.destroy();
+      return;
+    }
+    ctx.state.standbyInstances.delete(instance);
+    instance.name = target.name;
+    instance.resourceGroup = target.resourceGroupName;
+    instance.body = body;
+    instance.createdFromStandbyPool = true;
+    ctx.state.containerGroups.set(ctx.state.groupKey(target.resourceGroup, target.name), instance);
     ctx.runtime.updateConfigMaps(instance);
     addEvent(instance.events, "Claimed", "Container group handed out by a standby pool", "Normal");
+    const operation = startOperation(ctx, instance.location, groupId(instance));
     finishOperation(operation);
+    res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
+    res.status(201).json(groupView(instance, "created"));
   });
-  res.setHeader("Azure-AsyncOperation", operationUrl(ctx, operation));
-  res.status(201).json(groupView(instance, "created"));
 }
 
 /**
@@ -380,17 +378,15 @@ function handOut(ctx: EmulatorContext, instance: ContainerGroupRecord, wire: Rec
  * pool references) sets the config maps of the containers it names; a full body qualifies when
  * it equals the stored one but for config maps.
  */
-function configMapOnlyUpdate(stored: Record<string, unknown>, wire: Record<string, unknown>): { body: Record<string, unknown> } | { error: ArmError } | undefined {
+function configMapOnlyUpdate(stored: Record<string, unknown>, wire: Record<string, unknown>): { body: Record<string, unknown> } | undefined {
   const body = structuredClone(stored);
   const storedContainers = ((body.properties as Record<string, unknown>).containers ?? []) as { name: string; properties: Record<string, unknown> }[];
   const wireContainers = ((wire.properties as Record<string, unknown> | undefined)?.containers ?? []) as { name?: string; properties?: Record<string, unknown> }[];
   if (isConfigMapOnly(wire) || isClaimShaped(wire)) {
     for (const container of wireContainers) {
       const target = storedContainers.find((c) => c.name === container.name);
-      if (target === undefined) {
-        // [guess] code and message: a config map for a container the group does not have.
-        return { error: { status: 400, code: "BadRequest", message: `The container '${String(container.name)}' does not exist in the container group.` } };
-      }
+      // A config map for a container the group does not have is dropped without an error (README).
+      if (target === undefined) continue;
       const configMap = container.properties?.configMap;
       if (configMap === undefined) delete target.properties.configMap;
       else target.properties.configMap = structuredClone(configMap);

@@ -370,9 +370,10 @@ function drain(ctx: EmulatorContext, pool: StandbyPoolRecord, instance: Containe
 }
 
 /**
- * Hands a Running instance made from `profileId` at `revision` out of the pool (it is no longer
- * an instance: the caller makes it a container group) and starts the refill; undefined when none
- * is ready (Creating instances are not handed out, Learn's standby pool overview).
+ * Hands a Running instance made from `profileId` at `revision` out of the pool and starts the
+ * refill; undefined when none is ready (Creating instances are not handed out, Learn's standby
+ * pool overview). It stays among the standby instances (its cores in use, a reset reaching it)
+ * until the caller makes it a container group.
  */
 export function takeReadyInstance(ctx: EmulatorContext, pool: StandbyPoolRecord, profileId: string, revision: number | undefined): ContainerGroupRecord | undefined {
   if (!isLive(ctx, pool)) return undefined;
@@ -382,7 +383,6 @@ export function takeReadyInstance(ctx: EmulatorContext, pool: StandbyPoolRecord,
   const ready = [...pool.instances].find((instance) => instanceState(instance) === "Running");
   if (ready === undefined) return undefined;
   pool.instances.delete(ready);
-  ctx.state.standbyInstances.delete(ready);
   // The refill starts at once (Learn: "When a container group is consumed from the pool, the standby pool automatically begins to refill").
   queueMicrotask(() => { reconcile(ctx, pool); });
   return ready;

@@ -2,7 +2,7 @@
 // really starting their instances, and the claim: a container group PUT naming the pool and the
 // profile whose containers carry only a config map.
 import { strict as assert } from "node:assert";
-import { arm, armError, control, eventually, setBehaviour, useEmulator, type EmulatorInfo, type HttpResult } from "../helpers/emulator";
+import { arm, armError, control, eventually, setBehaviour, setDelays, useEmulator, type EmulatorInfo, type HttpResult } from "../helpers/emulator";
 
 const ciApiVersion = "2025-09-01";
 const poolApiVersion = "2026-04-01";
@@ -174,6 +174,48 @@ describe("emulator ACI standby pools", function () {
     const after = ((await arm(info, "GET", groupUrl(info, "claimed-1"))).json as GroupJson).properties.containers[0]?.properties;
     assert.deepEqual(after?.configMap, { keyValuePairs: { go: "again" } });
     assert.equal((after.instanceView as { restartCount: number }).restartCount, 0);
+  });
+
+  it("a claim is answered once the instance is handed out (after claimMs): Succeeded and Running, its config map in place, its operation already Succeeded; the answer names no standby pool", async function () {
+    const { info } = emulator();
+    await setDelays(info, { claimMs: 1_500 });
+    await putProfile(info, "agents", profileBody(info));
+    await arm(info, "PUT", at(poolId(info, "warm"), poolApiVersion), { body: poolBody(info, "agents", 1) });
+    await filled(info, "warm", 1);
+    const sent = Date.now();
+    const claim = arm(info, "PUT", groupUrl(info, "claimed-slow"), { body: claimBody(info, "agents", "warm", "now") });
+    // Until ARM answers, the name holds no group.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await arm(info, "GET", groupUrl(info, "claimed-slow"))).status, 404);
+    const answered = await claim;
+    assert.ok(Date.now() - sent >= 1_500, `the claim was answered after ${Date.now() - sent} ms, before claimMs`);
+    assert.equal(answered.status, 201, answered.text);
+    const view = answered.json as GroupJson;
+    assert.equal(view.properties.provisioningState, "Succeeded");
+    assert.equal((view.properties.instanceView as { state: string }).state, "Running");
+    assert.equal(view.properties.isCreatedFromStandbyPool, true);
+    assert.equal(view.properties.standbyPoolProfile, undefined, "the answer echoed standbyPoolProfile");
+    assert.deepEqual(view.properties.containers[0]?.properties.configMap, { keyValuePairs: { go: "now" } });
+    const polled = await arm(info, "GET", (() => { const u = new URL(answered.headers["azure-asyncoperation"] as string); return u.pathname.slice(1) + u.search; })());
+    assert.equal((polled.json as { status: string }).status, "Succeeded");
+    // The files were there when ARM answered: the container saw them at once.
+    assert.match(await logUntil(info, "claimed-slow", /claimed go=now/), /claimed go=now/);
+    assert.equal(((await arm(info, "GET", groupUrl(info, "claimed-slow"))).json as GroupJson).properties.standbyPoolProfile, undefined);
+  });
+
+  it("a claim's config map for a container the profile lacks is dropped without an error", async function () {
+    const { info } = emulator();
+    await setDelays(info, { claimMs: 0 });
+    await putProfile(info, "agents", profileBody(info));
+    await arm(info, "PUT", at(poolId(info, "warm"), poolApiVersion), { body: poolBody(info, "agents", 1) });
+    await filled(info, "warm", 1);
+    const body = claimBody(info, "agents", "warm", "lost");
+    ((body.properties as { containers: { name: string }[] }).containers[0] as { name: string }).name = "not-in-the-profile";
+    const claim = await arm(info, "PUT", groupUrl(info, "claimed-misnamed"), { body });
+    assert.equal(claim.status, 201, claim.text);
+    const containers = (claim.json as GroupJson).properties.containers as { name: string; properties: Record<string, unknown> }[];
+    assert.deepEqual(containers.map((c) => c.name), ["main"]);
+    assert.equal(containers[0]?.properties.configMap, undefined, "the config map landed in the profile's container");
   });
 
   it("a claim whose containers carry more than a config map answers 400 BadRequest", async function () {

@@ -86,6 +86,8 @@ describe("emulator stop", function () {
     try {
       await makeStandbyPool(emulator, 1);
       const ready = new Set(state.standbyInstances);
+      // The refill starts with the claim: it must still be provisioning when the claim is answered.
+      state.delays.claimMs = 0;
       state.delays.provisionMs = 1_000;
       await claimFromPool(info, "cg-claimed", { go: "yes" });
       refill = [...state.standbyInstances].find((instance) => !ready.has(instance));

@@ -375,13 +375,13 @@ export class FakeAci implements AciApi {
 
 /**
  * FakeAci with a standby pool `warm` of `ready` instances in westeurope: a claim takes a ready one
- * (answered after claimMs) or, when none is left, makes a fresh group from the profile (after
+ * (answered after claimMs, Running, its operation done) or, when none is left, makes a fresh group from the profile (after
  * provisionMs). A claimed container prints its public key `keyMs` after it started (a warm one at
  * once), and its agent comes online `onlineMs` after its config map carries `agentId`.
  */
 export class FakeStandbyAci extends FakeAci implements StandbyApi {
   ready = 3;
-  claimMs = 1000;
+  claimMs = 4000;
   /** How long a fresh container takes to print its key. */
   keyMs = 4000;
   configMapMs = 1000;
@@ -440,10 +440,11 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     const warm = this.ready > 0;
     if (warm) this.ready--;
     this.claims.push({ name, warm, body });
-    await wait(this.putMs, undefined);
+    // A warm claim is answered once the instance is handed out, its operation already done.
+    await wait(warm ? this.claimMs : this.putMs, undefined);
     this.addGroup(name, "westeurope", 1, warm);
     this.keyAt.set(name, warm ? Date.now() : Date.now() + this.provisionMs + this.keyMs);
-    const done = wait(warm ? this.claimMs : this.provisionMs, options?.signal).then(() => {
+    const done = wait(warm ? 0 : this.provisionMs, options?.signal).then(() => {
       const group = this.groups.get(name);
       if (group !== undefined) {
         group.provisioningState = "Succeeded";
