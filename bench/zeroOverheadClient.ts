@@ -10,9 +10,9 @@ import { readFileSync } from "node:fs";
 import type { EmulatorInfo } from "../tests/helpers/emulator";
 import { secretCredential } from "../tests/helpers/emulator";
 import type { StandbyPoolInfo } from "../src/azure/aci";
-import { PUBLIC_KEY_LINE, STANDBY_CONTAINER, claimBody } from "../src/start/claim";
+import { claimBody, printedPublicKey } from "../src/start/claim";
 import { oauthEndpointOf, pinningCapabilities, registrationOf, serverUrlOf } from "../src/start/register";
-import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName, type RunIdentity } from "../src/run/names";
+import { FLEET_VARIABLE, RUN_ID_VARIABLE, STANDBY_CONTAINER, fleetName, type RunIdentity } from "../src/run/names";
 import { OWN_TAGS, agentTags } from "../src/run/tags";
 
 /** What the bench hands the client (argv[2], JSON). */
@@ -87,9 +87,9 @@ async function main(): Promise<void> {
     answered(await send(groupUrl(name), "PUT", arm, claimBody(job.standbyPool, runKeys)), `the claim of ${name}`, 200, 201);
     // A warm container printed its key before the claim.
     const log = answered(await send(groupUrl(name, `/containers/${STANDBY_CONTAINER}/logs`), "GET", arm), `the log of ${name}`, 200);
-    const key = PUBLIC_KEY_LINE.exec((log.json as { content?: string } | undefined)?.content ?? "");
-    if (key?.[1] === undefined || key[2] === undefined) throw new Error(`${name} was claimed without a key in its log`);
-    const registration = registrationOf(config, name, { publicKey: { exponent: key[1], modulus: key[2] } }, job.agentVersion);
+    const publicKey = printedPublicKey((log.json as { content?: string } | undefined)?.content ?? "");
+    if (publicKey === undefined) throw new Error(`${name} was claimed without a key in its log`);
+    const registration = registrationOf(config, name, { publicKey }, job.agentVersion);
     const registered = answered(await send(`${agentsUrl}?api-version=7.1`, "POST", devops, registration), `the registration of ${name}`, 200).json as {
       id: number;
       properties?: Record<string, unknown>;

@@ -149,6 +149,7 @@ export interface ProfileInfo {
   cpu: number;
   memoryInGB: number;
   osType: string;
+  containerNames: string[];
 }
 
 /** A write ARM took, whose operation `untilDone` follows until it ends (its failure is an AzureError). */
@@ -549,7 +550,7 @@ export function standbyPoolOf(body: Record<string, unknown>): StandbyPoolInfo {
 
 /** A profile's GET answer as ProfileInfo: its containers' requests summed. */
 export function profileOf(body: Record<string, unknown>): ProfileInfo {
-  const properties = (body.properties ?? {}) as { containers?: { properties?: { resources?: { requests?: { cpu?: unknown; memoryInGB?: unknown } } } }[]; osType?: unknown };
+  const properties = (body.properties ?? {}) as { containers?: { name?: unknown; properties?: { resources?: { requests?: { cpu?: unknown; memoryInGB?: unknown } } } }[]; osType?: unknown };
   let cpu = 0;
   let memoryInGB = 0;
   for (const container of properties.containers ?? []) {
@@ -557,7 +558,8 @@ export function profileOf(body: Record<string, unknown>): ProfileInfo {
     if (typeof requests?.cpu === "number") cpu += requests.cpu;
     if (typeof requests?.memoryInGB === "number") memoryInGB += requests.memoryInGB;
   }
-  return { id: typeof body.id === "string" ? body.id : "", cpu, memoryInGB, osType: typeof properties.osType === "string" ? properties.osType : "Linux" };
+  const containerNames = (properties.containers ?? []).flatMap((container) => (typeof container.name === "string" ? [container.name] : []));
+  return { id: typeof body.id === "string" ? body.id : "", cpu, memoryInGB, osType: typeof properties.osType === "string" ? properties.osType : "Linux", containerNames };
 }
 
 /** "East US", "eastus" and "EastUS" name one region. */

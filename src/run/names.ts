@@ -18,6 +18,12 @@ export interface RunIdentity {
   projectId: string;
 }
 
+/**
+ * The one container of a standby profile: AciAgentStandbyPool@1 names it so, a claim's config map
+ * is for it (ACI drops a config map for a container the group lacks), and its log has the key.
+ */
+export const STANDBY_CONTAINER = "azp-agent";
+
 /** ACI's limit for container group and container names. */
 export const MAX_NAME_LENGTH = 63;
 

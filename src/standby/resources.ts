@@ -2,14 +2,13 @@
 import { createHash } from "node:crypto";
 import type { EnvironmentVariable as ContainerEnvironmentVariable } from "@azure/arm-containerinstance";
 import { AGENT_WORK_FOLDER, bootstrapCommand, type AgentPackages } from "../start/containerGroupSpec";
+import { STANDBY_CONTAINER } from "../run/names";
 import type { StandbyConfig } from "./inputs";
 
 /** Profiles and the claim: Microsoft.ContainerInstance's first stable version with them. */
 export const PROFILE_API_VERSION = "2025-09-01";
 /** Microsoft.StandbyPool's newest stable version. */
 export const POOL_API_VERSION = "2026-04-01";
-/** The one container of a standby profile; the claim names it, and its config map is mounted under this name. */
-export const STANDBY_CONTAINER = "azp-agent";
 /** sha256 of the profile as put: secure values cannot be read back, so a change is seen by this tag. */
 export const PROFILE_HASH_TAG = "aci-agents-profile-hash";
 

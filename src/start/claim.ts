@@ -9,7 +9,7 @@ import { Backoff, formatSeconds } from "../core/clock";
 import { unlessAborted } from "../core/deadline";
 import { armPacing } from "../run/armPacing";
 import type { AgentKey, RegisteredAgent } from "../run/agentIdentity";
-import { FLEET_VARIABLE, RUN_ID_VARIABLE, fleetName } from "../run/names";
+import { FLEET_VARIABLE, RUN_ID_VARIABLE, STANDBY_CONTAINER, fleetName } from "../run/names";
 import { NEVER_EXPIRES, OWN_TAGS } from "../run/tags";
 import { writeWaitingOutRate } from "./armRate";
 import type { StartRun } from "./context";
@@ -17,10 +17,20 @@ import { describe, StartFailure } from "./failures";
 import type { FleetAgent } from "./fleet";
 import { pinToRun, registerWithPublicKey } from "./register";
 
-/** The one container of a standby profile (AciAgentStandbyPool@1 names it so). */
-export const STANDBY_CONTAINER = "azp-agent";
-/** The line a standby container prints once its key is made. */
-export const PUBLIC_KEY_LINE = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)\s*$/m;
+/** The line a standby container prints once its key is made (again at each start of its script). */
+const PUBLIC_KEY_LINE = /^aci-agent-public-key exponent=(\S+) modulus=(\S+)\s*$/gm;
+
+/**
+ * The public key in a standby container's log: the last one printed, since a container started
+ * again in its pool (restart count unchanged, as azure-cli's recordings show) made a new key.
+ */
+export function printedPublicKey(log: string): AgentKey["publicKey"] | undefined {
+  let key: AgentKey["publicKey"] | undefined;
+  for (const [, exponent, modulus] of log.matchAll(PUBLIC_KEY_LINE)) {
+    if (exponent !== undefined && modulus !== undefined) key = { exponent, modulus };
+  }
+  return key;
+}
 
 export async function claimAgent(run: StartRun, agent: FleetAgent): Promise<void> {
   const { config, services, signal, inFlight, elapsed, standby } = run;
@@ -152,8 +162,8 @@ async function publicKeyOf(run: StartRun, agent: FleetAgent): Promise<AgentKey["
       // Not there yet (a fresh group's container not started), or a hung read: read again.
       return "";
     });
-    const found = PUBLIC_KEY_LINE.exec(text);
-    if (found?.[1] !== undefined && found[2] !== undefined) return { exponent: found[1], modulus: found[2] };
+    const key = printedPublicKey(text);
+    if (key !== undefined) return key;
     await services.clock.sleep(backoff.next(), signal);
   }
 }

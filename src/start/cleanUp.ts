@@ -6,7 +6,7 @@ import { deadlineSignal, sharedByFleet } from "../core/deadline";
 import { InputError } from "../core/errors";
 import type { AgentPool } from "../devops/client";
 import { armPacing } from "../run/armPacing";
-import { STANDBY_CONTAINER } from "./claim";
+import { STANDBY_CONTAINER } from "../run/names";
 import type { StartRun, StartServices } from "./context";
 import { describe, StartFailure, StepCancelled, StepTimedOut } from "./failures";
 import type { FleetAgent } from "./fleet";

@@ -3,6 +3,7 @@ import { AzureError, regionKey, type AciApi, type AciUsage, type ProfileInfo, ty
 import { RequestTimeout, sharedByReads } from "../core/deadline";
 import { InputError } from "../core/errors";
 import { DevOpsError, NOT_AZURE_DEVOPS, type AgentPool } from "../devops/client";
+import { STANDBY_CONTAINER } from "../run/names";
 import { namingRegistrationInput, type AgentRegistry } from "../run/pools";
 import type { AgentPackages } from "./containerGroupSpec";
 import { describe } from "./failures";
@@ -153,6 +154,12 @@ async function standbyTarget(run: PreflightRun, pool: StandbyPoolInfo, likeNamed
     profile = await readProfile(run, pool.profileId);
   }
   if (profile === undefined) throw new InputError([`standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' does not exist`]);
+  if (!profile.containerNames.includes(STANDBY_CONTAINER)) {
+    const has = profile.containerNames.length === 0 ? "none" : profile.containerNames.map((name) => `'${name}'`).join(", ");
+    throw new InputError([
+      `standbyPool: the container group profile ${pool.profileId} of standby pool '${pool.name}' has no container named '${STANDBY_CONTAINER}' (it has ${has}): ACI would drop each claim's config map, and no agent could start; make the pool and its profile with AciAgentStandbyPool@1`,
+    ]);
+  }
   return { pool, profile };
 }
 

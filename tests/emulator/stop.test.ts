@@ -13,7 +13,7 @@ import type { ContainerGroupRecord } from "../../emulator/state";
 import { arm, containerGroupWire, control, eventually, groupPath, isAlive } from "../helpers/emulator";
 import type { KillableEmulatorRunning } from "../helpers/killableEmulator";
 import { claimFromPool, makeStandbyPool } from "../helpers/standbyPool";
-import { STANDBY_CONTAINER } from "../../src/start/claim";
+import { STANDBY_CONTAINER } from "../../src/run/names";
 
 /** The runtime's pause before a restart (emulator/runtime/containerRuntime.ts), with a margin. */
 const afterRestartBackoffMs = 1_500;

@@ -3,7 +3,8 @@
 import { strict as assert } from "node:assert";
 import type { ArmResource, StandbyArmApi } from "../../../src/azure/standby";
 import { parseStandbyInputs, type StandbyConfig } from "../../../src/standby/inputs";
-import { PROFILE_HASH_TAG, STANDBY_CONTAINER, canonicalJson, poolBody, profileBody } from "../../../src/standby/resources";
+import { STANDBY_CONTAINER } from "../../../src/run/names";
+import { PROFILE_HASH_TAG, canonicalJson, poolBody, profileBody } from "../../../src/standby/resources";
 import { runStandby, type ApplyResult, type DeleteResult } from "../../../src/standby/runStandby";
 import { standbyTemplateFor } from "../../../src/standby/armTemplate";
 import { inputProblems, parserWith } from "../fixtures";

@@ -411,6 +411,8 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     maxReadyCapacity: 3,
   };
   poolExists = true;
+  /** The profile's containers (AciAgentStandbyPool@1 makes one, azp-agent). */
+  profileContainerNames = ["azp-agent"];
 
   constructor(log: CallLog, private readonly agents: FakePool) {
     super(log, agents);
@@ -422,12 +424,12 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
     return Promise.resolve(this.poolExists ? { ...this.poolInfo, maxReadyCapacity: this.ready } : undefined);
   }
 
-  /** Every profile exists, 0.5 CPU and 1 GB. */
+  /** Every profile exists, 0.5 CPU and 1 GB, its containers profileContainerNames. */
   containerGroupProfile(resourceGroup: string, nameOrId: string): Promise<ProfileInfo | undefined> {
     this.requestCount++;
     this.log.record("containerGroupProfile", nameOrId);
     const id = nameOrId.startsWith("/") ? nameOrId : `/subscriptions/s/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerInstance/containerGroupProfiles/${nameOrId}`;
-    return Promise.resolve({ id, cpu: 0.5, memoryInGB: 1, osType: "Linux" });
+    return Promise.resolve({ id, cpu: 0.5, memoryInGB: 1, osType: "Linux", containerNames: this.profileContainerNames });
   }
 
   async claim(_resourceGroup: string, name: string, body: Record<string, unknown>, options?: OperationOptions): Promise<ClaimResult> {

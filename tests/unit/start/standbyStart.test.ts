@@ -7,6 +7,7 @@ import { systemClock } from "../../../src/core/clock";
 import { InputError } from "../../../src/core/errors";
 import { armPacing } from "../../../src/run/armPacing";
 import { OWN_TAGS } from "../../../src/run/tags";
+import { printedPublicKey } from "../../../src/start/claim";
 import { runStart, type StartResult } from "../../../src/start/runStart";
 import { startSummary } from "../../../src/start/summary";
 import { CallLog, FakePool, FakeStandbyAci } from "./fakeAzure";
@@ -212,6 +213,15 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.equal(started.calls.of("claim").length, 0);
   });
 
+  it("refuses a pool whose profile has no azp-agent container (ACI would drop each claim's config map), naming standbyPool, before claiming anything", async () => {
+    const started = start({ agentCount: "2" }, (aci) => { aci.profileContainerNames = ["agent", "sidecar"]; });
+    await clock.tickAsync(10_000);
+    const error = failed(started.outcome());
+    assert.ok(error instanceof InputError, error.message);
+    assert.match(error.message, /standbyPool: the container group profile \S+ of standby pool 'warm' has no container named 'azp-agent' \(it has 'agent', 'sidecar'\)/);
+    assert.equal(started.calls.of("claim").length, 0);
+  });
+
   it("refuses a location other than the pool's region, naming location", async () => {
     const started = start({ agentCount: "1", location: "northeurope" });
     await clock.tickAsync(10_000);
@@ -327,4 +337,20 @@ describe("runStart with standbyPool (fake timers)", function () {
     assert.deepEqual([...started.aci.groups.keys()], []);
     assert.deepEqual([...started.pool.agents.keys()], []);
   });
+});
+
+describe("printedPublicKey: the key in a standby container's log", () => {
+  const line = (exponent: string, modulus: string) => `aci-agent-public-key exponent=${exponent} modulus=${modulus}`;
+  const cases: { name: string; log: string; key: { exponent: string; modulus: string } | undefined }[] = [
+    { name: "one key line among others", log: `phase=prepare\n${line("AQAB", "first")}\nphase=claim-wait`, key: { exponent: "AQAB", modulus: "first" } },
+    { name: "printed twice (the container started again in its pool): the last", log: `${line("AQAB", "old")}\nphase=start\n${line("AQAB", "new")}\n`, key: { exponent: "AQAB", modulus: "new" } },
+    { name: "a line ended by CR LF", log: `${line("AQAB", "crlf")}\r\n`, key: { exponent: "AQAB", modulus: "crlf" } },
+    { name: "no key line yet", log: "phase=prepare\n", key: undefined },
+    { name: "the words inside another line", log: `note: ${line("AQAB", "quoted")}`, key: undefined },
+  ];
+  for (const { name, log, key } of cases) {
+    it(name, () => {
+      assert.deepEqual(printedPublicKey(log), key);
+    });
+  }
 });
