@@ -1,5 +1,5 @@
 // A standby start with no step around it, forked by `npm run bench`: AciAgentStart's bodies (the
-// product's own claimBody, registrationOf and pinning capabilities, its default lifetime and
+// product's own claimBody, configMapUpdateBody, registrationOf and pinning capabilities, its default lifetime and
 // `once`) for each agent's claim, key read, registration, then user capabilities and config map
 // update at once, each sent as soon as the one before it is answered, from a process already
 // started, signed in and past pre-flight. It leaves out what is off an agent's way online: the
@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import type { EmulatorInfo } from "../tests/helpers/emulator";
 import { secretCredential } from "../tests/helpers/emulator";
 import type { StandbyPoolInfo } from "../src/azure/aci";
-import { claimBody, printedPublicKey } from "../src/start/claim";
+import { claimBody, configMapUpdateBody, printedPublicKey } from "../src/start/claim";
 import { oauthEndpointOf, pinningCapabilities, registrationOf, serverUrlOf } from "../src/start/register";
 import { FLEET_VARIABLE, RUN_ID_VARIABLE, STANDBY_CONTAINER, fleetName, type RunIdentity } from "../src/run/names";
 import { OWN_TAGS, agentTags } from "../src/run/tags";
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     };
     const [capabilities, update] = await Promise.all([
       send(`${agentsUrl}/${registered.id}/usercapabilities?api-version=7.1`, "PUT", devops, pinningCapabilities(config)),
-      send(groupUrl(name), "PUT", arm, claimBody(job.standbyPool, identity)),
+      send(groupUrl(name), "PUT", arm, configMapUpdateBody(job.standbyPool, identity)),
     ]);
     answered(capabilities, `the user capabilities of ${name}`, 200);
     answered(update, `the config map update of ${name}`, 200, 201);

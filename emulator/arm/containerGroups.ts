@@ -75,6 +75,15 @@ export function containerGroupRoutes(ctx: EmulatorContext): Router {
       return;
     }
     if (existing !== undefined && hasStandbyFields(apiVersion)) {
+      if ((wire.properties as Record<string, unknown> | undefined)?.standbyPoolProfile !== undefined) {
+        // [guess] that ARM refuses it (Learn's config-map updates never send it), code and message.
+        sendArmError(res, {
+          status: 400,
+          code: "BadRequest",
+          message: `The property 'standbyPoolProfile' can be set only when a container group is created; container group '${target.name}' exists.`,
+        });
+        return;
+      }
       const merged = configMapOnlyUpdate(existing.body, wire);
       if (merged !== undefined) {
         updateConfigMapsInPlace(ctx, existing, merged.body, res);

@@ -114,7 +114,7 @@ async function updateConfigMap(run: StartRun, agent: FleetAgent, keyValuePairs: 
   const { operationPollMs } = armPacing(config.agentCount);
   try {
     const update = await writeWaitingOutRate(run, agent, `config map update of container group ${agent.name}`, () =>
-      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, claimBody(standby.pool, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
+      inFlight.track(`ARM to update the config map of container group ${agent.name}`, api.updateConfigMap(config.resourceGroup, agent.name, configMapUpdateBody(standby.pool, keyValuePairs), { signal, pollIntervalMs: operationPollMs })),
     );
     services.log.info(`${agent.name}: registered and handed its config map after ${formatSeconds(elapsed())}`);
     await inFlight.track(`ARM to end the config map update of container group ${agent.name}`, update.untilDone(signal));
@@ -138,12 +138,22 @@ async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<Regist
   return registerWithPublicKey(run, agent, publicKey, run.packages);
 }
 
-/** The claim's body, and the config-map-only update's with the keys: the same shape (a claim may change nothing else). */
+/** The claim's body: the pool, its profile, and the container's config map (a claim may carry nothing else). */
 export function claimBody(pool: Pick<StandbyPoolInfo, "id" | "location" | "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
+  const update = configMapUpdateBody(pool, keyValuePairs);
+  const properties = update.properties as Record<string, unknown>;
+  return { ...update, properties: { standbyPoolProfile: { id: pool.id, failContainerGroupCreateOnReuseFailure: false }, ...properties } };
+}
+
+/**
+ * The config-map-only update of a claimed group, as Learn's "Config maps" page updates a group made
+ * from a profile: the profile and the container's config map, and not the pool, which only a
+ * create names.
+ */
+export function configMapUpdateBody(pool: Pick<StandbyPoolInfo, "location" | "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
   return {
     location: pool.location,
     properties: {
-      standbyPoolProfile: { id: pool.id, failContainerGroupCreateOnReuseFailure: false },
       containerGroupProfile: { id: pool.profileId, ...(pool.profileRevision === undefined ? {} : { revision: pool.profileRevision }) },
       containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
     },

@@ -167,8 +167,14 @@ describe("emulator ACI standby pools", function () {
     // The pool refills to its capacity.
     await filled(info, "warm", 2);
 
-    // A config-map-only update of the claimed group changes the file without a restart.
-    const update = await arm(info, "PUT", groupUrl(info, "claimed-1"), { body: claimBody(info, "agents", "warm", "again") });
+    // An update naming the standby pool again is refused; Learn's config-map update (the profile and
+    // the containers' config maps) changes the file without a restart.
+    const again = await arm(info, "PUT", groupUrl(info, "claimed-1"), { body: claimBody(info, "agents", "warm", "again") });
+    assert.equal(again.status, 400, again.text);
+    assert.match(armError(again.json).message ?? "", /standbyPoolProfile/);
+    const learnShaped = claimBody(info, "agents", "warm", "again");
+    delete (learnShaped.properties as Record<string, unknown>).standbyPoolProfile;
+    const update = await arm(info, "PUT", groupUrl(info, "claimed-1"), { body: learnShaped });
     assert.equal(update.status, 200, update.text);
     assert.equal(await operationEnds(info, update), "Succeeded");
     const after = ((await arm(info, "GET", groupUrl(info, "claimed-1"))).json as GroupJson).properties.containers[0]?.properties;

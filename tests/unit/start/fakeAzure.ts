@@ -400,6 +400,8 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
   readonly configMapFailures = new Map<string, Error>();
   readonly claims: { name: string; warm: boolean; body: Record<string, unknown> }[] = [];
   readonly configMaps = new Map<string, Record<string, string>>();
+  /** Each config map update's body, by group name. */
+  readonly configMapBodies = new Map<string, Record<string, unknown>>();
   readonly tagged = new Map<string, Record<string, string>>();
   private readonly keyAt = new Map<string, number>();
   readonly poolInfo: StandbyPoolInfo = {
@@ -478,6 +480,7 @@ export class FakeStandbyAci extends FakeAci implements StandbyApi {
       this.throttledConfigMaps--;
       await this.throttledAnswer("configMapThrottled", name);
     }
+    this.configMapBodies.set(name, body);
     const acceptedAt = Date.now();
     const failure = this.configMapFailures.get(name);
     if (failure === undefined) {

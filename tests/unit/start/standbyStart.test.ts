@@ -114,6 +114,11 @@ describe("runStart with standbyPool (fake timers)", function () {
       const registered = started.pool.agents.get(name) as { authorization?: { publicKey?: { modulus: string } } } | undefined;
       assert.equal(registered?.authorization?.publicKey?.modulus, Buffer.from(`modulus of ${name}`).toString("base64"));
       const configMap = started.aci.configMaps.get(name) ?? {};
+      // Learn's config-map update of a group made from a profile: the profile and the container's config map, not the pool.
+      assert.deepEqual(started.aci.configMapBodies.get(name), {
+        location: "westeurope",
+        properties: { containerGroupProfile: { id: started.aci.poolInfo.profileId, revision: 1 }, containers: [{ name: "azp-agent", properties: { configMap: { keyValuePairs: configMap } } }] },
+      });
       assert.deepEqual(Object.keys(configMap).sort(), ["ACI_FLEET", "ACI_RUN_ID", "agentId", "agentName", "authorizationUrl", "clientId", "expiresAt", "oauthEndpointUrl", "once", "poolId", "poolName", "serverUrl"]);
       assert.equal(configMap.agentName, name);
       // agentId, whose file tells the container that its claim is complete, comes last.
