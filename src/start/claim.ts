@@ -140,9 +140,7 @@ async function registerClaimed(run: StartRun, agent: FleetAgent): Promise<Regist
 
 /** The claim's body: the pool, its profile, and the container's config map (a claim may carry nothing else). */
 export function claimBody(pool: Pick<StandbyPoolInfo, "id" | "location" | "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
-  const update = configMapUpdateBody(pool, keyValuePairs);
-  const properties = update.properties as Record<string, unknown>;
-  return { ...update, properties: { standbyPoolProfile: { id: pool.id, failContainerGroupCreateOnReuseFailure: false }, ...properties } };
+  return { location: pool.location, properties: { standbyPoolProfile: { id: pool.id, failContainerGroupCreateOnReuseFailure: false }, ...profileAndConfigMap(pool, keyValuePairs) } };
 }
 
 /**
@@ -151,12 +149,14 @@ export function claimBody(pool: Pick<StandbyPoolInfo, "id" | "location" | "profi
  * create names.
  */
 export function configMapUpdateBody(pool: Pick<StandbyPoolInfo, "location" | "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
+  return { location: pool.location, properties: profileAndConfigMap(pool, keyValuePairs) };
+}
+
+/** What a claim and its config-map update both carry: the profile and the container's config map. */
+function profileAndConfigMap(pool: Pick<StandbyPoolInfo, "profileId" | "profileRevision">, keyValuePairs: Record<string, string>): Record<string, unknown> {
   return {
-    location: pool.location,
-    properties: {
-      containerGroupProfile: { id: pool.profileId, ...(pool.profileRevision === undefined ? {} : { revision: pool.profileRevision }) },
-      containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
-    },
+    containerGroupProfile: { id: pool.profileId, ...(pool.profileRevision === undefined ? {} : { revision: pool.profileRevision }) },
+    containers: [{ name: STANDBY_CONTAINER, properties: { configMap: { keyValuePairs } } }],
   };
 }
 
