@@ -84,14 +84,26 @@ async function filled(info: EmulatorInfo, pool: string, running: number): Promis
   await eventually(`pool ${pool} to hold ${running} Running instances`, async () => ((await counts(info, pool)).Running === running ? true : undefined));
 }
 
-async function operationEnds(info: EmulatorInfo, res: HttpResult): Promise<string> {
+/** The status of the operation an answer's Azure-AsyncOperation names, read once. */
+async function operationStatus(info: EmulatorInfo, res: HttpResult): Promise<string | undefined> {
   const url = res.headers["azure-asyncoperation"];
   assert.equal(typeof url, "string", "no Azure-AsyncOperation header");
   const parsed = new URL(url as string);
+  return ((await arm(info, "GET", parsed.pathname.slice(1) + parsed.search)).json as { status?: string } | undefined)?.status;
+}
+
+async function operationEnds(info: EmulatorInfo, res: HttpResult): Promise<string> {
   return eventually("the operation to end", async () => {
-    const status = ((await arm(info, "GET", parsed.pathname.slice(1) + parsed.search)).json as { status?: string } | undefined)?.status;
+    const status = await operationStatus(info, res);
     return status === "Pending" ? undefined : status;
   });
+}
+
+/** Profile `agents` and pool `warm` holding one Running instance. */
+async function warmPoolOfOne(info: EmulatorInfo): Promise<void> {
+  await putProfile(info, "agents", profileBody(info));
+  await arm(info, "PUT", at(poolId(info, "warm"), poolApiVersion), { body: poolBody(info, "agents", 1) });
+  await filled(info, "warm", 1);
 }
 
 async function logUntil(info: EmulatorInfo, name: string, until: RegExp): Promise<string> {
@@ -185,9 +197,7 @@ describe("emulator ACI standby pools", function () {
   it("a claim is answered once the instance is handed out (after claimMs): Succeeded and Running, its config map in place, its operation already Succeeded; the answer names no standby pool", async function () {
     const { info } = emulator();
     await setDelays(info, { claimMs: 1_500 });
-    await putProfile(info, "agents", profileBody(info));
-    await arm(info, "PUT", at(poolId(info, "warm"), poolApiVersion), { body: poolBody(info, "agents", 1) });
-    await filled(info, "warm", 1);
+    await warmPoolOfOne(info);
     const sent = Date.now();
     const claim = arm(info, "PUT", groupUrl(info, "claimed-slow"), { body: claimBody(info, "agents", "warm", "now") });
     // Until ARM answers, the name holds no group.
@@ -202,8 +212,7 @@ describe("emulator ACI standby pools", function () {
     assert.equal(view.properties.isCreatedFromStandbyPool, true);
     assert.equal(view.properties.standbyPoolProfile, undefined, "the answer echoed standbyPoolProfile");
     assert.deepEqual(view.properties.containers[0]?.properties.configMap, { keyValuePairs: { go: "now" } });
-    const polled = await arm(info, "GET", (() => { const u = new URL(answered.headers["azure-asyncoperation"] as string); return u.pathname.slice(1) + u.search; })());
-    assert.equal((polled.json as { status: string }).status, "Succeeded");
+    assert.equal(await operationStatus(info, answered), "Succeeded");
     // The files were there when ARM answered: the container saw them at once.
     assert.match(await logUntil(info, "claimed-slow", /claimed go=now/), /claimed go=now/);
     assert.equal(((await arm(info, "GET", groupUrl(info, "claimed-slow"))).json as GroupJson).properties.standbyPoolProfile, undefined);
@@ -212,9 +221,7 @@ describe("emulator ACI standby pools", function () {
   it("a claim's config map for a container the profile lacks is dropped without an error", async function () {
     const { info } = emulator();
     await setDelays(info, { claimMs: 0 });
-    await putProfile(info, "agents", profileBody(info));
-    await arm(info, "PUT", at(poolId(info, "warm"), poolApiVersion), { body: poolBody(info, "agents", 1) });
-    await filled(info, "warm", 1);
+    await warmPoolOfOne(info);
     const body = claimBody(info, "agents", "warm", "lost");
     ((body.properties as { containers: { name: string }[] }).containers[0] as { name: string }).name = "not-in-the-profile";
     const claim = await arm(info, "PUT", groupUrl(info, "claimed-misnamed"), { body });
